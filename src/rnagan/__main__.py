@@ -1,0 +1,5 @@
+"""``python -m rnagan`` (and ``torchrun -m rnagan``) runs the CLI."""
+
+from rnagan.cli import main
+
+main()

@@ -1,0 +1,289 @@
+"""Every setting of every stage, as validated pydantic models; presets; YAML; dotted overrides.
+
+Presets:
+- ``paper``: the numbers of Carrillo-Perez et al. 2023 (text, not the published code; the code's
+  values are options, see docs/reference.md).
+- ``small``: a CPU-friendly run (the demo).
+- ``tiny``: the tests (32 px tiles, few genes' worth of hidden units, a few steps).
+
+Load a preset, then a YAML file, then ``section.field=value`` overrides, in that order::
+
+    cfg = load_config("small", path="my.yaml", overrides=["vae.beta=0.001"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rnagan.errors import ConfigError
+
+PresetName = Literal["paper", "small", "tiny"]
+PRESETS: tuple[str, ...] = ("paper", "small", "tiny")
+
+
+class _Section(BaseModel):
+    """A config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ExpressionConfig(_Section):
+    """``rnagan expr prepare``: reading, gene space, normalisation, scaling, splits."""
+
+    orientation: Literal["auto", "samples-rows", "samples-columns"] = "auto"
+    duplicates: Literal["sum", "error"] = "sum"  # duplicated genes after ID mapping
+    min_coverage: float = Field(0.5, ge=0.0, le=1.0)  # fraction of the gene space that must be present
+    normalization: Literal["none", "cpm", "tpm"] = "none"  # "none": values taken as given (e.g. TPM)
+    log_transform: Literal["log1p", "log2p1", "reference", "none"] = "log1p"  # reference: ln(x) if x>0 else 0
+    split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)  # train, val, test
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> ExpressionConfig:
+        if abs(sum(self.split_fractions) - 1.0) > 1e-6 or min(self.split_fractions) < 0:
+            raise ValueError(f"split_fractions must be >= 0 and sum to 1, got {self.split_fractions}")
+        return self
+
+
+class VAEConfig(_Section):
+    """The β-VAE (paper: 19,198 → 6,000 → 4,096 → 2,048) and its training."""
+
+    encoder_dims: list[int] = [6000, 4096]
+    latent_dim: int = Field(2048, ge=1)
+    decoder_dims: list[int] = [4096, 6000]
+    input_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    leaky_slope: float = 0.01
+    output_activation: Literal["linear", "tanh"] = "linear"  # tanh: the reference code (cannot reach |z|>1)
+    beta: float = Field(0.005, ge=0.0)  # paper text; the reference code used 0.0005
+    kl_warmup_epochs: int = Field(0, ge=0)  # linear ramp of β over the first epochs (0: off, as the paper)
+    lr: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(1000, ge=0)  # linear lr warm-up, then one cosine decay to the end
+    epochs: int = Field(250, ge=1)
+    batch_size: int = Field(128, ge=2)
+    patience: int = Field(25, ge=1)  # early stopping on validation loss
+    num_workers: int = Field(0, ge=0)
+    seed: int = 0
+
+
+class TilingConfig(_Section):
+    """``rnagan tile``: magnification, tissue mask, filters, cap per slide."""
+
+    tile_size: int = Field(256, ge=8)  # pixels at the target resolution
+    mpp: float | None = Field(0.5, gt=0)  # target µm per pixel (0.5 ≈ 20×); None: use magnification
+    magnification: float | None = Field(None, gt=0)  # alternative to mpp
+    assume_mpp: float | None = Field(None, gt=0)  # for slides without MPP metadata
+    tissue_method: Literal["default", "reference"] = "default"
+    min_tissue_fraction: float = Field(0.4, ge=0.0, le=1.0)  # paper: drop tiles with >60 % background
+    low_contrast_filter: bool = True
+    low_contrast_fraction: float = Field(0.05, ge=0.0, le=1.0)  # skimage is_low_contrast default
+    max_tiles_per_slide: int = Field(4000, ge=1)  # paper: 4,000
+    image_format: Literal["png", "jpeg"] = "png"
+    jpeg_quality: int = Field(90, ge=1, le=100)
+    seed: int = 5  # grid shuffle, as the reference code
+    workers: int | None = Field(None, ge=1)  # None: all cores
+
+
+class GANConfig(_Section):
+    """RNA-GAN (μ-conditioned WGAN-GP) and the noise-only baseline."""
+
+    conditioning: Literal["projection", "reference", "none"] = "projection"
+    image_size: Literal[32, 64, 128, 256] = 256
+    latent_dim: int = Field(2048, ge=1)  # generator input size; equals the VAE latent for conditioned runs
+    noise: Literal["uniform", "normal"] = "uniform"
+    noise_scale: float = Field(0.3, ge=0.0)  # paper: μ + U(-0.3, 0.3)
+    noise_dim: int = Field(0, ge=0)  # extra noise channels concatenated to μ (0: the paper's additive noise only)
+    base_channels: int = Field(64, ge=4)  # critic width at full resolution; the generator mirrors it
+    max_channels: int = Field(1024, ge=8)
+    upsample: Literal["transposed", "resize"] = "resize"  # resize-then-conv avoids checkerboards
+    lr_generator: float = Field(1e-3, gt=0)  # paper text
+    lr_critic: float = Field(4e-3, gt=0)
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = Field(1, ge=1)
+    gp_lambda: float = Field(10.0, ge=0)
+    batch_size: int = Field(8, ge=2)
+    steps: int = Field(100_000, ge=1)
+    ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
+    tiles_per_sample: int = Field(600, ge=1)  # paper: 600 tiles per slide, drawn once with the seed
+    augment_flips: bool = True
+    augment_color_jitter: bool = True
+    checkpoint_every: int = Field(1000, ge=1)
+    sample_every: int = Field(1000, ge=1)
+    num_workers: int = Field(2, ge=0)
+    seed: int = 0
+
+
+class GenerateConfig(_Section):
+    """``rnagan generate``: tiles from profiles."""
+
+    tiles_per_profile: int = Field(600, ge=1)  # paper: 600
+    batch_size: int = Field(64, ge=1)
+    seed: int = 0
+    contact_sheet_tiles: int = Field(64, ge=1)
+
+
+class EvaluateConfig(_Section):
+    """``rnagan evaluate``: FID/KID, conditioning fidelity, artifacts, memorisation, UMAPs."""
+
+    fid_batch_size: int = Field(8, ge=1)  # 8 beats 32 on 2 CPU cores
+    fid_max_images: int | None = Field(None, ge=2)  # None: all images
+    kid_subsets: int = Field(100, ge=1)
+    kid_subset_size: int = Field(1000, ge=2)
+    classifier_epochs: int = Field(10, ge=1)  # paper: ResNet-18 from scratch, 10 epochs, AdamW 3e-5
+    classifier_lr: float = Field(3e-5, gt=0)
+    classifier_batch_size: int = Field(32, ge=1)
+    classifier_image_size: int = Field(224, ge=16)
+    umap_neighbors: int = Field(15, ge=2)
+    seed: int = 0
+
+
+class DemoConfig(_Section):
+    """``rnagan demo``: the bundled cohort end to end."""
+
+    minutes: float = Field(10.0, gt=0)  # total pipeline budget, shared between stages
+    image_size: Literal[32, 64] = 64
+    generated_per_profile: int = Field(8, ge=1)
+    seed: int = 0
+
+
+class Config(_Section):
+    """All stages' settings. ``preset`` records which preset the values started from."""
+
+    preset: PresetName = "paper"
+    expression: ExpressionConfig = ExpressionConfig()
+    vae: VAEConfig = VAEConfig()
+    tiling: TilingConfig = TilingConfig()
+    gan: GANConfig = GANConfig()
+    generate: GenerateConfig = GenerateConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    demo: DemoConfig = DemoConfig()
+
+
+# Presets are short lists of overrides on top of the defaults (which are the paper's numbers).
+_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {},
+    "small": {
+        "vae": {
+            "encoder_dims": [512, 256], "latent_dim": 64, "decoder_dims": [256, 512],
+            "epochs": 60, "batch_size": 64, "lr": 1e-3, "warmup_steps": 50, "patience": 15,
+            "input_dropout": 0.2,
+        },
+        "tiling": {"max_tiles_per_slide": 500},
+        "gan": {
+            "image_size": 64, "latent_dim": 64, "base_channels": 32, "max_channels": 256,
+            "noise_dim": 32, "lr_generator": 2e-4, "lr_critic": 2e-4, "betas": (0.0, 0.9),
+            "batch_size": 32, "steps": 2000, "ema_decay": 0.995, "checkpoint_every": 500,
+            "sample_every": 500, "num_workers": 0,
+        },
+        "generate": {"tiles_per_profile": 16, "batch_size": 64},
+        "evaluate": {"fid_max_images": 500, "kid_subsets": 50, "kid_subset_size": 100,
+                     "classifier_epochs": 8, "classifier_lr": 1e-3, "classifier_image_size": 64},
+    },
+    "tiny": {
+        "vae": {
+            "encoder_dims": [64, 32], "latent_dim": 8, "decoder_dims": [32, 64],
+            "epochs": 5, "batch_size": 16, "lr": 1e-3, "warmup_steps": 5, "patience": 5,
+            "input_dropout": 0.1,
+        },
+        "tiling": {"tile_size": 64, "max_tiles_per_slide": 50, "workers": 1},
+        "gan": {
+            "image_size": 32, "latent_dim": 8, "base_channels": 8, "max_channels": 32,
+            "noise_dim": 4, "lr_generator": 2e-4, "lr_critic": 2e-4, "betas": (0.0, 0.9),
+            "batch_size": 8, "steps": 20, "ema_decay": 0.9, "checkpoint_every": 10,
+            "sample_every": 10, "num_workers": 0, "tiles_per_sample": 20,
+        },
+        "generate": {"tiles_per_profile": 4, "batch_size": 16, "contact_sheet_tiles": 16},
+        "evaluate": {"fid_max_images": 32, "kid_subsets": 10, "kid_subset_size": 16,
+                     "classifier_epochs": 2, "classifier_lr": 1e-3, "classifier_image_size": 32,
+                     "classifier_batch_size": 16, "umap_neighbors": 5},
+        "demo": {"minutes": 2.0, "image_size": 32, "generated_per_profile": 2},
+    },
+}
+
+
+def preset(name: str) -> Config:
+    """The named preset as a validated :class:`Config`."""
+    if name not in _PRESET_OVERRIDES:
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    data: dict[str, Any] = {"preset": name}
+    for section, values in _PRESET_OVERRIDES[name].items():
+        data[section] = dict(values)
+    return _validate(data, source=f"preset {name!r}")
+
+
+def _validate(data: dict[str, Any], *, source: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in err.errors()
+        )
+        raise ConfigError(f"invalid configuration in {source}: {problems}") from None
+
+
+def _deep_update(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``["vae.beta=0.001", "gan.betas=[0.0, 0.9]"]`` → nested dict; values are parsed as YAML."""
+    nested: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form section.field=value")
+        node = nested
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    return nested
+
+
+def load_config(
+    preset_name: str = "paper",
+    *,
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> Config:
+    """Preset, then the YAML file at ``path``, then dotted ``overrides``; validated once at the end."""
+    data = preset(preset_name).model_dump(mode="python")
+    source = f"preset {preset_name!r}"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
+        _deep_update(data, loaded)
+        source = str(path)
+    if overrides:
+        _deep_update(data, parse_overrides(overrides))
+        source += " with overrides " + ", ".join(overrides)
+    return _validate(data, source=source)
+
+
+def to_yaml(config: BaseModel) -> str:
+    """YAML text that :func:`config_from_yaml` (or ``load_config(path=...)``) reads back unchanged."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def config_from_yaml(text: str, *, source: str = "YAML text") -> Config:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source} is not valid YAML: {err}") from None
+    return _validate(data, source=source)

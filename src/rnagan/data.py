@@ -1,0 +1,73 @@
+"""Torch datasets over the tile store. The LMDB environment is opened lazily, once per worker process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from rnagan.errors import TileStoreError
+from rnagan.slides.store import TileStore
+
+INDEX_COLUMNS = ("key", "slide_id", "sample_id", "x", "y", "level", "mpp", "tissue_fraction")
+
+
+def read_tile_index(path: str | Path) -> pd.DataFrame:
+    """The tile index Parquet, checked for the columns every stage relies on."""
+    path = Path(path)
+    if not path.is_file():
+        raise TileStoreError(f"no tile index at {path} (run `rnagan tile` or `rnagan tiles import` first)")
+    index = pd.read_parquet(path)
+    missing = [c for c in INDEX_COLUMNS if c not in index.columns]
+    if missing:
+        raise TileStoreError(f"tile index {path} lacks the columns {missing}")
+    return index
+
+
+class TileDataset(Dataset):
+    """Tiles listed in ``index`` (a DataFrame with a ``key`` column), as uint8 tensors (3, H, W).
+
+    ``transform`` is applied to that tensor (e.g. torchvision v2 transforms). Safe with any
+    number of DataLoader workers: each opens its own read-only LMDB handle on first use.
+    """
+
+    def __init__(
+        self,
+        store_path: str | Path,
+        index: pd.DataFrame,
+        *,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        if "key" not in index.columns:
+            raise TileStoreError("the tile index passed to TileDataset has no 'key' column")
+        self.store_path = Path(store_path)
+        self.keys = index["key"].astype(str).tolist()
+        self.transform = transform
+        self._store: TileStore | None = None
+        self._pid: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _open(self) -> TileStore:
+        # LMDB handles must not cross fork(): reopen in each new process.
+        if self._store is None or self._pid != os.getpid():
+            self._store = TileStore(self.store_path, readonly=True)
+            self._pid = os.getpid()
+        return self._store
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        tile = self._open().get(self.keys[i])
+        image = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)
+        return self.transform(image) if self.transform is not None else image
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_store"] = None  # an open environment is not picklable (spawn-based workers)
+        state["_pid"] = None
+        return state

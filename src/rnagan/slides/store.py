@@ -1,0 +1,133 @@
+"""The tile store: one LMDB environment of encoded images, keyed ``slide_id/x_y``.
+
+Values are PNG (lossless, default) or JPEG bytes — never pickles — so any tool can read them.
+A ``__meta__`` record holds the format version. Reading is safe from many processes at once;
+:class:`~rnagan.data.TileDataset` opens the environment lazily in each DataLoader worker.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import lmdb
+import numpy as np
+from PIL import Image
+
+from rnagan.errors import TileStoreError
+
+META_KEY = b"__meta__"
+FORMAT_VERSION = 1
+DEFAULT_MAP_SIZE = 1 << 36  # 64 GiB of address space; the file is sparse and grows as needed
+
+
+def tile_key(slide_id: str, x: int, y: int) -> str:
+    """Stable key of the tile whose top-left corner is (x, y) in level-0 pixels of ``slide_id``."""
+    if "/" in slide_id:
+        raise TileStoreError(f"slide id {slide_id!r} must not contain '/'")
+    return f"{slide_id}/{x}_{y}"
+
+
+def encode_tile(tile: np.ndarray, image_format: str = "png", quality: int = 90) -> bytes:
+    """RGB uint8 array (H, W, 3) → PNG or JPEG bytes."""
+    if tile.dtype != np.uint8 or tile.ndim != 3 or tile.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {tile.shape} {tile.dtype}")
+    buffer = io.BytesIO()
+    if image_format == "png":
+        Image.fromarray(tile).save(buffer, format="PNG", compress_level=1)
+    elif image_format == "jpeg":
+        Image.fromarray(tile).save(buffer, format="JPEG", quality=quality)
+    else:
+        raise ValueError(f"unknown image format {image_format!r}: use 'png' or 'jpeg'")
+    return buffer.getvalue()
+
+
+def decode_tile(data: bytes) -> np.ndarray:
+    """PNG/JPEG bytes → RGB uint8 array (H, W, 3). The one place tiles are decoded."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+class TileStore:
+    """An LMDB environment of tiles. Open read-only (default) or writable (``readonly=False``)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = True, map_size: int = DEFAULT_MAP_SIZE) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly and not (self.path / "data.mdb").is_file():
+            raise TileStoreError(f"no tile store at {self.path} (run `rnagan tile` or `rnagan tiles import` first)")
+        try:
+            self.env = lmdb.open(
+                str(self.path),
+                readonly=readonly,
+                lock=not readonly,
+                readahead=False,
+                meminit=False,
+                map_size=map_size,
+                max_readers=512,
+                subdir=True,
+            )
+        except lmdb.Error as err:
+            raise TileStoreError(f"cannot open tile store {self.path}: {err}") from None
+        if not readonly:
+            with self.env.begin(write=True) as txn:
+                if txn.get(META_KEY) is None:
+                    txn.put(META_KEY, json.dumps({"format_version": FORMAT_VERSION}).encode())
+
+    def __enter__(self) -> TileStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.env.close()
+
+    def __len__(self) -> int:
+        return self.env.stat()["entries"] - 1  # minus the meta record
+
+    def put_many(self, items: Iterable[tuple[str, bytes]]) -> int:
+        """Write (key, encoded image) pairs in one transaction: all of them land, or none."""
+        count = 0
+        with self.env.begin(write=True) as txn:
+            for key, value in items:
+                txn.put(key.encode(), value)
+                count += 1
+        return count
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every key starting with ``prefix`` (e.g. ``slide_id/`` to redo an interrupted slide)."""
+        raw = prefix.encode()
+        removed = 0
+        with self.env.begin(write=True) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(raw):
+                while cursor.key().startswith(raw):
+                    if not cursor.delete():
+                        break
+                    removed += 1
+        return removed
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.env.begin(buffers=False) as txn:
+            value = txn.get(key.encode())
+        if value is None:
+            raise TileStoreError(f"tile {key!r} is listed but not in the store {self.path}")
+        return value
+
+    def get(self, key: str) -> np.ndarray:
+        return decode_tile(self.get_bytes(key))
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        raw = prefix.encode()
+        with self.env.begin() as txn:
+            cursor = txn.cursor()
+            if not cursor.set_range(raw):
+                return
+            for key in cursor.iternext(keys=True, values=False):
+                if not key.startswith(raw):
+                    break
+                if key != META_KEY:
+                    yield key.decode()

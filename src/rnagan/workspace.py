@@ -1,0 +1,124 @@
+"""The workspace: one folder per stage, every file name in one place.
+
+Each stage reads the previous stage's files and writes its own, so any stage can be rerun alone::
+
+    ws = Workspace("runs/lung")
+    ws.expression_matrix   # runs/lung/expression/matrix.parquet
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES = ("tiles", "expression", "vae", "gan", "samples", "reports")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    def create(self) -> Workspace:
+        """Make the stage folders (idempotent) and return self."""
+        for stage in STAGES:
+            (self.root / stage).mkdir(parents=True, exist_ok=True)
+        return self
+
+    # tiles/ ------------------------------------------------------------------------------------
+    @property
+    def tiles(self) -> Path:
+        return self.root / "tiles"
+
+    @property
+    def tile_store(self) -> Path:
+        """LMDB environment (a folder) holding encoded tiles keyed ``slide_id/x_y``."""
+        return self.tiles / "store.lmdb"
+
+    @property
+    def tile_index(self) -> Path:
+        """Parquet: key, slide_id, sample_id, x, y, level, mpp, tissue_fraction (+ label if known)."""
+        return self.tiles / "index.parquet"
+
+    @property
+    def thumbnails(self) -> Path:
+        return self.tiles / "thumbnails"
+
+    @property
+    def tiling_summary(self) -> Path:
+        return self.tiles / "summary.csv"
+
+    # expression/ -------------------------------------------------------------------------------
+    @property
+    def expression(self) -> Path:
+        return self.root / "expression"
+
+    @property
+    def expression_matrix(self) -> Path:
+        """Parquet, samples × genes (unversioned Ensembl IDs in gene-space order), z-scored float32."""
+        return self.expression / "matrix.parquet"
+
+    @property
+    def samples_table(self) -> Path:
+        """CSV: sample_id, donor_id, tissue, split (train/val/test); read by every later stage."""
+        return self.expression / "samples.csv"
+
+    @property
+    def scaler(self) -> Path:
+        """Folder written by ``ExpressionScaler.save``: the transform reapplied to any later cohort."""
+        return self.expression / "scaler"
+
+    @property
+    def coverage_report(self) -> Path:
+        return self.expression / "coverage.json"
+
+    # vae/ --------------------------------------------------------------------------------------
+    @property
+    def vae(self) -> Path:
+        return self.root / "vae"
+
+    @property
+    def vae_checkpoint(self) -> Path:
+        return self.vae / "checkpoint"
+
+    @property
+    def latents(self) -> Path:
+        """Parquet keyed by sample_id: mu_0..mu_{d-1}, logvar_0..logvar_{d-1}."""
+        return self.vae / "latents.parquet"
+
+    @property
+    def vae_metrics(self) -> Path:
+        return self.vae / "metrics.json"
+
+    # gan/ --------------------------------------------------------------------------------------
+    @property
+    def gan(self) -> Path:
+        return self.root / "gan"
+
+    def gan_run(self, name: str) -> Path:
+        """One training run (``rnagan``, ``reference``, ``baseline``...): checkpoint/, samples/, tb/."""
+        return self.gan / name
+
+    # samples/ ----------------------------------------------------------------------------------
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    def samples_run(self, name: str) -> Path:
+        """Generated tiles of one run: PNGs + manifest.csv + contact sheets."""
+        return self.samples / name
+
+    # reports/ ----------------------------------------------------------------------------------
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports / "metrics.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.reports / "report.html"
