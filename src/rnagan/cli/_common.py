@@ -23,7 +23,9 @@ SetOpt = Annotated[
 ]
 WorkspaceOpt = Annotated[
     Path,
-    typer.Option("--workspace", "-w", "--out", help="Workspace folder: tiles/, expression/, vae/, gan/, samples/, reports/."),
+    typer.Option(
+        "--workspace", "-w", "--out", help="Workspace folder: tiles/, expression/, vae/, gan/, samples/, reports/."
+    ),
 ]
 
 

@@ -7,7 +7,9 @@ import typer
 from rnagan.cli._common import ConfigOpt, SetOpt
 from rnagan.config import load_config, to_yaml
 
-app = typer.Typer(help="Show configurations: presets, files and overrides resolved to every value.", no_args_is_help=True)
+app = typer.Typer(
+    help="Show configurations: presets, files and overrides resolved to every value.", no_args_is_help=True
+)
 
 
 @app.command("show")
