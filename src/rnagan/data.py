@@ -12,9 +12,9 @@ import torch
 from torch.utils.data import Dataset
 
 from rnagan.errors import TileStoreError
-from rnagan.slides.store import TileStore
+from rnagan.slides.store import INDEX_COLUMNS, TileStore
 
-INDEX_COLUMNS = ("key", "slide_id", "sample_id", "x", "y", "level", "mpp", "tissue_fraction")
+__all__ = ["INDEX_COLUMNS", "TileDataset", "read_tile_index", "tile_augmentation"]
 
 
 def read_tile_index(path: str | Path) -> pd.DataFrame:
@@ -29,11 +29,44 @@ def read_tile_index(path: str | Path) -> pd.DataFrame:
     return index
 
 
+class RandomRot90(torch.nn.Module):
+    """Rotate a (..., H, W) tensor by a random multiple of 90°: tissue has no "up"."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        k = int(torch.randint(4, ()))
+        return torch.rot90(image, k, dims=(-2, -1)) if k else image
+
+
+def tile_augmentation(
+    *,
+    flips: bool = True,
+    color_jitter: bool = True,
+    brightness: float = 0.1,
+    contrast: float = 0.1,
+    saturation: float = 0.1,
+    hue: float = 0.02,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The paper's augmentation of uint8 (3, H, W) tiles: flips and 90° rotations, colour jitter.
+
+    The 8 flips/rotations are exact symmetries of a tile (no interpolation). The jitter is small
+    on purpose: stain colour carries tissue information a conditional generator should keep.
+    """
+    from torchvision.transforms import v2
+
+    steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    if flips:
+        steps += [v2.RandomHorizontalFlip(), RandomRot90()]
+    if color_jitter:
+        steps.append(v2.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue))
+    return v2.Compose(steps) if steps else v2.Identity()
+
+
 class TileDataset(Dataset):
     """Tiles listed in ``index`` (a DataFrame with a ``key`` column), as uint8 tensors (3, H, W).
 
-    ``transform`` is applied to that tensor (e.g. torchvision v2 transforms). Safe with any
-    number of DataLoader workers: each opens its own read-only LMDB handle on first use.
+    ``augment``: ``True`` for :func:`tile_augmentation`'s defaults, or any callable on the tensor.
+    ``transform`` is applied after it (e.g. conversion to float). Safe with any number of
+    DataLoader workers: each opens its own read-only LMDB handle on first use.
     """
 
     def __init__(
@@ -41,12 +74,14 @@ class TileDataset(Dataset):
         store_path: str | Path,
         index: pd.DataFrame,
         *,
+        augment: bool | Callable[[torch.Tensor], torch.Tensor] = False,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         if "key" not in index.columns:
             raise TileStoreError("the tile index passed to TileDataset has no 'key' column")
         self.store_path = Path(store_path)
         self.keys = index["key"].astype(str).tolist()
+        self.augment = tile_augmentation() if augment is True else (augment or None)
         self.transform = transform
         self._store: TileStore | None = None
         self._pid: int | None = None
@@ -64,6 +99,8 @@ class TileDataset(Dataset):
     def __getitem__(self, i: int) -> torch.Tensor:
         tile = self._open().get(self.keys[i])
         image = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)
+        if self.augment is not None:
+            image = self.augment(image)
         return self.transform(image) if self.transform is not None else image
 
     def __getstate__(self) -> dict:

@@ -21,6 +21,9 @@ from rnagan.errors import TileStoreError
 META_KEY = b"__meta__"
 FORMAT_VERSION = 1
 DEFAULT_MAP_SIZE = 1 << 36  # 64 GiB of address space; the file is sparse and grows as needed
+# Columns of tiles/index.parquet (more may follow, e.g. ``label`` from an import). x, y: level-0 px
+# of the tile's top-left corner; level: the pyramid level read; mpp: µm per pixel of the stored tile.
+INDEX_COLUMNS = ("key", "slide_id", "sample_id", "x", "y", "level", "mpp", "tissue_fraction")
 
 
 def tile_key(slide_id: str, x: int, y: int) -> str:

@@ -1,0 +1,434 @@
+"""Slides to tiles: a non-overlapping grid at a fixed µm per pixel, tissue and contrast filters,
+a cap per slide, many slides in a process pool, resumable.
+
+One slide, step by step (:func:`tile_slide`):
+
+1. :func:`tile_geometry`: the tile's footprint in level-0 pixels for the requested µm/px, the
+   pyramid level to read it from and the read size (resized to ``tile_size`` when they differ).
+2. A low-resolution image of the slide, :data:`MASK_CELLS` mask pixels per tile side, read in
+   chunks (:func:`~rnagan.slides.reader.read_downsampled`), and its tissue mask
+   (:mod:`rnagan.slides.tissue`).
+3. The grid: every cell whose whole footprint lies inside level 0, right and bottom edges
+   included. A cell's tissue fraction is the mean of its mask block (exact, vectorised).
+4. Cells with enough tissue are shuffled with the seed and read in that order, skipping low-contrast
+   tiles, until the cap. Reads go in batches sorted by position (fast on tiled files); the kept set
+   is the same as reading one by one.
+5. Tiles land in the LMDB store; the slide's index rows go to ``tiles/parts/<slide>.parquet`` and,
+   last, its summary to ``tiles/parts/<slide>.json``: that file marks the slide as done.
+
+Resuming: a rerun skips slides that have their ``.json`` marker and redoes the others after
+deleting their keys from the store, so an interrupted slide leaves neither duplicates nor gaps.
+A slide that fails (unreadable, truncated, no µm/px) is reported with its error and skipped; the
+others finish. ``tiles/index.parquet`` and ``tiles/summary.csv`` are rebuilt from the parts at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from rnagan.config import TilingConfig
+from rnagan.errors import SlideError
+from rnagan.fileio import atomic_path, write_json_atomic
+from rnagan.slides.reader import MPP_TOLERANCE, SLIDE_SUFFIXES, SlideReader, open_slide, read_downsampled, resolve_mpp
+from rnagan.slides.store import INDEX_COLUMNS, TileStore, encode_tile, tile_key
+from rnagan.slides.tissue import is_low_contrast, tissue_mask
+from rnagan.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+MASK_CELLS = 16  # mask pixels per tile side: tissue fractions are exact to 1/256
+READ_BATCH = 64  # tiles read, encoded and committed together
+THUMBNAIL_MIN_SIDE = 1024  # long side of the thumbnail when the slide is large enough
+THUMBNAIL_MAX_SIDE = 2048
+
+SUMMARY_COLUMNS = (
+    "slide_id",
+    "sample_id",
+    "status",
+    "width",
+    "height",
+    "slide_mpp",
+    "tile_mpp",
+    "level",
+    "grid",
+    "background",
+    "low_contrast",
+    "capped",
+    "kept",
+    "seconds",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class TileGeometry:
+    """How one tile is read: ``read_size`` px at pyramid ``level`` → ``tile_size`` px at ``mpp`` µm/px.
+
+    ``size0`` is the footprint (and grid step) in level-0 pixels.
+    """
+
+    level: int
+    read_size: int
+    size0: int
+    tile_size: int
+    mpp: float | None  # µm per pixel of the stored tile; None when tiling at native resolution without metadata
+
+
+def tile_geometry(slide: SlideReader, config: TilingConfig) -> TileGeometry:
+    """The read that gives ``config.tile_size`` px at ``config.mpp`` (or ``config.magnification``).
+
+    With neither set, tiles are cut at level 0 as scanned. A requested resolution finer than the
+    scan is refused rather than invented by upsampling.
+    """
+    target_mpp = (
+        config.mpp
+        if config.mpp is not None
+        else (10.0 / config.magnification if config.magnification is not None else None)
+    )
+    if target_mpp is None:
+        base_mpp, factor = slide.mpp or config.assume_mpp, 1.0
+    else:
+        base_mpp = resolve_mpp(slide, config.assume_mpp)
+        factor = target_mpp / base_mpp  # level-0 pixels per output pixel
+        if abs(factor - 1.0) <= MPP_TOLERANCE:
+            factor = 1.0
+        elif factor < 1.0:
+            raise SlideError(
+                f"{slide.path} is scanned at {base_mpp:.3g} µm/px, coarser than the requested "
+                f"{target_mpp:.3g} µm/px: ask for a coarser tiling.mpp (or a lower magnification)"
+            )
+    level = slide.best_level_for_downsample(factor)
+    level_downsample = slide.level_downsamples[level]
+    read_size = round(config.tile_size * factor / level_downsample)
+    if abs(read_size - config.tile_size) <= MPP_TOLERANCE * config.tile_size:
+        read_size = config.tile_size
+    size0 = round(read_size * level_downsample)
+    mpp = base_mpp * size0 / config.tile_size if base_mpp is not None else None
+    return TileGeometry(level=level, read_size=read_size, size0=size0, tile_size=config.tile_size, mpp=mpp)
+
+
+@dataclass
+class SlideTiling:
+    """What :func:`tile_slide` did to one slide: its summary, index rows and thumbnail."""
+
+    summary: dict[str, Any]
+    index: pd.DataFrame
+    thumbnail: Image.Image
+
+
+def tile_slide(
+    path: Path,
+    store: TileStore,
+    config: TilingConfig,
+    *,
+    slide_id: str | None = None,
+    sample_id: str | None = None,
+) -> SlideTiling:
+    """Tile one slide into ``store`` (already writable); see the module docstring for the steps."""
+    start = time.perf_counter()
+    with open_slide(path) as slide:
+        slide_id = slide_id or slide.slide_id
+        sample_id = sample_id or slide_id
+        geometry = tile_geometry(slide, config)
+        cells = min(MASK_CELLS, geometry.size0)
+        mask_downsample = geometry.size0 / cells
+        width0, height0 = slide.dimensions
+        # One read serves both: a picture large enough for a person, shrunk for the mask.
+        view_downsample = min(mask_downsample, max(1.0, max(width0, height0) / THUMBNAIL_MIN_SIDE))
+        view = read_downsampled(slide, view_downsample)
+        mask_shape = (math.ceil(width0 / mask_downsample), math.ceil(height0 / mask_downsample))
+        thumb = (
+            view
+            if view_downsample == mask_downsample
+            else np.asarray(Image.fromarray(view).resize(mask_shape, Image.Resampling.BOX))
+        )
+        mask_mpp = (slide.mpp or config.assume_mpp or 0.5) * mask_downsample  # units for the µm sizes
+        mask = tissue_mask(thumb, mask_mpp, config.tissue_method)
+
+        n_x, n_y = width0 // geometry.size0, height0 // geometry.size0
+        fractions = mask[: n_y * cells, : n_x * cells].reshape(n_y, cells, n_x, cells).mean(axis=(1, 3))
+        enough = fractions >= config.min_tissue_fraction
+        if config.min_tissue_fraction == 0.0:
+            enough = np.ones_like(enough)
+        rows, cols = np.nonzero(enough)
+        order = np.random.default_rng(config.seed).permutation(len(rows))
+        rows, cols = rows[order], cols[order]
+
+        kept: list[tuple[int, int, float]] = []  # (row, col, tissue fraction) in shuffle order
+        low_contrast = 0
+        position = 0
+        while len(kept) < config.max_tiles_per_slide and position < len(rows):
+            need = min(config.max_tiles_per_slide - len(kept), READ_BATCH)
+            batch = range(position, min(position + need, len(rows)))
+            position = batch.stop
+            records: list[tuple[int, int, int, float, bytes]] = []
+            for i in sorted(batch, key=lambda i: (rows[i], cols[i])):
+                row, col = int(rows[i]), int(cols[i])
+                tile = _read_tile(slide, geometry, col * geometry.size0, row * geometry.size0)
+                if config.low_contrast_filter and is_low_contrast(tile, config.low_contrast_fraction):
+                    low_contrast += 1
+                    continue
+                data = encode_tile(tile, config.image_format, config.jpeg_quality)
+                records.append((i, row, col, float(fractions[row, col]), data))
+            records.sort()  # back to shuffle order
+            store.put_many(
+                (tile_key(slide_id, col * geometry.size0, row * geometry.size0), data)
+                for _, row, col, _, data in records
+            )
+            kept.extend((row, col, fraction) for _, row, col, fraction, _ in records)
+
+    index = pd.DataFrame(
+        {
+            "key": [tile_key(slide_id, c * geometry.size0, r * geometry.size0) for r, c, _ in kept],
+            "slide_id": slide_id,
+            "sample_id": sample_id,
+            "x": np.array([c * geometry.size0 for _, c, _ in kept], dtype=np.int64),
+            "y": np.array([r * geometry.size0 for r, _, _ in kept], dtype=np.int64),
+            "level": np.int64(geometry.level),
+            "mpp": np.float64(geometry.mpp if geometry.mpp is not None else np.nan),
+            "tissue_fraction": np.array([f for _, _, f in kept], dtype=np.float32),
+        }
+    )
+    summary = {
+        "slide_id": slide_id,
+        "sample_id": sample_id,
+        "status": "done",
+        "width": width0,
+        "height": height0,
+        "slide_mpp": slide.mpp,
+        "tile_mpp": geometry.mpp,
+        "level": geometry.level,
+        "grid": int(n_x * n_y),
+        "background": int(n_x * n_y - len(rows)),
+        "low_contrast": low_contrast,
+        "capped": int(len(rows) - position),
+        "kept": len(kept),
+        "seconds": round(time.perf_counter() - start, 3),
+        "error": "",
+    }
+    thumbnail = draw_thumbnail(
+        view, mask, [(c * geometry.size0, r * geometry.size0) for r, c, _ in kept], geometry.size0, view_downsample
+    )
+    return SlideTiling(summary=summary, index=index, thumbnail=thumbnail)
+
+
+def _read_tile(slide: SlideReader, geometry: TileGeometry, x0: int, y0: int) -> np.ndarray:
+    """RGB uint8 (tile_size, tile_size, 3) whose top-left is (x0, y0) in level-0 px."""
+    size = (geometry.read_size, geometry.read_size)
+    tile = slide.read_region((x0, y0), geometry.level, size)
+    if geometry.read_size != geometry.tile_size:
+        # Bicubic with antialiasing, as Pillow's default in the reference code.
+        image = Image.fromarray(tile).resize((geometry.tile_size,) * 2, Image.Resampling.BICUBIC)
+        tile = np.asarray(image)
+    return tile
+
+
+def draw_thumbnail(
+    view: np.ndarray, mask: np.ndarray, tiles: Iterable[tuple[int, int]], size0: int, downsample: float
+) -> Image.Image:
+    """The slide with its tissue tinted green, the mask outline and kept tiles (blue squares).
+
+    ``view`` is the slide at ``downsample`` level-0 px per pixel; ``mask`` may be coarser (it is
+    stretched onto ``view``); ``tiles`` are top-left corners in level-0 px, ``size0`` px wide.
+    """
+    height, width = view.shape[:2]
+    if mask.shape != (height, width):
+        mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.NEAREST))
+    image = view.astype(np.float32)
+    image[mask] = 0.75 * image[mask] + 0.25 * np.array([0, 200, 0], dtype=np.float32)
+    image[mask & ~_eroded(mask)] = (0, 140, 0)
+    canvas = Image.fromarray(image.astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    side = size0 / downsample
+    for x, y in tiles:
+        left, top = x / downsample, y / downsample
+        draw.rectangle((left, top, left + side - 1, top + side - 1), outline=(20, 60, 220), width=2)
+    if max(canvas.size) > THUMBNAIL_MAX_SIDE:
+        canvas.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE), Image.Resampling.BOX)
+    return canvas
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return inner
+
+
+# ---- many slides -----------------------------------------------------------------------------
+
+
+def find_slides(paths: Iterable[str | Path]) -> list[Path]:
+    """Slide files given directly, or found (not recursively) in given folders, in sorted order.
+
+    A folder holding ``.dcm`` files is one DICOM slide.
+    """
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise SlideError(f"{path} does not exist")
+        if path.is_file() or any(p.suffix.lower() == ".dcm" for p in path.iterdir()):
+            found.append(path)
+        else:
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in SLIDE_SUFFIXES))
+    return found
+
+
+def slide_id_of(path: Path) -> str:
+    """A slide's id: its file name without extension (GTEx: ``GTEX-1117F-0126.svs`` → ``GTEX-1117F-0126``)."""
+    return path.stem if path.is_file() and path.suffix else path.name
+
+
+def parts_dir(workspace: Workspace) -> Path:
+    """Per-slide index parts and done markers (``<slide>.parquet``, ``<slide>.json``)."""
+    return workspace.tiles / "parts"
+
+
+def tile_slides(
+    slides: list[Path],
+    workspace: Workspace,
+    config: TilingConfig,
+    *,
+    sample_ids: dict[str, str] | None = None,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Tile ``slides`` into ``workspace`` in parallel, resuming earlier runs; one summary row per slide.
+
+    ``sample_ids`` maps slide id → sample id (default: the slide id). ``workers`` processes
+    (default ``config.workers``, else all cores); one slide per process at a time. Status is
+    ``done``, ``skipped`` (finished by an earlier run) or ``failed`` (with the error).
+    """
+    workspace.create()
+    parts = parts_dir(workspace)
+    parts.mkdir(parents=True, exist_ok=True)
+    workspace.thumbnails.mkdir(parents=True, exist_ok=True)
+    slides = [Path(s) for s in slides]
+    ids = [slide_id_of(s) for s in slides]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise SlideError(f"several slides share the id(s) {duplicated}: slide ids are file names without extension")
+    sample_ids = sample_ids or {}
+
+    results: dict[str, dict[str, Any]] = {}
+    todo: list[tuple[Path, str, str]] = []
+    for path, slide_id in zip(slides, ids, strict=True):
+        marker = parts / f"{slide_id}.json"
+        if marker.is_file():
+            results[slide_id] = {**json.loads(marker.read_text()), "status": "skipped"}
+        else:
+            todo.append((path, slide_id, sample_ids.get(slide_id, slide_id)))
+    if results:
+        log.info("%d of %d slides already tiled: skipped", len(results), len(slides))
+
+    n_workers = max(1, min(workers or config.workers or os.cpu_count() or 1, len(todo) or 1))
+    jobs = [
+        (str(path), slide_id, sample_id, str(workspace.root), config.model_dump()) for path, slide_id, sample_id in todo
+    ]
+    if n_workers == 1:
+        for job in jobs:
+            summary = _tile_slide_job(*job)
+            results[summary["slide_id"]] = _logged(summary)
+    else:
+        # spawn: workers start clean (no inherited LMDB handles or torch threads).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+            futures = {pool.submit(_tile_slide_job, *job): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    summary = future.result()
+                except BrokenProcessPool as err:  # a library crashed the process, not just raised
+                    summary = _failed(job[1], job[2], f"worker process died: {err}")
+                results[summary["slide_id"]] = _logged(summary)
+
+    rebuild_index(workspace)
+    _write_summary(workspace, [r for r in results.values() if r["status"] == "failed"])
+    rows = [results[i] for i in ids]
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def _tile_slide_job(path: str, slide_id: str, sample_id: str, root: str, config: dict[str, Any]) -> dict[str, Any]:
+    """One slide in a worker: tile it, then write its part, thumbnail and done marker (last)."""
+    workspace = Workspace(root)
+    parts = parts_dir(workspace)
+    try:
+        with TileStore(workspace.tile_store, readonly=False) as store:
+            store.delete_prefix(slide_id + "/")  # leftovers of an interrupted run
+            try:
+                result = tile_slide(Path(path), store, TilingConfig(**config), slide_id=slide_id, sample_id=sample_id)
+            except BaseException:
+                store.delete_prefix(slide_id + "/")
+                raise
+        with atomic_path(workspace.thumbnails / f"{slide_id}.png", suffix=".png") as tmp:
+            result.thumbnail.save(tmp, format="PNG")
+        with atomic_path(parts / f"{slide_id}.parquet", suffix=".parquet") as tmp:
+            result.index.to_parquet(tmp, index=False)
+        write_json_atomic(parts / f"{slide_id}.json", result.summary)
+        return result.summary
+    except Exception as err:  # one bad slide must not stop the others: report it and move on
+        return _failed(slide_id, sample_id, f"{type(err).__name__}: {err}")
+
+
+def _failed(slide_id: str, sample_id: str, error: str) -> dict[str, Any]:
+    summary = dict.fromkeys(SUMMARY_COLUMNS)
+    summary.update(slide_id=slide_id, sample_id=sample_id, status="failed", error=error)
+    return summary
+
+
+def _logged(summary: dict[str, Any]) -> dict[str, Any]:
+    if summary["status"] == "failed":
+        log.error("slide %s failed: %s", summary["slide_id"], summary["error"])
+    else:
+        log.info("slide %s: kept %d tiles in %.1f s", summary["slide_id"], summary["kept"], summary["seconds"])
+    return summary
+
+
+def rebuild_index(workspace: Workspace) -> pd.DataFrame:
+    """``tiles/index.parquet`` as the union of every finished part (slides and imports), by slide id."""
+    parts = parts_dir(workspace)
+    frames = [
+        pd.read_parquet(part) for part in sorted(parts.glob("*.parquet")) if (parts / f"{part.stem}.json").is_file()
+    ]
+    frames = [f for f in frames if len(f)]
+    index = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(INDEX_COLUMNS))
+    with atomic_path(workspace.tile_index, suffix=".parquet") as tmp:
+        index.to_parquet(tmp, index=False)
+    return index
+
+
+def _write_summary(workspace: Workspace, failed: list[dict[str, Any]]) -> None:
+    """``tiles/summary.csv``: every finished slide's marker, plus this run's failures."""
+    parts = parts_dir(workspace)
+    rows = [json.loads(marker.read_text()) for marker in sorted(parts.glob("*.json"))]
+    done = {row["slide_id"] for row in rows}
+    rows += [f for f in failed if f["slide_id"] not in done]
+    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    with atomic_path(workspace.tiling_summary, suffix=".csv") as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def summary_totals(summary: pd.DataFrame) -> dict[str, float]:
+    """Totals over a summary table (for the CLI's last line and the benchmark)."""
+    numeric = summary[["grid", "background", "low_contrast", "capped", "kept", "seconds"]].fillna(0)
+    totals = {k: float(v) for k, v in numeric.sum().items()}
+    totals["slides"] = len(summary)
+    totals["failed"] = int((summary["status"] == "failed").sum())
+    totals["tiles_per_second"] = totals["kept"] / totals["seconds"] if totals["seconds"] else math.nan
+    return totals
