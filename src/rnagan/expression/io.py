@@ -1,0 +1,309 @@
+"""Expression and sample-metadata readers for the formats people have.
+
+Every reader returns samples × genes as float32 (raw gene IDs as columns, sample IDs as index), and
+refuses NaN, Inf and negative values with a one-line :class:`InputFileError` naming the file:
+
+- GCT v1.2 (``.gct``, ``.gct.gz``; GTEx layout: ``Name``, ``Description``, one column per sample),
+  streamed with pyarrow into one preallocated float32 array (peak memory ≈ the matrix);
+- CSV/TSV (``.csv``, ``.tsv``, ``.txt``, optionally ``.gz``) with samples as rows or as columns,
+  detected from which axis holds gene IDs, or stated with ``orientation``;
+- Parquet and AnnData ``.h5ad`` (observations are samples).
+
+Metadata (tissue, donor) comes from a separate table (:func:`read_metadata`; GTEx's sample
+attributes file with ``SAMPID``/``SMTSD`` is understood) or from string columns of the same file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, TextIO
+
+import numpy as np
+import pandas as pd
+
+from rnagan.errors import InputFileError
+from rnagan.expression import gtex
+from rnagan.expression.genes import looks_like_genes
+
+log = logging.getLogger(__name__)
+
+Orientation = Literal["auto", "samples-rows", "samples-columns"]
+
+# Column names (lower case) recognised in metadata tables, in order of preference.
+SAMPLE_COLUMNS = ("sample_id", "sampid", "sample", "wsi_file_name", "barcode")
+TISSUE_COLUMNS = ("tissue", "smtsd", "smts", "tissue_type", "label", "labels", "class")
+DONOR_COLUMNS = ("donor_id", "donor", "subjid", "subject_id", "subject", "patient_id", "patient", "case_id")
+_GCT_BLOCK_BYTES = 64 << 20  # pyarrow block size: must hold whole lines of 20,000+ samples
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    for suffix, kind in ((".gct", "gct"), (".csv", "csv"), (".tsv", "tsv"), (".txt", "tsv"),
+                         (".parquet", "parquet"), (".pq", "parquet"), (".h5ad", "h5ad")):
+        if name.endswith(suffix):
+            return kind
+    raise InputFileError(f"{path}: unknown expression format (expected .gct, .csv, .tsv, .txt, .parquet or .h5ad)")
+
+
+def _open_text(path: Path) -> TextIO:
+    return gzip.open(path, "rt") if path.name.lower().endswith(".gz") else open(path)
+
+
+def _check_exists(path: Path) -> None:
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty")
+
+
+def read_expression(path: str | Path, *, orientation: Orientation = "auto") -> pd.DataFrame:
+    """Samples × genes, float32, raw gene IDs as columns and sample IDs (index ``sample_id``) as rows."""
+    return read_expression_and_metadata(path, orientation=orientation)[0]
+
+
+def read_expression_and_metadata(
+    path: str | Path, *, orientation: Orientation = "auto"
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Like :func:`read_expression`, plus the file's own sample metadata when it carries any.
+
+    Metadata comes from string columns of a samples-as-rows table or from an AnnData ``obs``, and
+    is returned normalised as :func:`normalize_metadata` does; None when the file holds none.
+    """
+    path = Path(path)
+    _check_exists(path)
+    kind = _kind(path)
+    metadata: pd.DataFrame | None = None
+    if kind == "gct":
+        frame = _read_gct(path)
+    elif kind == "h5ad":
+        frame, obs = _read_h5ad(path)
+        metadata = _optional_metadata(obs, str(path))
+    else:
+        raw = _read_table(path, kind)
+        frame, extra = _orient(raw, orientation, source=str(path))
+        metadata = _optional_metadata(extra, str(path))
+    check_values(frame, source=str(path))
+    return frame, metadata
+
+
+def check_values(frame: pd.DataFrame, *, source: str) -> None:
+    """Refuse empty tables, duplicated samples, NaN, Inf and negative values (one line, naming the file)."""
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise InputFileError(f"{source}: no expression values ({frame.shape[0]} samples × {frame.shape[1]} genes)")
+    if frame.index.has_duplicates:
+        dup = frame.index[frame.index.duplicated()].unique()
+        raise InputFileError(f"{source}: {len(dup)} sample IDs appear more than once (e.g. {dup[0]})")
+    values = frame.to_numpy(copy=False)
+    if values.dtype.kind not in "fiu":
+        raise InputFileError(f"{source}: expression values must be numbers")
+    low, high = np.min(values), np.max(values)  # NaN propagates; no full-size temporary
+    problem = None
+    if np.isnan(low) or np.isnan(high):
+        problem, bad = "NaN (missing) values", np.isnan
+    elif np.isinf(low) or np.isinf(high):
+        problem, bad = "infinite values", np.isinf
+    elif low < 0:
+        problem, bad = "negative values (rnagan expects counts or TPM, not log-transformed data)", _negative
+    if problem is None:
+        return
+    count, row, col = _locate(values, bad)
+    raise InputFileError(
+        f"{source}: {count:,} {problem}, first at sample {frame.index[row]}, gene {frame.columns[col]}"
+    )
+
+
+def _negative(x: np.ndarray) -> np.ndarray:
+    return x < 0
+
+
+def _locate(values: np.ndarray, bad: Callable[[np.ndarray], np.ndarray]) -> tuple[int, int, int]:
+    count, first = 0, None
+    for start in range(0, len(values), 1024):
+        hits = np.argwhere(bad(values[start : start + 1024]))
+        if len(hits) and first is None:
+            first = (start + int(hits[0, 0]), int(hits[0, 1]))
+        count += len(hits)
+    assert first is not None  # only called after min/max found a bad value
+    return count, first[0], first[1]
+
+
+# GCT ---------------------------------------------------------------------------------------------
+
+
+def _read_gct(path: Path) -> pd.DataFrame:
+    """Stream a GCT v1.2 file into one (samples, genes) float32 array, filled as blocks arrive."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with _open_text(path) as handle:
+        version = handle.readline().strip()
+        dims = handle.readline().split()
+        header = handle.readline().rstrip("\n\r").split("\t")
+    if version != "#1.2" or len(dims) < 2 or not all(d.isdigit() for d in dims[:2]):
+        raise InputFileError(f"{path}: not a GCT v1.2 file (first lines must be '#1.2' and 'rows<TAB>columns')")
+    n_genes, n_samples = int(dims[0]), int(dims[1])
+    if len(header) != n_samples + 2 or header[0].lower() != "name":
+        raise InputFileError(
+            f"{path}: GCT header has {len(header) - 2} sample columns but line 2 declares {n_samples}"
+        )
+    samples = header[2:]
+    types = {name: pa.float32() for name in samples}
+    types.update({header[0]: pa.string(), header[1]: pa.string()})
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(skip_rows=3, column_names=header, block_size=_GCT_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter="\t"),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+    )
+    values = np.empty((n_samples, n_genes), dtype=np.float32)
+    genes: list[str] = []
+    try:
+        for batch in reader:
+            start, stop = len(genes), len(genes) + batch.num_rows
+            if stop > n_genes:
+                raise InputFileError(f"{path}: more gene rows than the {n_genes:,} declared on line 2")
+            genes.extend(batch.column(0).to_pylist())
+            for j in range(n_samples):
+                values[j, start:stop] = batch.column(j + 2).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid as err:
+        raise InputFileError(f"{path}: malformed GCT ({str(err).splitlines()[0]})") from None
+    if len(genes) != n_genes:
+        raise InputFileError(f"{path}: {len(genes):,} gene rows but line 2 declares {n_genes:,} (truncated file?)")
+    index = pd.Index(samples, name="sample_id")
+    return pd.DataFrame(values, index=index, columns=pd.Index(genes), copy=False)
+
+
+# CSV / TSV / Parquet -----------------------------------------------------------------------------
+
+
+def _read_table(path: Path, kind: str) -> pd.DataFrame:
+    try:
+        if kind == "parquet":
+            raw = pd.read_parquet(path)
+            if not isinstance(raw.index, pd.RangeIndex):
+                raw = raw.reset_index()
+        else:
+            raw = pd.read_csv(path, sep=_separator(path, kind), engine="pyarrow")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError, OSError) as err:
+        raise InputFileError(f"{path}: cannot be read as {kind} ({str(err).splitlines()[0]})") from None
+    if raw.shape[0] == 0 or raw.shape[1] < 2:
+        raise InputFileError(f"{path}: no expression values ({raw.shape[0]} rows × {raw.shape[1]} columns)")
+    return raw
+
+
+def _separator(path: Path, kind: str) -> str:
+    if kind == "csv":
+        return ","
+    with _open_text(path) as handle:
+        first = handle.readline()
+    return "\t" if first.count("\t") >= first.count(",") else ","
+
+
+def _orient(raw: pd.DataFrame, orientation: Orientation, *, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a raw table into (samples × genes values, samples × string columns)."""
+    lower = {str(c).lower(): c for c in raw.columns}
+    label_col = next((lower[c] for c in SAMPLE_COLUMNS if c in lower), raw.columns[0])
+    labels = raw[label_col].astype(str)
+    rest = raw.drop(columns=[label_col])
+    if orientation == "auto":
+        by_columns, by_rows = looks_like_genes(rest.columns), looks_like_genes(labels)
+        if by_columns == 0 and by_rows == 0:
+            raise InputFileError(
+                f"{source}: no recognisable gene IDs in the header or the first column "
+                f"(e.g. {', '.join(map(str, rest.columns[:3]))}); expected Ensembl IDs, rna_ENSG… or HGNC symbols"
+            )
+        orientation = "samples-rows" if by_columns >= by_rows else "samples-columns"
+    numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c])]
+    if orientation == "samples-rows":
+        meta_names = set(SAMPLE_COLUMNS + TISSUE_COLUMNS + DONOR_COLUMNS)
+        genes = [c for c in numeric if str(c).lower() not in meta_names]
+        extra = rest.drop(columns=genes).set_axis(pd.Index(labels, name="sample_id"))
+        values = rest[genes].to_numpy(dtype=np.float32)
+        return pd.DataFrame(values, index=pd.Index(labels, name="sample_id"), columns=[str(g) for g in genes]), extra
+    dropped = [c for c in rest.columns if c not in numeric]
+    if dropped:
+        log.debug("%s: non-numeric columns %s ignored (gene annotations)", source, dropped)
+    values = rest[numeric].to_numpy(dtype=np.float32).T
+    frame = pd.DataFrame(values, index=pd.Index([str(c) for c in numeric], name="sample_id"), columns=labels.tolist())
+    return frame, pd.DataFrame(index=frame.index)
+
+
+# AnnData -----------------------------------------------------------------------------------------
+
+
+def _read_h5ad(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import anndata
+
+    try:
+        adata = anndata.read_h5ad(path)
+    except Exception as err:  # h5py/anndata raise many types for damaged files
+        raise InputFileError(f"{path}: cannot be read as AnnData ({str(err).splitlines()[0]})") from None
+    x = adata.X
+    values = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
+    index = pd.Index(adata.obs_names.astype(str), name="sample_id")
+    frame = pd.DataFrame(values, index=index, columns=adata.var_names.astype(str).tolist(), copy=False)
+    return frame, adata.obs.set_axis(index)
+
+
+# Metadata ----------------------------------------------------------------------------------------
+
+
+def read_metadata(path: str | Path) -> pd.DataFrame:
+    """Sample metadata indexed by ``sample_id`` with ``donor_id`` and ``tissue`` (see :func:`normalize_metadata`)."""
+    path = Path(path)
+    _check_exists(path)
+    kind = _kind(path)
+    if kind == "h5ad":
+        return normalize_metadata(_read_h5ad(path)[1], source=str(path))
+    if kind == "gct":
+        raise InputFileError(f"{path}: a GCT file holds no sample metadata; give a CSV/TSV table")
+    return normalize_metadata(_read_table(path, kind), source=str(path))
+
+
+def _find(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
+    lower = {str(c).lower(): c for c in frame.columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def _optional_metadata(extra: pd.DataFrame, source: str) -> pd.DataFrame | None:
+    if _find(extra, TISSUE_COLUMNS) is None and _find(extra, DONOR_COLUMNS) is None:
+        return None
+    return normalize_metadata(extra, source=source)
+
+
+def normalize_metadata(frame: pd.DataFrame, *, source: str = "metadata", tissue: str | None = None) -> pd.DataFrame:
+    """``sample_id`` index, ``donor_id`` and ``tissue`` columns, from the common column names.
+
+    Sample: the index unless it is a plain range, else ``sample_id``/``SAMPID``/``wsi_file_name``…,
+    else the first column.
+    Tissue: ``tissue``/``SMTSD`` (GTEx detailed tissue)/``SMTS``/``label``…, else ``tissue`` (the
+    argument) or ``"unknown"``. Donor: ``donor_id``/``donor``/``SUBJID``…, else the GTEx donor
+    (first two parts of the sample ID), else the sample itself (each sample its own donor).
+    """
+    table = frame.copy()
+    if isinstance(table.index, pd.RangeIndex):
+        sample_col = _find(table, SAMPLE_COLUMNS) or table.columns[0]
+        table = table.set_index(sample_col)
+    table.index = pd.Index(table.index.astype(str), name="sample_id")
+    if table.index.has_duplicates:
+        dup = table.index[table.index.duplicated()][0]
+        raise InputFileError(f"{source}: sample {dup} appears more than once")
+    tissue_col, donor_col = _find(table, TISSUE_COLUMNS), _find(table, DONOR_COLUMNS)
+    if tissue_col is not None:
+        tissues = table[tissue_col]
+        if tissues.isna().any():
+            raise InputFileError(f"{source}: {int(tissues.isna().sum())} samples have no {tissue_col} value")
+        tissues = tissues.astype(str)
+    else:
+        tissues = pd.Series(tissue or "unknown", index=table.index)
+    if donor_col is not None:
+        donors = table[donor_col].astype(str)
+    elif all(gtex.is_gtex_id(s) for s in table.index):
+        donors = pd.Series([gtex.donor_id(s) for s in table.index], index=table.index)
+    else:
+        log.warning("%s: no donor column and not GTEx IDs; each sample is treated as its own donor", source)
+        donors = pd.Series(table.index, index=table.index)
+    return pd.DataFrame({"donor_id": donors.to_numpy(), "tissue": tissues.to_numpy()}, index=table.index)
