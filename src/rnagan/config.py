@@ -65,8 +65,9 @@ class VAEConfig(_Section):
     warmup_steps: int = Field(1000, ge=0)  # linear lr warm-up, then one cosine decay to the end
     epochs: int = Field(250, ge=1)
     batch_size: int = Field(128, ge=2)
-    patience: int = Field(25, ge=1)  # early stopping on validation loss
-    num_workers: int = Field(0, ge=0)
+    patience: int = Field(25, ge=1)  # early stopping on validation loss (epochs without improvement)
+    mape_min_abs: float = Field(1.0, gt=0)  # MAPE skips targets with |log expression| below this (docs/vae.md)
+    umap_figure: bool = True  # vae/umap.png after training (UMAP's first run compiles for ~20 s)
     seed: int = 0
 
 
@@ -187,7 +188,7 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "vae": {
             "encoder_dims": [64, 32], "latent_dim": 8, "decoder_dims": [32, 64],
             "epochs": 5, "batch_size": 16, "lr": 1e-3, "warmup_steps": 5, "patience": 5,
-            "input_dropout": 0.1,
+            "input_dropout": 0.1, "umap_figure": False,
         },
         "tiling": {"tile_size": 64, "max_tiles_per_slide": 50, "workers": 1},
         "gan": {

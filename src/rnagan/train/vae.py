@@ -1,0 +1,395 @@
+"""Train the β-VAE on the prepared expression matrix (``rnagan vae train``).
+
+One process (CPU or one GPU)::
+
+    rnagan vae train -w runs/gtex -p paper
+
+Several GPUs or nodes (DistributedDataParallel; gloo on CPUs)::
+
+    torchrun --nproc_per_node=4 -m rnagan vae train -w runs/gtex -p paper
+
+Reads ``expression/{matrix.parquet,samples.csv,scaler/}``. Writes ``vae/checkpoint/`` (best epoch by
+validation loss, with the scaler and gene list), ``vae/last/`` (every epoch: weights + optimiser, for
+``--resume``), ``vae/metrics.json``, ``vae/curves.png``, ``vae/latents.parquet`` (μ of every sample,
+for the GAN) and ``vae/umap.png``.
+
+Each epoch reseeds from (seed, epoch, rank), so a resumed run draws the same shuffles, dropout masks
+and ε as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from rnagan import latent
+from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from rnagan.config import Config
+from rnagan.errors import CheckpointError, InputFileError, TrainingDivergedError
+from rnagan.fileio import atomic_path, write_json_atomic
+from rnagan.models.vae import BetaVAE, vae_loss
+from rnagan.train.common import (
+    Distributed,
+    autocast,
+    evaluating,
+    init_distributed,
+    seed_everything,
+    shutdown_distributed,
+    warmup_cosine_lr,
+)
+from rnagan.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+# Changing these between an interrupted run and its --resume does not change what was learnt.
+_RESUME_MAY_DIFFER = {"patience", "umap_figure", "mape_min_abs"}
+
+
+@dataclass
+class Cohort:
+    """The prepared matrix split by the samples table; rows of ``x[split]`` follow ``ids[split]``."""
+
+    genes: list[str]
+    x: dict[str, torch.Tensor]  # split -> (N, G) float32 z-scores
+    ids: dict[str, list[str]]
+    samples: pd.DataFrame  # index sample_id; tissue, split, ...
+    matrix: pd.DataFrame
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.x["train"], "\n".join(self.genes))
+
+
+def load_cohort(workspace: Workspace) -> Cohort:
+    """Read the expression stage's matrix and samples table, checking they agree."""
+    for path in (workspace.expression_matrix, workspace.samples_table):
+        if not path.is_file():
+            raise InputFileError(f"{path} not found: run `rnagan expr prepare` on this workspace first")
+    matrix = pd.read_parquet(workspace.expression_matrix)
+    matrix.index = matrix.index.astype(str)
+    samples = pd.read_csv(workspace.samples_table, dtype={"sample_id": str, "donor_id": str})
+    missing_cols = {"sample_id", "tissue", "split"} - set(samples.columns)
+    if missing_cols:
+        raise InputFileError(f"{workspace.samples_table} lacks column(s) {', '.join(sorted(missing_cols))}")
+    samples = samples.set_index("sample_id")
+    absent = samples.index.difference(matrix.index)
+    if len(absent):
+        raise InputFileError(
+            f"{len(absent)} sample(s) of {workspace.samples_table} are not in {workspace.expression_matrix}, "
+            f"e.g. {', '.join(absent[:3])}"
+        )
+    values = matrix.to_numpy(dtype=np.float32)
+    if not np.isfinite(values).all():
+        raise InputFileError(f"{workspace.expression_matrix} holds NaN or Inf values")
+    x, ids = {}, {}
+    for split in SPLITS:
+        ids[split] = samples.index[samples["split"] == split].tolist()
+        x[split] = torch.from_numpy(matrix.loc[ids[split]].to_numpy(dtype=np.float32))
+    if len(ids["train"]) < 2 or not ids["val"]:
+        raise InputFileError(
+            f"{workspace.samples_table} has {len(ids['train'])} train and {len(ids['val'])} val samples: "
+            "need at least 2 and 1"
+        )
+    return Cohort([str(g) for g in matrix.columns], x, ids, samples, matrix)
+
+
+def epoch_batches(n: int, batch_size: int, *, seed: int, epoch: int, ddp: Distributed) -> Iterator[torch.Tensor]:
+    """This rank's shuffled index batches for one epoch (the same permutation on every rank).
+
+    A last batch of one sample is merged into the one before: batch norm cannot train on a single row.
+    """
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    perm = perm[: n - n % ddp.world_size][ddp.rank :: ddp.world_size]
+    starts = list(range(0, len(perm), batch_size))
+    if len(starts) > 1 and len(perm) - starts[-1] < 2:
+        starts.pop()
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(perm)
+        yield perm[start:end]
+
+
+def train_step(
+    net: torch.nn.Module,
+    x: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    *,
+    beta: float,
+    device: torch.device,
+    ddp: Distributed,
+) -> torch.Tensor:
+    """One optimiser step; returns [total, recon, kl] averaged over ranks.
+
+    The loss is checked before ``backward`` (on every rank alike, after the all-reduce), so a NaN
+    never reaches the weights: the step is skipped and the caller stops the run.
+    """
+    with autocast(device):
+        recon, mu, logvar = net(x)
+    losses = vae_loss(recon, x, mu, logvar, beta=beta)
+    stats = torch.stack([t.detach() for t in losses])
+    if ddp.enabled:
+        dist.all_reduce(stats)
+        stats /= ddp.world_size
+    if torch.isfinite(stats).all():
+        optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        optimizer.step()
+    return stats
+
+
+def evaluate_loss(model: BetaVAE, x: torch.Tensor, *, beta: float, batch_size: int = 512) -> dict[str, float]:
+    """Validation objective with z = μ (eval mode), averaged over samples."""
+    sums = torch.zeros(3, dtype=torch.float64)
+    device = next(model.parameters()).device
+    with evaluating(model):
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size].to(device)
+            with autocast(device):
+                recon, mu, logvar = model(xb)
+            sums += torch.stack(list(vae_loss(recon, xb, mu, logvar, beta=beta))).double().cpu() * len(xb)
+    total, recon, kl = (sums / len(x)).tolist()
+    return {"loss": total, "recon": recon, "kl": kl}
+
+
+def train_vae(
+    workspace: Workspace | str | Path,
+    config: Config,
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    max_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Train, keep the best epoch, evaluate on the test split; returns the metrics written to JSON.
+
+    ``max_seconds`` stops cleanly at the end of the first epoch that crosses it (the demo's budget);
+    ``resume`` continues from ``vae/last/``, losing at most the epoch that was running.
+    """
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws.create()
+    owns_group = not (dist.is_available() and dist.is_initialized())
+    ddp, dev = init_distributed(device)
+    try:
+        return _train(ws, config, ddp, dev, resume=resume, max_seconds=max_seconds)
+    finally:
+        if ddp.enabled and owns_group:
+            shutdown_distributed()
+
+
+def _train(
+    ws: Workspace, config: Config, ddp: Distributed, dev: torch.device, *, resume: bool, max_seconds: float | None
+) -> dict[str, Any]:
+    cfg = config.vae
+    started = time.monotonic()
+    data = load_cohort(ws)
+    x_train, x_val = data.x["train"].to(dev), data.x["val"].to(dev)
+
+    seed_everything(cfg.seed)  # identical initial weights on every rank
+    model = BetaVAE(len(data.genes), cfg).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rank_batch = max(2, cfg.batch_size // ddp.world_size)  # batch_size is the global batch
+    steps_per_epoch = sum(1 for _ in epoch_batches(len(x_train), rank_batch, seed=0, epoch=0, ddp=ddp))
+    total_steps = cfg.epochs * steps_per_epoch
+
+    progress = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
+    if resume:
+        progress = _restore(ws.vae / "last", config, data, model, optimizer)
+        log.info("resuming after epoch %d of %d", progress["epoch"], cfg.epochs)
+    history: list[dict[str, float]] = progress["history"]
+    net = DistributedDataParallel(model) if ddp.enabled else model
+
+    stop_reason = "completed all epochs"
+    train_seconds, train_samples = 0.0, 0
+    for epoch in range(progress["epoch"], cfg.epochs):
+        seed_everything(cfg.seed * 1_000_003 + epoch * 1_009 + ddp.rank)  # dropout and ε, resumable
+        beta = cfg.beta * min(1.0, (epoch + 1) / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs else cfg.beta
+        net.train()
+        sums, n_batches, tick = torch.zeros(3, device=dev), 0, time.perf_counter()
+        step = epoch * steps_per_epoch
+        batches = epoch_batches(len(x_train), rank_batch, seed=cfg.seed, epoch=epoch, ddp=ddp)
+        bar = tqdm(batches, total=steps_per_epoch, desc=f"vae epoch {epoch + 1}/{cfg.epochs}",
+                   leave=False, disable=not ddp.is_main)
+        for idx in bar:
+            lr = warmup_cosine_lr(step, base_lr=cfg.lr, warmup_steps=cfg.warmup_steps, total_steps=total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            stats = train_step(net, x_train[idx], optimizer, beta=beta, device=dev, ddp=ddp)
+            if not torch.isfinite(stats).all():
+                kept = f"the last good checkpoint is kept at {ws.vae_checkpoint}" if ws.vae_checkpoint.exists() \
+                    else "no checkpoint had been written yet"
+                raise TrainingDivergedError(
+                    f"VAE loss became {stats[0].item()} at step {step} (epoch {epoch + 1}, lr {lr:.3g}); "
+                    f"training stopped and {kept}. Try a lower vae.lr or a longer vae.warmup_steps."
+                )
+            sums += stats
+            n_batches += 1
+            step += 1
+            train_samples += len(idx) * ddp.world_size
+            bar.set_postfix(loss=f"{stats[0].item():.4f}")
+        train_seconds += time.perf_counter() - tick
+
+        train_loss, train_recon, train_kl = (sums / max(1, n_batches)).tolist()
+        val = evaluate_loss(model, x_val, beta=cfg.beta)  # every rank: same weights, same numbers
+        if not math.isfinite(val["loss"]):
+            raise TrainingDivergedError(f"VAE validation loss became {val['loss']} after epoch {epoch + 1}")
+        history.append({"epoch": epoch + 1, "step": step, "lr": lr, "beta": beta, "train_loss": train_loss,
+                        "train_recon": train_recon, "train_kl": train_kl, "val_loss": val["loss"],
+                        "val_recon": val["recon"], "val_kl": val["kl"]})
+        improved = val["loss"] < progress["best_val"]
+        if improved:
+            progress.update(best_val=val["loss"], best_epoch=epoch + 1, bad_epochs=0)
+        else:
+            progress["bad_epochs"] += 1
+        progress["epoch"] = epoch + 1
+        if ddp.is_main:
+            log.info("epoch %d: train %.4f  val %.4f (recon %.4f)%s", epoch + 1, train_loss, val["loss"],
+                     val["recon"], "  *best*" if improved else "")
+            if improved:
+                _save_best(ws, config, data, model, progress)
+            _save_last(ws.vae / "last", config, data, model, optimizer, progress)
+        ddp.barrier()
+        if progress["bad_epochs"] >= cfg.patience:
+            stop_reason = f"early stopping: no validation improvement for {cfg.patience} epochs"
+            break
+        if max_seconds is not None and _agree(time.monotonic() - started >= max_seconds, ddp):
+            stop_reason = f"time limit of {max_seconds:g} s"
+            break
+
+    last_sha = fingerprint(*(p.detach() for p in model.state_dict().values()))
+    summary = {
+        "rank": ddp.rank, "world_size": ddp.world_size, "device": str(dev), "stop_reason": stop_reason,
+        "epochs_run": progress["epoch"], "best_epoch": progress["best_epoch"], "best_val_loss": progress["best_val"],
+        "train_samples_per_second": train_samples / train_seconds if train_seconds else None,
+        "last_weights_sha": last_sha,
+    }
+    if not ddp.is_main:
+        return summary
+    metrics = {**summary, **_finish(ws, config, data, history)}
+    metrics["seconds"] = time.monotonic() - started
+    write_json_atomic(ws.vae_metrics, metrics)
+    log.info("test RMSE %.4f (z scale), MAPE %s; metrics in %s", metrics["test"]["rmse"] or math.nan,
+             metrics["test"]["mape"], ws.vae_metrics)
+    return metrics
+
+
+def _agree(flag: bool, ddp: Distributed) -> bool:
+    """Rank 0's decision, on every rank (clocks differ between processes)."""
+    if not ddp.enabled:
+        return flag
+    value = torch.tensor([float(flag)])
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
+def _finish(ws: Workspace, config: Config, data: Cohort, history: list[dict[str, float]]) -> dict[str, Any]:
+    """On the best weights: test metrics, latents for the GAN, curves and UMAP figures."""
+    loaded = latent.load_vae(ws.vae_checkpoint)
+    latents = latent.encode_cohort(loaded, data.matrix)
+    with atomic_path(ws.latents, suffix=".parquet") as tmp:
+        latents.to_parquet(tmp)
+    test_ids = data.ids["test"]
+    results: dict[str, Any] = {"test": {"rmse": None, "mape": None, "n": 0}, "silhouette_mu_test": None}
+    if test_ids:
+        x_test = data.matrix.loc[test_ids]
+        recon = latent.reconstruct(loaded, x_test)
+        results["test"] = latent.reconstruction_metrics(
+            x_test, recon, data.samples.loc[test_ids, "tissue"], scaler=loaded.scaler,
+            min_abs=config.vae.mape_min_abs, train_mean=data.matrix.loc[data.ids["train"]].mean(),
+        )
+        results["silhouette_mu_test"] = latent.silhouette(latents.loc[test_ids], data.samples.loc[test_ids, "tissue"])
+    plot_curves(history, ws.vae / "curves.png")
+    if config.vae.umap_figure and test_ids:
+        latent.umap_figure(loaded, latents, data.matrix, data.samples, ws.vae / "umap.png", seed=config.vae.seed)
+    return {**results, "history": history}
+
+
+def plot_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Loss, reconstruction and KL per epoch, train vs validation, plus the learning rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.5))
+    for ax, key in zip(axes[:3], ("loss", "recon", "kl"), strict=True):
+        ax.plot(epochs, [h[f"train_{key}"] for h in history], label="train")
+        ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation (z = μ)")
+        ax.set(title={"loss": "β-VAE loss", "recon": "reconstruction MSE (z scale)", "kl": "KL per sample"}[key],
+               xlabel="epoch")
+        ax.legend()
+    axes[3].plot(epochs, [h["lr"] for h in history])
+    axes[3].set(title="learning rate (end of epoch)", xlabel="epoch")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+def _weights(model: BetaVAE) -> dict[str, torch.Tensor]:
+    return {f"model.{k}": v for k, v in model.state_dict().items()}
+
+
+def _scaler_files(ws: Workspace) -> dict[str, bytes]:
+    """The expression scaler's files, copied into the checkpoint so it stands alone."""
+    names = ("scaler.json", "scaler.safetensors")
+    if not all((ws.scaler / n).is_file() for n in names):
+        log.warning("no scaler in %s: the checkpoint cannot inverse-scale profiles", ws.scaler)
+        return {}
+    return {n: (ws.scaler / n).read_bytes() for n in names}
+
+
+def _save_best(ws: Workspace, config: Config, data: Cohort, model: BetaVAE, progress: dict[str, Any]) -> None:
+    save_checkpoint(
+        ws.vae_checkpoint,
+        tensors=_weights(model),
+        config=config,
+        meta={"kind": "beta_vae", "n_genes": len(data.genes), "epoch": progress["best_epoch"],
+              "val_loss": progress["best_val"], "data_fingerprint": data.fingerprint, "seed": config.vae.seed},
+        files={latent.GENES_FILE: ("\n".join(data.genes) + "\n").encode(), **_scaler_files(ws)},
+    )
+
+
+def _save_last(
+    path: Path, config: Config, data: Cohort, model: BetaVAE, optimizer: torch.optim.Optimizer,
+    progress: dict[str, Any],
+) -> None:
+    save_checkpoint(
+        path,
+        tensors=_weights(model),
+        config=config,
+        meta={"kind": "beta_vae_last", "n_genes": len(data.genes), "data_fingerprint": data.fingerprint,
+              "progress": progress},
+        state={"optimizer": optimizer.state_dict()},
+        files={latent.GENES_FILE: ("\n".join(data.genes) + "\n").encode()},
+    )
+
+
+def _restore(
+    path: Path, config: Config, data: Cohort, model: BetaVAE, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """Load ``vae/last/`` into model and optimiser after checking it belongs to this run."""
+    if not path.exists():
+        raise CheckpointError(f"nothing to resume: {path} does not exist (train once without --resume)")
+    ckpt = load_checkpoint(path, with_state=True)
+    ours, theirs = config.vae.model_dump(), ckpt.config.vae.model_dump()
+    differ = sorted(k for k in ours if k not in _RESUME_MAY_DIFFER and ours[k] != theirs.get(k))
+    if differ:
+        detail = ", ".join(f"{k}: checkpoint {theirs.get(k)!r} vs now {ours[k]!r}" for k in differ)
+        raise CheckpointError(f"cannot resume {path}: the vae config changed ({detail})")
+    if ckpt.meta.get("data_fingerprint") != data.fingerprint:
+        raise CheckpointError(f"cannot resume {path}: the prepared expression data changed since it was written")
+    model.load_state_dict(ckpt.subset("model"))
+    optimizer.load_state_dict(ckpt.state["optimizer"])
+    return ckpt.meta["progress"]

@@ -1,0 +1,35 @@
+"""Fixtures for the β-VAE tests: a prepared workspace, one shared tiny training run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from vae_data import tiny_config, write_prepared
+
+from rnagan.workspace import Workspace
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> object:
+    """Tiny models run ~20× faster on one thread than on two busy cores (thread hand-off dominates)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def prepared(workspace: Workspace) -> Workspace:
+    write_prepared(workspace)
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]:
+    """One tiny training run shared by the read-only tests of a module."""
+    from rnagan.train.vae import train_vae
+
+    ws = Workspace(tmp_path_factory.mktemp("vae") / "ws").create()
+    write_prepared(ws)
+    metrics = train_vae(ws, tiny_config(epochs=30, patience=30), device="cpu")
+    return ws, metrics
