@@ -95,7 +95,7 @@ def check_values(frame: pd.DataFrame, *, source: str) -> None:
         raise InputFileError(f"{source}: no expression values ({frame.shape[0]} samples × {frame.shape[1]} genes)")
     if frame.index.has_duplicates:
         dup = frame.index[frame.index.duplicated()].unique()
-        raise InputFileError(f"{source}: {len(dup)} sample IDs appear more than once (e.g. {dup[0]})")
+        raise InputFileError(f"{source}: sample IDs appear more than once ({len(dup)}, e.g. {dup[0]})")
     values = frame.to_numpy(copy=False)
     if values.dtype.kind not in "fiu":
         raise InputFileError(f"{source}: expression values must be numbers")

@@ -1,0 +1,153 @@
+"""Readers: every format, both orientations, metadata, and each refused input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnagan.errors import InputFileError
+from rnagan.expression.io import read_expression, read_expression_and_metadata, read_metadata
+
+
+def _assert_same(frame: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert frame.dtypes.unique().tolist() == [np.float32]
+    assert frame.index.name == "sample_id"
+    pd.testing.assert_frame_equal(frame, expected.astype(np.float32), check_names=False)
+
+
+@pytest.mark.parametrize("name", ["x.gct", "x.gct.gz"])
+def test_gct(tmp_path: Path, counts: pd.DataFrame, name: str, write_gct: Callable[..., Path]) -> None:
+    _assert_same(read_expression(write_gct(counts, tmp_path / name)), counts)
+
+
+def test_csv_samples_as_rows(tmp_path: Path, counts: pd.DataFrame) -> None:
+    counts.to_csv(tmp_path / "x.csv")
+    _assert_same(read_expression(tmp_path / "x.csv"), counts)
+
+
+def test_tsv_samples_as_columns_with_annotation_column(tmp_path: Path, counts: pd.DataFrame) -> None:
+    genes = counts.T.rename_axis("gene_id")
+    genes.insert(0, "symbol", "x")  # a gene annotation column, not a sample
+    genes.to_csv(tmp_path / "x.tsv.gz", sep="\t")
+    _assert_same(read_expression(tmp_path / "x.tsv.gz"), counts)
+
+
+def test_stated_orientation_overrides_detection(tmp_path: Path, counts: pd.DataFrame) -> None:
+    counts.T.to_csv(tmp_path / "x.csv")
+    _assert_same(read_expression(tmp_path / "x.csv", orientation="samples-columns"), counts)
+    assert read_expression(tmp_path / "x.csv", orientation="samples-rows").shape == counts.T.shape
+
+
+def test_parquet(tmp_path: Path, counts: pd.DataFrame) -> None:
+    counts.to_parquet(tmp_path / "x.parquet")
+    _assert_same(read_expression(tmp_path / "x.parquet"), counts)
+
+
+def test_h5ad_with_obs_metadata(tmp_path: Path, counts: pd.DataFrame) -> None:
+    obs = pd.DataFrame({"tissue": ["lung"] * 6}, index=counts.index.rename(None))
+    adata = anndata.AnnData(X=counts.to_numpy(), obs=obs, var=pd.DataFrame(index=counts.columns))
+    adata.write_h5ad(tmp_path / "x.h5ad")
+    frame, metadata = read_expression_and_metadata(tmp_path / "x.h5ad")
+    _assert_same(frame, counts)
+    assert metadata is not None and set(metadata["tissue"]) == {"lung"}
+    assert metadata["donor_id"].iloc[0] == "GTEX-D0"
+
+
+def test_reference_code_csv_with_metadata_columns(tmp_path: Path, counts: pd.DataFrame) -> None:
+    """The published code's layout: wsi_file_name + rna_ENSG….v columns (+ a label column)."""
+    table = counts.add_prefix("rna_").rename_axis("wsi_file_name").reset_index()
+    table.insert(1, "labels", "lung")
+    table.to_csv(tmp_path / "x.csv", index=False)
+    frame, metadata = read_expression_and_metadata(tmp_path / "x.csv")
+    assert list(frame.columns) == [f"rna_{c}" for c in counts.columns]
+    assert metadata is not None and list(metadata["tissue"]) == ["lung"] * 6
+
+
+def test_real_gtex_counts(gtex_lung_counts: Path) -> None:
+    frame = read_expression(gtex_lung_counts)
+    assert frame.shape == (30, 818)
+    assert frame.index[0] == "GTEX-111CU-0326-SM-5GZXO"
+    assert frame.loc["GTEX-111CU-0326-SM-5GZXO", "ENSG00000141956.13"] == 871
+
+
+def test_gtex_sample_attributes(tmp_path: Path) -> None:
+    table = pd.DataFrame({
+        "SAMPID": ["GTEX-111CU-0326-SM-5GZXO", "GTEX-111FC-1126-SM-5GZWU"],
+        "SMTS": ["Lung", "Lung"],
+        "SMTSD": ["Lung", "Lung - upper lobe"],
+    })
+    table.to_csv(tmp_path / "GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt", sep="\t", index=False)
+    metadata = read_metadata(tmp_path / "GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt")
+    expected = {"donor_id": "GTEX-111FC", "tissue": "Lung - upper lobe"}  # SMTSD, the detailed tissue
+    assert metadata.loc["GTEX-111FC-1126-SM-5GZWU"].to_dict() == expected
+
+
+def test_metadata_donor_column_and_non_gtex_fallback(tmp_path: Path) -> None:
+    pd.DataFrame({"sample": ["a", "b"], "tissue": ["x", "y"], "patient": ["p1", "p1"]}).to_csv(tmp_path / "m.csv")
+    assert read_metadata(tmp_path / "m.csv")["donor_id"].tolist() == ["p1", "p1"]
+    pd.DataFrame({"sample_id": ["a", "b"], "tissue": ["x", "y"]}).to_csv(tmp_path / "n.csv", index=False)
+    assert read_metadata(tmp_path / "n.csv")["donor_id"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [(np.nan, r"x\.csv: 1 NaN .*sample GTEX-D2-0226-SM-A2, gene ENSG"), (np.inf, "x.csv: 1 infinite values"),
+     (-1.0, "x.csv: 1 negative values .*not log-transformed")],
+)
+def test_refuses_bad_values(tmp_path: Path, counts: pd.DataFrame, value: float, match: str) -> None:
+    counts.iloc[2, 3] = value
+    counts.to_csv(tmp_path / "x.csv")
+    with pytest.raises(InputFileError, match=match):
+        read_expression(tmp_path / "x.csv")
+
+
+def test_refuses_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("")
+    with pytest.raises(InputFileError, match=r"x\.csv: the file is empty"):
+        read_expression(tmp_path / "x.csv")
+
+
+def test_refuses_header_only(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("sample_id,ENSG00000186092\n")
+    with pytest.raises(InputFileError, match="no expression values"):
+        read_expression(tmp_path / "x.csv")
+
+
+def test_refuses_table_without_gene_ids(tmp_path: Path) -> None:
+    table = pd.DataFrame({"id": ["s1", "s2"], "height": [1.0, 2.0], "weight": [3.0, 4.0]})
+    table.to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(InputFileError, match="no recognisable gene IDs in the header or the first column"):
+        read_expression(tmp_path / "x.csv")
+
+
+def test_refuses_missing_and_unknown_files(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="no such file"):
+        read_expression(tmp_path / "absent.csv")
+    (tmp_path / "x.xlsx").write_text("x")
+    with pytest.raises(InputFileError, match="unknown expression format"):
+        read_expression(tmp_path / "x.xlsx")
+
+
+def test_refuses_truncated_gct(tmp_path: Path, counts: pd.DataFrame, write_gct: Callable[..., Path]) -> None:
+    path = write_gct(counts, tmp_path / "x.gct")
+    path.write_text("\n".join(path.read_text().splitlines()[:-5]) + "\n")
+    with pytest.raises(InputFileError, match=r"35 gene rows but line 2 declares 40 \(truncated file\?\)"):
+        read_expression(path)
+
+
+def test_refuses_gct_with_wrong_header(tmp_path: Path) -> None:
+    (tmp_path / "x.gct").write_text("#1.3\n1\t1\nName\tDescription\ts1\nENSG00000186092\t-\t1\n")
+    with pytest.raises(InputFileError, match=r"not a GCT v1\.2 file"):
+        read_expression(tmp_path / "x.gct")
+
+
+def test_refuses_duplicated_samples(tmp_path: Path, counts: pd.DataFrame) -> None:
+    counts.index = ["s1"] * 6
+    counts.to_csv(tmp_path / "x.csv")
+    with pytest.raises(InputFileError, match=r"sample IDs appear more than once \(1, e\.g\. s1\)"):
+        read_expression(tmp_path / "x.csv")
