@@ -98,6 +98,8 @@ class TileDataset(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         tile = self._open().get(self.keys[i])
+        if not tile.flags.writeable:  # raw tiles are views of LMDB's bytes: torch wants its own copy
+            tile = tile.copy()
         image = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)
         if self.augment is not None:
             image = self.augment(image)

@@ -67,10 +67,14 @@ def tile(
 
 
 def _print_summary(summary: pd.DataFrame) -> None:
-    table = Table(title="Tiling", show_lines=False)
+    table = Table(title="Tiling (tiles per filter)")
     columns = ("slide_id", "status", "grid", "background", "low_contrast", "capped", "kept", "seconds")
-    for name in columns:
-        table.add_column(name, justify="left" if name in ("slide_id", "status") else "right")
+    headers = ("slide", "status", "grid", "no tissue", "low contr.", "capped", "kept", "s")
+    for name, header in zip(columns, headers, strict=True):
+        if name == "slide_id":
+            table.add_column(header, no_wrap=True)
+        else:
+            table.add_column(header, justify="left" if name == "status" else "right")
     for row in summary.itertuples(index=False):
         values = [getattr(row, c) for c in columns]
         table.add_row(
@@ -112,14 +116,17 @@ def import_cmd(
         int | None, typer.Option(min=8, help="Resize tiles to this many px square [default: keep].")
     ] = None,
     image_format: Annotated[
-        str, typer.Option("--format", help="png (lossless) or jpeg (JPEG files kept as they are).")
+        str,
+        typer.Option(
+            "--format", help="png (lossless), jpeg (JPEG files kept as they are) or raw (fastest to load, largest)."
+        ),
     ] = "png",
 ) -> None:
     """Import image files as tiles into WORKSPACE/tiles; re-importing a slide id replaces its tiles."""
     from rnagan.slides.folder import import_tiles
 
-    if image_format not in ("png", "jpeg"):
-        raise typer.BadParameter(f"--format must be png or jpeg, got {image_format!r}")
+    if image_format not in ("png", "jpeg", "raw"):
+        raise typer.BadParameter(f"--format must be png, jpeg or raw, got {image_format!r}")
     files = pd.read_csv(table) if table is not None else None
     index = import_tiles(folder, open_workspace(workspace), table=files, tile_size=tile_size, image_format=image_format)
     typer.echo(f"imported {len(index)} tiles of {index['slide_id'].nunique()} slides")

@@ -1,6 +1,7 @@
 """The tile store: one LMDB environment of encoded images, keyed ``slide_id/x_y``.
 
-Values are PNG (lossless, default) or JPEG bytes — never pickles — so any tool can read them.
+Values are PNG (lossless, default), JPEG, or raw pixels behind a small explicit header
+(``RAW_MAGIC``; fastest to load) — never pickles — so any tool can read them.
 A ``__meta__`` record holds the format version. Reading is safe from many processes at once;
 :class:`~rnagan.data.TileDataset` opens the environment lazily in each DataLoader worker.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -33,22 +35,33 @@ def tile_key(slide_id: str, x: int, y: int) -> str:
     return f"{slide_id}/{x}_{y}"
 
 
+# A raw tile: this magic, then height, width, channels as little-endian uint16, then the pixels
+# (uint8, C-order H×W×C). Explicit, so any language can read it; never a pickle.
+RAW_MAGIC = b"RNGRAW1\0"
+_RAW_HEADER = struct.Struct("<8sHHH")
+
+
 def encode_tile(tile: np.ndarray, image_format: str = "png", quality: int = 90) -> bytes:
-    """RGB uint8 array (H, W, 3) → PNG or JPEG bytes."""
+    """RGB uint8 array (H, W, 3) → PNG, JPEG or raw (header + pixels) bytes."""
     if tile.dtype != np.uint8 or tile.ndim != 3 or tile.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {tile.shape} {tile.dtype}")
+    if image_format == "raw":
+        return _RAW_HEADER.pack(RAW_MAGIC, *tile.shape) + np.ascontiguousarray(tile).tobytes()
     buffer = io.BytesIO()
     if image_format == "png":
         Image.fromarray(tile).save(buffer, format="PNG", compress_level=1)
     elif image_format == "jpeg":
         Image.fromarray(tile).save(buffer, format="JPEG", quality=quality)
     else:
-        raise ValueError(f"unknown image format {image_format!r}: use 'png' or 'jpeg'")
+        raise ValueError(f"unknown image format {image_format!r}: use 'png', 'jpeg' or 'raw'")
     return buffer.getvalue()
 
 
 def decode_tile(data: bytes) -> np.ndarray:
-    """PNG/JPEG bytes → RGB uint8 array (H, W, 3). The one place tiles are decoded."""
+    """PNG/JPEG/raw bytes → RGB uint8 array (H, W, 3). The one place tiles are decoded."""
+    if data[:8] == RAW_MAGIC:
+        _, height, width, channels = _RAW_HEADER.unpack_from(data)
+        return np.frombuffer(data, np.uint8, offset=_RAW_HEADER.size).reshape(height, width, channels)
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("RGB"))
 

@@ -34,7 +34,7 @@ from skimage.color import rgb2hsv
 from skimage.exposure import is_low_contrast as _skimage_is_low_contrast
 from skimage.filters import threshold_otsu
 
-OD_FLOOR, OD_CEILING = 0.04, 0.15  # bounds of the optical-density threshold (log10 units)
+OD_FLOOR, OD_CEILING = 0.02, 0.05  # bounds of the optical-density threshold (log10 units)
 CLOSING_UM = 16.0  # bridge gaps in tissue narrower than this
 MIN_OBJECT_UM2 = 5_000.0  # drop specks smaller than ~70 × 70 µm (dust, debris)
 MAX_HOLE_UM2 = 20_000.0  # fill lumens and tears smaller than ~140 × 140 µm

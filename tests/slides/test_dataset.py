@@ -1,0 +1,33 @@
+"""TileDataset over the store: multi-worker DataLoaders and augmentation."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from rnagan.data import TileDataset, read_tile_index, tile_augmentation
+from rnagan.slides.store import TileStore
+from rnagan.workspace import Workspace
+
+
+def test_four_worker_dataloader_reads_every_tile(real_workspace: Workspace) -> None:
+    index = read_tile_index(real_workspace.tile_index)
+    dataset = TileDataset(real_workspace.tile_store, index)
+    loader = DataLoader(dataset, batch_size=8, num_workers=4, persistent_workers=False)
+    batches = list(loader)
+    tiles = torch.cat(batches)
+    assert tiles.shape == (len(index), 3, 256, 256) and tiles.dtype == torch.uint8
+    with TileStore(real_workspace.tile_store) as store:
+        last = torch.from_numpy(store.get(index["key"].iloc[-1]).copy()).permute(2, 0, 1)
+    assert torch.equal(tiles[-1], last)
+
+
+def test_augmentation_keeps_shape_and_flips_keep_pixels(real_workspace: Workspace) -> None:
+    index = read_tile_index(real_workspace.tile_index).head(1)
+    plain = TileDataset(real_workspace.tile_store, index)[0]
+    torch.manual_seed(0)
+    flipped = [tile_augmentation(color_jitter=False)(plain) for _ in range(8)]
+    assert all(torch.equal(f.flatten().sort().values, plain.flatten().sort().values) for f in flipped)
+    assert any(not torch.equal(f, plain) for f in flipped)
+    jittered = TileDataset(real_workspace.tile_store, index, augment=True)[0]
+    assert jittered.shape == plain.shape and jittered.dtype == torch.uint8
