@@ -47,12 +47,10 @@ def prepare_cli(
     Splits are 60/20/20 by default, stratified by tissue and grouped by donor. A refused input
     leaves the workspace unchanged.
     """
-    cfg = resolve_config(preset, config, set_).expression
     options = {"min_coverage": min_coverage, "normalization": normalization, "log_transform": log_transform,
                "duplicates": duplicates, "orientation": orientation}
-    for name, value in options.items():
-        if value is not None:
-            setattr(cfg, name, value)  # validated by the config model
+    flags = [f"expression.{name}={value}" for name, value in options.items() if value is not None]
+    cfg = resolve_config(preset, config, [*(set_ or []), *flags]).expression  # flags win, all validated
     ws = open_workspace(workspace)
     cohort = prepare_expression(expression, workspace=ws, config=cfg, metadata=metadata, gtf=gtf, tissue=tissue)
     splits = cohort.samples["split"].value_counts()

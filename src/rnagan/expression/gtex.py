@@ -47,7 +47,8 @@ GTEX_FILES: dict[str, str] = {
     "subject_phenotypes": "annotations/v8/metadata-files/GTEx_Analysis_v8_Annotations_SubjectPhenotypesDS.txt",
     "gencode_v26_genes": "references/v8/reference-tables/gencode.v26.GRCh38.genes.gtf",
 }
-_CHUNK = 1 << 20
+_CHUNK = 1 << 20  # bytes read at a time when hashing
+_STREAM_CHUNK = 1 << 16  # bytes per network read: an interruption loses at most this much
 
 
 # IDs ---------------------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def _stream(
                disable=not progress or None)
     try:
         with open(partial, "ab" if offset else "wb") as handle, bar:
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in response.iter_content(_STREAM_CHUNK):
                 handle.write(chunk)
                 bar.update(len(chunk))
     except (requests.RequestException, OSError) as err:
