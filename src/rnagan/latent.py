@@ -16,8 +16,6 @@ pre-μ features and with the opposite sign): μ_sample + (c_target − c_source)
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -70,21 +68,10 @@ def load_vae(path: str | Path, *, device: str = "cpu") -> LoadedVAE:
         raise CheckpointError(f"{ckpt.path}: weights do not match its config.yaml ({err})") from None
     scaler = None
     if all(name in ckpt.files for name in SCALER_FILES):
-        scaler = _load_scaler({name: ckpt.files[name] for name in SCALER_FILES})
+        from rnagan.expression.transform import ExpressionScaler  # late: only loading a scaler needs it
+
+        scaler = ExpressionScaler.load(ckpt.path)
     return LoadedVAE(model.to(device).eval(), genes, ckpt.config, scaler, ckpt.meta)
-
-
-def _load_scaler(files: dict[str, bytes]) -> Any:
-    """The expression stage's scaler, read from its two files (imported late: only loading needs it)."""
-    from rnagan.expression.transform import ExpressionScaler
-
-    folder = Path(tempfile.mkdtemp(prefix="rnagan-scaler-"))
-    try:
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-        return ExpressionScaler.load(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def align_to_model(loaded: LoadedVAE, z_frame: pd.DataFrame, *, source: str = "profiles") -> pd.DataFrame:

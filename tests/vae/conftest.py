@@ -24,9 +24,9 @@ def prepared(workspace: Workspace) -> Workspace:
     return workspace
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]:
-    """One tiny training run shared by the read-only tests of a module."""
+    """One tiny training run shared by every read-only test."""
     from rnagan.train.vae import train_vae
 
     ws = Workspace(tmp_path_factory.mktemp("vae") / "ws").create()

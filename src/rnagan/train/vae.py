@@ -149,6 +149,21 @@ def train_step(
     return stats
 
 
+def average_buffers(model: torch.nn.Module, ddp: Distributed) -> None:
+    """Average batch-norm running statistics over ranks.
+
+    DDP broadcasts rank 0's buffers before each forward, but every rank then updates them with its
+    own batch, so after the last step they differ; averaging makes validation, early stopping and
+    the saved weights agree on every rank.
+    """
+    if not ddp.enabled:
+        return
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer)
+            buffer /= ddp.world_size
+
+
 def evaluate_loss(model: BetaVAE, x: torch.Tensor, *, beta: float, batch_size: int = 512) -> dict[str, float]:
     """Validation objective with z = μ (eval mode), averaged over samples."""
     sums = torch.zeros(3, dtype=torch.float64)
@@ -240,6 +255,7 @@ def _train(
         train_seconds += time.perf_counter() - tick
 
         train_loss, train_recon, train_kl = (sums / max(1, n_batches)).tolist()
+        average_buffers(model, ddp)
         val = evaluate_loss(model, x_val, beta=cfg.beta)  # every rank: same weights, same numbers
         if not math.isfinite(val["loss"]):
             raise TrainingDivergedError(f"VAE validation loss became {val['loss']} after epoch {epoch + 1}")
@@ -266,7 +282,8 @@ def _train(
             stop_reason = f"time limit of {max_seconds:g} s"
             break
 
-    last_sha = fingerprint(*(p.detach() for p in model.state_dict().values()))
+    weights = model.state_dict()
+    last_sha = fingerprint(*(weights[k] for k in sorted(weights)))  # compare ranks, or with vae/last/
     summary = {
         "rank": ddp.rank, "world_size": ddp.world_size, "device": str(dev), "stop_reason": stop_reason,
         "epochs_run": progress["epoch"], "best_epoch": progress["best_epoch"], "best_val_loss": progress["best_val"],
