@@ -98,6 +98,7 @@ class GANConfig(_Section):
     noise: Literal["uniform", "normal"] = "uniform"
     noise_scale: float = Field(0.3, ge=0.0)  # paper: μ + U(-0.3, 0.3)
     noise_dim: int = Field(0, ge=0)  # extra noise channels concatenated to μ (0: the paper's additive noise only)
+    reference_batch_standardize: bool = False  # reference mode only: the published per-batch standardisation
     base_channels: int = Field(64, ge=4)  # critic width at full resolution; the generator mirrors it
     max_channels: int = Field(1024, ge=8)
     upsample: Literal["transposed", "resize"] = "resize"  # resize-then-conv avoids checkerboards
@@ -112,6 +113,11 @@ class GANConfig(_Section):
     tiles_per_sample: int = Field(600, ge=1)  # paper: 600 tiles per slide, drawn once with the seed
     augment_flips: bool = True
     augment_color_jitter: bool = True
+    color_jitter: float = Field(0.05, ge=0.0, le=0.5)  # ± relative brightness/contrast/saturation change
+    cache_mb: float = Field(1024, ge=0)  # hold the resized tiles in memory when they fit in this many MiB
+    log_every: int = Field(50, ge=1)  # TensorBoard scalars, log.jsonl and the progress bar
+    grid_profiles_per_tissue: int = Field(2, ge=1)  # fixed profiles per tissue in the sample grids
+    grid_noises: int = Field(8, ge=1)  # fixed noise draws per profile (grid columns)
     checkpoint_every: int = Field(1000, ge=1)
     sample_every: int = Field(1000, ge=1)
     num_workers: int = Field(2, ge=0)

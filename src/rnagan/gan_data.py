@@ -1,0 +1,215 @@
+"""The GAN's paired data: every tile of a training sample, carrying that sample's VAE latent μ.
+
+What differs from the reference code (reference_notes §4.3), and why:
+
+- batches are drawn from one **seeded permutation of all tiles of all samples** per epoch, so every
+  batch mixes slides and tissues; the published loader was unshuffled and slide-ordered, so a batch
+  held one slide, which (with its per-batch standardisation) erased the expression signal;
+- the cap on tiles per sample is drawn **with the run's seed** and recorded (published: unseeded);
+- the order is a pure function of (seed, epoch, position), so ``--resume`` continues the same order;
+- augmentation (flips, 90° rotations, mild colour jitter) runs on the batch in the training process,
+  on the training device, with the global RNG that the checkpoint saves.
+
+Tiles are stored uint8 at ``image_size`` (resized with antialiasing once when read); small cohorts
+are held in memory whole, which on two CPU cores saves a PNG/JPEG decode per tile per step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torchvision.transforms.v2.functional as TF
+from torch.utils.data import Dataset, Sampler
+
+from rnagan.config import GANConfig
+from rnagan.data import TileDataset, read_tile_index
+from rnagan.errors import InputFileError
+from rnagan.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PairedData:
+    """Tiles kept for training (``tiles``: key, sample_id, tissue, row) and the latent table they index.
+
+    ``latents`` holds one row of raw μ per sample in ``sample_ids`` order (float32, (n_samples, d));
+    ``tiles.row`` points into it. ``profiles`` is μ of *every* sample with a latent (all splits), with
+    its tissue and split, used for the fixed sample grids. ``report`` counts what was paired and dropped.
+    """
+
+    tiles: pd.DataFrame
+    sample_ids: list[str]
+    latents: torch.Tensor
+    profiles: pd.DataFrame
+    report: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.latents.shape[1])
+
+
+def read_latents(path: Path) -> pd.DataFrame:
+    """``latents.parquet`` → DataFrame indexed by sample_id with only the ``mu_*`` columns, in order."""
+    if not path.is_file():
+        raise InputFileError(f"no latent table at {path} (run `rnagan vae encode` first)")
+    table = pd.read_parquet(path)
+    if "sample_id" in table.columns:
+        table = table.set_index("sample_id")
+    mu_cols = sorted((c for c in table.columns if str(c).startswith("mu_")), key=lambda c: int(str(c)[3:]))
+    if not mu_cols:
+        raise InputFileError(f"latent table {path} has no mu_0..mu_{{d-1}} columns")
+    mu = table[mu_cols].astype("float32")
+    if not np.isfinite(mu.to_numpy()).all():
+        raise InputFileError(f"latent table {path} holds NaN or Inf values")
+    mu.index = mu.index.astype(str)
+    return mu
+
+
+def pair_tiles(workspace: Workspace, config: GANConfig) -> PairedData:
+    """Join the tile index, the latent table and the samples table; keep train samples; cap tiles.
+
+    Raises :class:`InputFileError` when nothing pairs, naming how many IDs each file had.
+    """
+    index = read_tile_index(workspace.tile_index)
+    latents = read_latents(workspace.latents)
+    if not workspace.samples_table.is_file():
+        raise InputFileError(f"no samples table at {workspace.samples_table} (run `rnagan expr prepare` first)")
+    samples = pd.read_csv(workspace.samples_table, dtype={"sample_id": str})
+    missing = {"sample_id", "tissue", "split"} - set(samples.columns)
+    if missing:
+        raise InputFileError(f"samples table {workspace.samples_table} lacks the columns {sorted(missing)}")
+    samples = samples.set_index("sample_id")
+
+    index = index.assign(sample_id=index["sample_id"].astype(str))
+    tile_ids, latent_ids = set(index["sample_id"]), set(latents.index)
+    train_ids = set(samples.index[samples["split"] == "train"])
+    paired = sorted(tile_ids & latent_ids & train_ids)
+    report = {
+        "samples_with_tiles": len(tile_ids),
+        "samples_with_latents": len(latent_ids),
+        "train_samples": len(train_ids),
+        "samples_paired": len(paired),
+        "train_samples_without_tiles": len((latent_ids & train_ids) - tile_ids),
+        "train_samples_without_latents": len((tile_ids & train_ids) - latent_ids),
+        "tiles_total": len(index),
+    }
+    if not paired:
+        raise InputFileError(
+            f"no training sample has both tiles and a latent: {len(tile_ids)} sample IDs in "
+            f"{workspace.tile_index}, {len(latent_ids)} in {workspace.latents}, {len(train_ids)} train samples "
+            f"in {workspace.samples_table}, none in all three (are the IDs spelled the same way?)"
+        )
+
+    rng = np.random.default_rng(config.seed)
+    kept = []
+    for _sid, group in index[index["sample_id"].isin(paired)].groupby("sample_id", sort=True):
+        if len(group) > config.tiles_per_sample:
+            group = group.iloc[np.sort(rng.choice(len(group), config.tiles_per_sample, replace=False))]
+        kept.append(group)
+    tiles = pd.concat(kept, ignore_index=True)[["key", "sample_id"]]
+    row_of = {sid: i for i, sid in enumerate(paired)}
+    tiles["row"] = tiles["sample_id"].map(row_of).astype("int64")
+    tiles["tissue"] = tiles["sample_id"].map(samples["tissue"]).astype(str)
+    report["tiles_paired"] = len(tiles)
+    report["tiles_dropped"] = len(index) - len(tiles)
+
+    profiles = latents.join(samples[["tissue", "split"]], how="inner")
+    return PairedData(
+        tiles=tiles,
+        sample_ids=paired,
+        latents=torch.from_numpy(latents.loc[paired].to_numpy(copy=True)),
+        profiles=profiles,
+        report=report,
+    )
+
+
+class PairedTileDataset(Dataset):
+    """Item i → (tile uint8 (3, S, S), latent row index). μ itself is looked up on the device."""
+
+    def __init__(self, store_path: Path, tiles: pd.DataFrame, image_size: int, *, cache_mb: float = 0) -> None:
+        self.tiles = TileDataset(store_path, tiles)
+        self.rows = torch.as_tensor(tiles["row"].to_numpy())
+        self.image_size = image_size
+        self.cache: torch.Tensor | None = None
+        if len(tiles) * 3 * image_size**2 <= cache_mb * 2**20:
+            self.cache = torch.stack([self._load(i) for i in range(len(tiles))])  # (N, 3, S, S) uint8
+
+    def _load(self, i: int) -> torch.Tensor:
+        tile = self.tiles[i]  # (3, H, W) uint8
+        if tile.shape[-1] != self.image_size or tile.shape[-2] != self.image_size:
+            tile = TF.resize(tile, [self.image_size, self.image_size], antialias=True)
+        return tile
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        tile = self.cache[i] if self.cache is not None else self._load(i)
+        return tile, self.rows[i]
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Batches from a fresh permutation each epoch, a pure function of (seed, epoch): resumable.
+
+    With ``world_size`` ranks, every rank takes its own interleaved share of the same permutation,
+    so the ranks together see each tile once per epoch. ``start`` skips the first batches (resume).
+    Incomplete last batches are dropped (batch norm in the generator dislikes tiny batches).
+    """
+
+    def __init__(self, n: int, batch_size: int, *, seed: int, rank: int = 0, world_size: int = 1,
+                 start: int = 0) -> None:
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world_size, self.start = rank, world_size, start
+        self.per_epoch = n // (batch_size * world_size)
+        if self.per_epoch == 0:
+            raise InputFileError(
+                f"{n} paired tiles cannot fill one batch of {batch_size} on each of {world_size} rank(s): "
+                "lower gan.batch_size or add tiles"
+            )
+
+    def __iter__(self) -> Iterator[list[int]]:
+        position = self.start
+        while True:
+            epoch, offset = divmod(position, self.per_epoch)
+            perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+            mine = perm[self.rank :: self.world_size]
+            for b in range(offset, self.per_epoch):
+                yield mine[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+                position += 1
+
+    def __len__(self) -> int:  # infinite; DataLoader only needs this for its progress hints
+        return 2**62
+
+
+def augment(tiles: torch.Tensor, *, flips: bool, jitter: float) -> torch.Tensor:
+    """uint8 (N, 3, S, S) → float (N, 3, S, S) in [-1, 1], each tile randomly flipped/rotated/jittered.
+
+    Histology has no canonical orientation, so the 8 dihedral transforms are all valid; colour
+    jitter is mild (``jitter`` ≈ 0.05) because stain colour is part of what the tissue class looks like.
+    """
+    x = tiles.float() / 255.0
+    n = x.shape[0]
+    if flips:
+        hflip = torch.rand(n, device=x.device) < 0.5
+        vflip = torch.rand(n, device=x.device) < 0.5
+        transpose = torch.rand(n, device=x.device) < 0.5
+        x = torch.where(hflip[:, None, None, None], x.flip(-1), x)
+        x = torch.where(vflip[:, None, None, None], x.flip(-2), x)
+        x = torch.where(transpose[:, None, None, None], x.transpose(-1, -2), x)
+    if jitter > 0:
+        def factor() -> torch.Tensor:
+            return 1.0 + jitter * (2 * torch.rand(n, 1, 1, 1, device=x.device) - 1)
+
+        x = x * factor()  # brightness
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = mean + (x - mean) * factor()  # contrast
+        gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        x = gray + (x - gray) * factor()  # saturation
+    return (x.clamp(0, 1) - 0.5) / 0.5
