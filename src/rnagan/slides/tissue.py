@@ -18,7 +18,8 @@ Two methods, chosen by ``tiling.tissue_method``:
        tissue, the floor keeps glass noise out when the whole image is tissue (small slides).
     3. Ink removed: H&E absorbs green at least as much as red (eosin and haematoxylin both do),
        so pixels that absorb clearly more red than green are blue or green pen; red pen has
-       little blue absorption left over; black pen and debris are dark and unsaturated.
+       as much blue as green absorption; black pen is dark and grey. Only ink objects of at least
+       :data:`INK_MIN_UM2` count: a pen stroke is large, a dark nucleus seen at high resolution is not.
     4. Sizes in µm, not pixels: closing, hole filling and the smallest kept object are set in
        micrometres through the mask's µm per pixel, so a small slide and a big one are cleaned
        alike.
@@ -38,6 +39,7 @@ OD_FLOOR, OD_CEILING = 0.02, 0.05  # bounds of the optical-density threshold (lo
 CLOSING_UM = 16.0  # bridge gaps in tissue narrower than this
 MIN_OBJECT_UM2 = 5_000.0  # drop specks smaller than ~70 × 70 µm (dust, debris)
 MAX_HOLE_UM2 = 20_000.0  # fill lumens and tears smaller than ~140 × 140 µm
+INK_MIN_UM2 = 10_000.0  # pen strokes are wide and long; smaller "ink" is a dark nucleus or dense eosin
 INK_DILATION_UM = 24.0  # ink has a halo of lighter ink around each stroke
 
 
@@ -59,11 +61,11 @@ def default_tissue_mask(rgb: np.ndarray, mpp: float) -> np.ndarray:
     score = density.max(axis=-1)
     threshold = float(np.clip(_otsu(score), OD_FLOOR, OD_CEILING))
     mask = score > threshold
-    ink = ink_mask(rgb, density)
+    ink = _remove_small_objects(ink_mask(rgb, density), INK_MIN_UM2 / mpp**2)
     if ink.any():
         ink = ndi.binary_dilation(ink, structure=_disk(INK_DILATION_UM / mpp))
         mask &= ~ink
-    mask = ndi.binary_closing(mask, structure=_disk(CLOSING_UM / mpp), border_value=0)
+    mask = _closing(mask, _disk(CLOSING_UM / mpp))
     mask = _fill_small_holes(mask, MAX_HOLE_UM2 / mpp**2)
     return _remove_small_objects(mask, MIN_OBJECT_UM2 / mpp**2)
 
@@ -97,7 +99,7 @@ def ink_mask(rgb: np.ndarray, density: np.ndarray) -> np.ndarray:
     """Pen ink: blue/green (absorbs more red than green), red (no blue left over), black (dark, grey)."""
     od_r, od_g, od_b = density[..., 0], density[..., 1], density[..., 2]
     blue_or_green = (od_r > od_g + 0.12) & (od_r > 0.2)
-    red = (od_g > 0.5) & (od_b > 0.7 * od_g) & (od_r < 0.4 * od_g)
+    red = (od_g > 0.35) & (od_b > 0.7 * od_g) & (od_r < 0.4 * od_g)
     value = rgb.max(axis=-1).astype(np.int16)
     spread = value - rgb.min(axis=-1)
     black = (value < 60) & (spread < 30)
@@ -119,6 +121,13 @@ def _disk(radius_px: float) -> np.ndarray:
     radius = max(1, round(radius_px))
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     return xx**2 + yy**2 <= radius**2
+
+
+def _closing(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """Binary closing that leaves the image border alone (tissue cut by the slide's edge stays)."""
+    radius = structure.shape[0] // 2
+    padded = np.pad(mask, radius, mode="edge")
+    return ndi.binary_closing(padded, structure=structure)[radius:-radius, radius:-radius]
 
 
 def _remove_small_objects(mask: np.ndarray, min_area_px: float) -> np.ndarray:
