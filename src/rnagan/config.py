@@ -153,8 +153,24 @@ class DemoConfig(_Section):
 
     minutes: float = Field(10.0, gt=0)  # total pipeline budget, shared between stages
     image_size: Literal[32, 64] = 64
-    generated_per_profile: int = Field(8, ge=1)
+    generated_per_profile: int = Field(8, ge=1)  # tiles generated per held-out profile and run
+    samples_per_class: int | None = Field(None, ge=4)  # None: all 740 source images; fewer for tests
+    samples_per_donor: int = Field(4, ge=1)  # LC25000 has no patient ids: simulated donors (datasets.lc25000)
+    include_augmented: bool = True  # the 751 augmented benign copies, in the training split only
+    fid_images: int = Field(100, ge=2)  # per FID set: Inception runs at ~4.5 images/s on 2 CPU cores
+    sheet_tiles: int = Field(16, ge=1)  # tiles per class and run on the report's contact sheets
+    # Share of the budget each trained stage may take (max_seconds); the rest goes to the fixed-cost
+    # stages (cohort, tiling, encoding, generation, evaluation). rnagan and reference get equal time.
+    shares: dict[Literal["vae", "rnagan", "reference", "baseline"], float] = {
+        "vae": 0.06, "rnagan": 0.24, "reference": 0.24, "baseline": 0.10,
+    }
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _shares_leave_room(self) -> DemoConfig:
+        if min(self.shares.values(), default=0) <= 0 or sum(self.shares.values()) >= 1:
+            raise ValueError(f"demo.shares must each be > 0 and sum to < 1 (room for other stages), got {self.shares}")
+        return self
 
 
 class Config(_Section):
@@ -207,7 +223,8 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "evaluate": {"fid_max_images": 32, "kid_subsets": 10, "kid_subset_size": 16,
                      "classifier_epochs": 2, "classifier_lr": 1e-3, "classifier_image_size": 32,
                      "classifier_batch_size": 16, "umap_neighbors": 5},
-        "demo": {"minutes": 2.0, "image_size": 32, "generated_per_profile": 2},
+        "demo": {"minutes": 1.0, "image_size": 32, "generated_per_profile": 2, "samples_per_class": 16,
+                 "fid_images": 16},
     },
 }
 
