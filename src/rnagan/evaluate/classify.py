@@ -1,0 +1,137 @@
+"""Conditioning fidelity: a tissue classifier trained on real tiles scores generated ones.
+
+As the paper (§ GEO experiment): a torchvision ResNet-18 trained from scratch on real tiles
+(AdamW, early stopping on a validation split), then applied to tiles generated from held-out
+profiles. If the generator follows the expression, tiles from a lung profile are classified as
+lung. The paper's figure: 80.5 % accuracy, 79.7 % F1, AUC 0.805. Unlike the reference's
+unreleased script, flips are drawn per tile (not once per batch) and the classifier is scored on
+real held-out tiles too, the ceiling generated tiles can reach.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from torch import nn
+from torchvision.models import resnet18
+
+from rnagan.train.common import evaluating, seed_everything
+
+
+@dataclass
+class TissueClassifier:
+    model: nn.Module
+    classes: list[str]
+    image_size: int
+    device: torch.device
+    n_train: int = 0  # real tiles it learned from, reported beside its scores
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.to(self.device, torch.float32)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
+                              antialias=True, align_corners=False)
+        return x / 127.5 - 1.0
+
+    def predict_proba(self, images: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+        """uint8 (N, 3, H, W) → class probabilities (N, C) in the order of ``classes``."""
+        out = []
+        with evaluating(self.model):
+            for start in range(0, len(images), batch_size):
+                logits = self.model(self._prepare(images[start:start + batch_size]))
+                out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        return np.concatenate(out)
+
+
+def _random_flips(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Horizontal and vertical flips drawn independently for every tile."""
+    n = len(x)
+    flip_h = torch.rand(n, generator=generator) < 0.5
+    flip_v = torch.rand(n, generator=generator) < 0.5
+    x = torch.where(flip_h[:, None, None, None].to(x.device), x.flip(-1), x)
+    return torch.where(flip_v[:, None, None, None].to(x.device), x.flip(-2), x)
+
+
+def train_classifier(images: torch.Tensor, labels: Sequence[str], val_images: torch.Tensor,
+                     val_labels: Sequence[str], *, epochs: int, lr: float, batch_size: int,
+                     image_size: int, seed: int = 0, device: str | torch.device = "cpu") -> TissueClassifier:
+    """ResNet-18 from scratch on real tiles; the weights of the epoch with the lowest validation loss."""
+    seed_everything(seed)
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise ValueError(f"a tissue classifier needs at least 2 tissues, got {classes}")
+    index = {c: i for i, c in enumerate(classes)}
+    y = torch.tensor([index[c] for c in labels])
+    y_val = torch.tensor([index.get(c, -1) for c in val_labels])
+    device = torch.device(device)
+    clf = TissueClassifier(resnet18(num_classes=len(classes)).to(device), classes, image_size, device, len(images))
+    optimiser = torch.optim.AdamW(clf.model.parameters(), lr=lr, weight_decay=0.01)
+    generator = torch.Generator().manual_seed(seed)
+    best_loss, best_state = math.inf, copy.deepcopy(clf.model.state_dict())
+    for _ in range(epochs):
+        clf.model.train()
+        order = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) < 2:
+                continue  # BatchNorm needs two tiles
+            x = _random_flips(clf._prepare(images[batch]), generator)
+            loss = F.cross_entropy(clf.model(x), y[batch].to(device))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        known = y_val >= 0
+        if known.any():
+            proba = clf.predict_proba(val_images[known])
+            val_loss = float(F.nll_loss(torch.log(torch.from_numpy(proba) + 1e-12), y_val[known]))
+            if val_loss < best_loss:
+                best_loss, best_state = val_loss, copy.deepcopy(clf.model.state_dict())
+        else:
+            best_state = copy.deepcopy(clf.model.state_dict())
+    clf.model.load_state_dict(best_state)
+    return clf
+
+
+def _auc(truth: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC AUC, or None when only one class is present (undefined)."""
+    if len(np.unique(truth)) < 2:
+        return None
+    return float(roc_auc_score(truth, scores))
+
+
+def classification_metrics(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro F1 and macro one-vs-rest AUC overall, and per tissue (recall, F1, AUC)."""
+    classes = list(classes)
+    truth = np.array([classes.index(c) if c in classes else -1 for c in labels])
+    known = truth >= 0
+    truth, proba = truth[known], proba[known]
+    predicted = proba.argmax(axis=1)
+    per_tissue: dict[str, Any] = {}
+    aucs = []
+    for i, tissue in enumerate(classes):
+        is_tissue = truth == i
+        auc = _auc(is_tissue, proba[:, i])
+        if auc is not None:
+            aucs.append(auc)
+        per_tissue[tissue] = {
+            "n": int(is_tissue.sum()),
+            "accuracy": float((predicted[is_tissue] == i).mean()) if is_tissue.any() else None,
+            "f1": float(f1_score(is_tissue, predicted == i, zero_division=0)),
+            "auc": auc,
+        }
+    return {
+        "n": len(truth),
+        "accuracy": float(accuracy_score(truth, predicted)) if len(truth) else None,
+        "f1_macro": float(f1_score(truth, predicted, average="macro", labels=range(len(classes)),
+                                   zero_division=0)) if len(truth) else None,
+        "auc_macro": float(np.mean(aucs)) if aucs else None,
+        "per_tissue": per_tissue,
+    }

@@ -1,0 +1,223 @@
+"""``rnagan evaluate``: every measure of generated tiles against real ones → metrics.json + report.html.
+
+Real tiles come from the tile store, joined through the tile index to the samples table
+(sample_id → tissue, split): ``real_split`` (test) is the reference set, ``train_split`` the set
+memorisation is checked against and the classifier learns from. Generated tiles come from each
+run's manifest (``rnagan generate``); perturbed twins are left out of the metrics and shown as
+panels. At most ``evaluate.fid_max_images`` tiles per set are drawn (seeded), because Inception
+runs at ~5 images/s on 2 CPU cores; features are cached under ``reports/cache/`` by content, so a
+rerun only pays for what changed::
+
+    metrics = evaluate(Workspace("runs/lung"), preset("small"))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from rnagan.config import Config
+from rnagan.data import read_tile_index
+from rnagan.errors import InputFileError
+from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, report
+from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures, read_image
+from rnagan.fileio import write_json_atomic, write_text_atomic
+from rnagan.generate import read_manifest
+from rnagan.slides.store import TileStore
+from rnagan.train.common import pick_device
+from rnagan.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+PAPER_CONDITIONING = {"accuracy": 0.805, "f1": 0.797, "auc": 0.805, "source": "Carrillo-Perez et al. 2023, GEO"}
+
+
+def real_tiles(workspace: Workspace) -> pd.DataFrame:
+    """Tile index rows joined to the samples table: key, sample_id, tissue, split."""
+    index = read_tile_index(workspace.tile_index)
+    if not workspace.samples_table.is_file():
+        raise InputFileError(f"{workspace.samples_table}: missing; run `rnagan expr prepare` first")
+    samples = pd.read_csv(workspace.samples_table, dtype=str)[["sample_id", "tissue", "split"]]
+    joined = index[["key", "sample_id"]].astype(str).merge(samples, on="sample_id", how="inner")
+    if joined.empty:
+        raise InputFileError(f"no tile of {workspace.tile_index} belongs to a sample of {workspace.samples_table}")
+    return joined
+
+
+def _draw(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
+    """At most ``limit`` rows, drawn without replacement (seeded), in their original order."""
+    if limit is None or len(frame) <= limit:
+        return frame
+    return frame.sample(n=limit, random_state=seed).sort_index()
+
+
+def _load_store_tiles(store_path: Path, keys: Sequence[str]) -> list[torch.Tensor]:
+    with TileStore(store_path) as store:
+        return [torch.from_numpy(np.array(store.get(k))).permute(2, 0, 1) for k in keys]
+
+
+def _stack(tiles: Sequence[torch.Tensor]) -> torch.Tensor:
+    """uint8 tiles → one (N, 3, S, S) batch; tiles of another size are resized to the most common one."""
+    sizes = pd.Series([tuple(t.shape[-2:]) for t in tiles]).mode()[0]
+    same = [t if tuple(t.shape[-2:]) == sizes else
+            F.interpolate(t[None].float(), size=sizes, mode="bilinear", antialias=True)[0].round().to(torch.uint8)
+            for t in tiles]
+    return torch.stack(same)
+
+
+class _FeatureCache:
+    """Inception features keyed by a digest of (weights, resize, tile identities): reruns are free."""
+
+    def __init__(self, folder: Path, extractor: InceptionFeatures) -> None:
+        self.folder = folder
+        self.extractor = extractor
+
+    def __call__(self, identity: Sequence[str], tiles: Sequence[torch.Tensor]) -> np.ndarray:
+        digest = hashlib.sha256("\n".join([self.extractor.weights_sha1, RESIZE_MODE, *identity]).encode())
+        path = self.folder / f"{digest.hexdigest()[:24]}.npy"
+        if path.is_file():
+            return np.load(path)
+        features = self.extractor.extract(tiles)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        np.save(path, features)
+        return features
+
+
+def _store_identity(workspace: Workspace, keys: Sequence[str]) -> list[str]:
+    stat = (workspace.tile_store / "data.mdb").stat()
+    return [f"store:{stat.st_size}:{stat.st_mtime_ns}", *keys]
+
+
+def _file_identity(paths: Sequence[str]) -> list[str]:
+    return [f"{p}:{Path(p).stat().st_mtime_ns}" for p in paths]
+
+
+def _fid_entry(real: fid.FeatureStats, generated: np.ndarray, reference: str,
+               inception: dict[str, Any]) -> dict[str, Any]:
+    value = fid.frechet_distance(real, fid.FeatureStats.from_features(generated))
+    return {"value": value, "n_generated": len(generated), "n_real": real.n, "reference_split": reference,
+            **{k: inception[k] for k in ("backbone", "weights_sha1", "resize")}}
+
+
+def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rnagan", "reference", "baseline"),
+             real_split: str = "test", train_split: str = "train", weights: str | Path | None = None) -> dict[str, Any]:
+    """Measure each run's tiles; write ``workspace.metrics`` and ``workspace.report_html``; return the metrics."""
+    cfg = config.evaluate
+    device = pick_device(cfg.device)
+    extractor = InceptionFeatures.load(weights, device=device, batch_size=cfg.fid_batch_size)
+    inception = extractor.describe()
+    cache = _FeatureCache(workspace.reports / "cache", extractor)
+
+    tiles_table = real_tiles(workspace)
+    test_rows = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fid_max_images, cfg.seed)
+    train_rows = _draw(tiles_table[tiles_table["split"] == train_split], cfg.fid_max_images, cfg.seed)
+    if len(test_rows) < 2 or len(train_rows) < 2:
+        raise InputFileError(f"need at least 2 real tiles in splits {real_split!r} and {train_split!r}; "
+                             f"found {len(test_rows)} and {len(train_rows)}")
+    test_tiles = _load_store_tiles(workspace.tile_store, test_rows["key"].tolist())
+    train_tiles = _load_store_tiles(workspace.tile_store, train_rows["key"].tolist())
+    log.info("Inception features of %d %s and %d %s real tiles", len(test_tiles), real_split,
+             len(train_tiles), train_split)
+    test_feats = cache(_store_identity(workspace, test_rows["key"].tolist()), test_tiles)
+    train_feats = cache(_store_identity(workspace, train_rows["key"].tolist()), train_tiles)
+    test_stats = fid.FeatureStats.from_features(test_feats)
+    test_batch = _stack(test_tiles)
+    real_score = artifacts.set_score(test_batch, cfg.checkerboard_periods)
+
+    classifier = _train_classifier(workspace, tiles_table, train_split, config, device)
+    metrics: dict[str, Any] = {
+        "settings": {"runs": list(runs), "real_split": real_split, "train_split": train_split,
+                     "inception": inception, "evaluate": cfg.model_dump(mode="json"), "preset": config.preset},
+        "real": {
+            "n_test": len(test_tiles), "n_train": len(train_tiles),
+            "tissues": test_rows["tissue"].value_counts().sort_index().to_dict(),
+            "fid_train_vs_test": _fid_entry(test_stats, train_feats, real_split, inception),
+            "checkerboard_set_score": real_score,
+        },
+        "paper_conditioning": PAPER_CONDITIONING,
+        "runs": {},
+    }
+    figures: dict[str, Any] = {"real_sheets": {}, "runs": {}, "pairs": {}, "panels": {}}
+    for tissue, rows in test_rows.groupby("tissue"):
+        figures["real_sheets"][tissue] = report.tiles_png(
+            [test_tiles[test_rows.index.get_loc(i)] for i in rows.index[: cfg.report_tiles]])
+    if classifier is not None:
+        proba = classifier.predict_proba(test_batch)
+        metrics["classifier"] = {"classes": classifier.classes, "n_train_tiles": classifier.n_train,
+                                 "real_test": classify.classification_metrics(test_rows["tissue"], proba,
+                                                                              classifier.classes)}
+    umap_sets = {"real": (test_feats, test_rows["tissue"].tolist())}
+
+    for run in runs:
+        folder = workspace.samples_run(run)
+        if not (folder / "manifest.csv").is_file():
+            log.warning("run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)",
+                        run, folder, run)
+            metrics["runs"][run] = {"status": "missing", "folder": str(folder)}
+            continue
+        manifest = read_manifest(folder)
+        plain = _draw(manifest[manifest["perturbation"] == ""].reset_index(drop=True), cfg.fid_max_images, cfg.seed)
+        tiles = [read_image(p) for p in plain["path"]]
+        feats = cache(_file_identity(plain["path"].tolist()), tiles)
+        batch = _stack(tiles)
+        kid_mean, kid_std = fid.kernel_inception_distance(test_feats, feats, subsets=cfg.kid_subsets,
+                                                          subset_size=cfg.kid_subset_size, seed=cfg.seed)
+        memo = memorisation.memorisation_check(feats, train_feats, test_feats, quantile=cfg.memorisation_quantile)
+        entry: dict[str, Any] = {
+            "status": "ok", "n_tiles": len(tiles), "n_profiles": int(plain["profile"].nunique()),
+            "fid": _fid_entry(test_stats, feats, real_split, inception),
+            "kid": {"mean": kid_mean, "std": kid_std, "subsets": cfg.kid_subsets,
+                    "subset_size": min(cfg.kid_subset_size, len(feats), len(test_feats))},
+            "checkerboard": {"score": artifacts.set_score(batch, cfg.checkerboard_periods) / real_score,
+                             "periods": cfg.checkerboard_periods},
+            "memorisation": memo.summary(cfg.memorisation_quantile),
+        }
+        held_out = plain["split"] == real_split
+        if classifier is not None and held_out.any():
+            proba = classifier.predict_proba(batch[held_out.to_numpy()])
+            entry["conditioning"] = classify.classification_metrics(plain.loc[held_out, "tissue"], proba,
+                                                                    classifier.classes)
+        metrics["runs"][run] = entry
+        umap_sets[run] = (feats, plain["tissue"].replace("", "unknown").tolist())
+        figures["runs"][run] = report.tiles_png(tiles[: cfg.report_tiles])
+        figures["pairs"][run] = [
+            (report.png_bytes(tiles[g]), report.png_bytes(train_tiles[t]), d)
+            for g, t, d in memo.closest(cfg.report_pairs)
+        ]
+        figures["panels"][run] = {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))}
+
+    figures["umap"] = embed.feature_map_figure(umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors,
+                                        seed=cfg.seed)
+    write_json_atomic(workspace.metrics, metrics)
+    write_text_atomic(workspace.report_html, report.render_report(metrics, figures))
+    log.info("metrics in %s, report in %s", workspace.metrics, workspace.report_html)
+    return metrics
+
+
+def _train_classifier(workspace: Workspace, tiles_table: pd.DataFrame, train_split: str, config: Config,
+                      device: torch.device) -> classify.TissueClassifier | None:
+    """ResNet-18 on real training tiles (validation: the ``val`` split); None with fewer than 2 tissues."""
+    cfg = config.evaluate
+    train = _draw(tiles_table[tiles_table["split"] == train_split], cfg.classifier_max_tiles, cfg.seed)
+    if train["tissue"].nunique() < 2:
+        log.warning("conditioning fidelity skipped: the %s split has fewer than 2 tissues", train_split)
+        return None
+    val = _draw(tiles_table[tiles_table["split"] == "val"], cfg.classifier_max_tiles, cfg.seed)
+    if val.empty:
+        val = train.sample(frac=0.1, random_state=cfg.seed)
+        train = train.drop(val.index)
+    log.info("training the tissue classifier on %d real tiles (%d for validation)", len(train), len(val))
+    images = _stack(_load_store_tiles(workspace.tile_store, train["key"].tolist()))
+    val_images = _stack(_load_store_tiles(workspace.tile_store, val["key"].tolist()))
+    return classify.train_classifier(images, train["tissue"].tolist(), val_images, val["tissue"].tolist(),
+                                    epochs=cfg.classifier_epochs, lr=cfg.classifier_lr,
+                                    batch_size=cfg.classifier_batch_size, image_size=cfg.classifier_image_size,
+                                    seed=cfg.seed, device=device)

@@ -1,0 +1,276 @@
+"""Tiles from expression profiles: cohort samples, other cohorts, synthetic and perturbed profiles.
+
+Profiles come from one source per call:
+
+- the prepared cohort (``samples`` by ID, or every sample of ``split``);
+- an expression file of another cohort (``scale="raw"``): read, genes mapped and the missing
+  ones reported and set to the training mean (z = 0), then scaled with the *training* scaler —
+  the reference code fed raw GEO values to the VAE;
+- a table of z-scored profiles (``scale="z"``, e.g. decoded ``rnagan vae sample`` output) or of
+  latents (``mu_*`` columns, used as they are).
+
+``perturb=["TP53=+2", "EGFR=x4"]`` adds, beside each profile, the profile with those genes moved
+together: ``+2`` shifts the z-score, ``x4`` multiplies the expression on its original scale.
+The generator's noise depends only on (seed, tile index), so tile j of a profile and of its
+perturbed twin share their noise and differ by the perturbation alone. Output, under
+``workspace.samples_run(run)``::
+
+    tiles/<profile>/<j>.png   manifest.csv   contact_sheets/<profile>.png   panels/<profile>.png
+    store.lmdb                (with store=True; keys "<profile>/<j>_0")
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from rnagan.config import Config
+from rnagan.errors import InputFileError
+from rnagan.fileio import atomic_dir, write_json_atomic
+from rnagan.slides.store import TileStore, encode_tile, tile_key
+from rnagan.train.common import autocast, pick_device
+from rnagan.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.csv"
+COVERAGE = "coverage.json"
+MANIFEST_COLUMNS = ("profile", "base_profile", "perturbation", "source", "tissue", "split", "seed",
+                    "noise_index", "path")
+_PERTURBATION = re.compile(r"^\s*(?P<gene>[^=\s]+)\s*=\s*(?P<op>[+-]|x|\*)\s*(?P<value>\d+(\.\d*)?|\.\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One gene moved: ``shift`` adds to its z-score, ``fold`` multiplies its original-scale value."""
+
+    gene: str
+    kind: Literal["shift", "fold"]
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Perturbation:
+        """``GENE=+2`` / ``GENE=-1.5`` (z-score shift) or ``GENE=x4`` (fold change)."""
+        match = _PERTURBATION.match(text)
+        if match is None:
+            raise InputFileError(f"perturbation {text!r} is not GENE=+z, GENE=-z or GENE=xFOLD (e.g. TP53=+2, EGFR=x4)")
+        value = float(match["value"])
+        if match["op"] in "x*":
+            if value <= 0:
+                raise InputFileError(f"perturbation {text!r}: a fold change must be > 0")
+            return cls(match["gene"], "fold", value)
+        return cls(match["gene"], "shift", value if match["op"] == "+" else -value)
+
+    @property
+    def label(self) -> str:
+        return f"{self.gene}=x{self.value:g}" if self.kind == "fold" else f"{self.gene}={self.value:+g}"
+
+
+@dataclass
+class Profiles:
+    """Profiles to draw from: z-scores (None for latent-only input) or μ, plus one info row each."""
+
+    z: pd.DataFrame | None
+    mu: pd.DataFrame | None
+    info: pd.DataFrame  # index profile; columns source, tissue, split
+    coverage: dict[str, Any] | None = None
+
+
+def _gene_column(gene: str, genes: Sequence[str]) -> int:
+    """Column index of ``gene`` (symbol or any Ensembl style) among the model's genes."""
+    from rnagan.expression.genes import resolve_ids
+
+    resolved = resolve_ids([gene])[0][0]
+    if resolved is None or resolved not in genes:
+        raise InputFileError(f"perturbed gene {gene!r} is not among the model's {len(genes):,} genes")
+    return list(genes).index(resolved)
+
+
+def perturb(z: pd.DataFrame, perturbations: Sequence[Perturbation], scaler: Any) -> pd.DataFrame:
+    """``z`` with every perturbation applied; fold changes go through the scaler's log and statistics."""
+    from rnagan.expression.transform import inverse_log, log_transform
+
+    out = z.copy()
+    genes = [str(g) for g in z.columns]
+    for p in perturbations:
+        j = _gene_column(p.gene, genes)
+        column = out.iloc[:, j].to_numpy(dtype=np.float64)
+        if p.kind == "shift":
+            out.iloc[:, j] = (column + p.value).astype(np.float32)
+            continue
+        if scaler is None:
+            raise InputFileError(f"{p.label}: a fold change needs the expression scaler (none in the VAE checkpoint)")
+        k = scaler.genes_.index(genes[j])
+        mean, scale = scaler.mean_[k], scaler.scale_[k]
+        if np.isnan(mean):
+            raise InputFileError(f"{p.label}: the gene was never observed in training, so x-fold has no scale")
+        original = inverse_log(column * scale + mean, scaler.log_transform)
+        out.iloc[:, j] = ((log_transform(original * p.value, scaler.log_transform) - mean) / scale).astype(np.float32)
+    return out
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputFileError(f"profile file {path} does not exist")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if path.suffix in (".tsv", ".txt") else ",", index_col=0)
+
+
+def load_profiles(workspace: Workspace, config: Config, vae: Any, *, samples: Sequence[str] | None = None,
+                  split: str | None = None, expression_file: str | Path | None = None,
+                  scale: Literal["raw", "z"] = "raw") -> Profiles:
+    """The profiles of one source (see module docstring), in the VAE's gene space."""
+    if expression_file is not None:
+        return _file_profiles(Path(expression_file), config, vae, scale)
+    table = pd.read_csv(workspace.samples_table, dtype=str).set_index("sample_id")
+    if samples:
+        unknown = [s for s in samples if s not in table.index]
+        if unknown:
+            raise InputFileError(f"{len(unknown)} sample(s) not in {workspace.samples_table}, e.g. {unknown[:3]}")
+        chosen = list(samples)
+    else:
+        chosen = table.index[table["split"] == split].tolist() if split else table.index.tolist()
+        if not chosen:
+            raise InputFileError(f"no sample of split {split!r} in {workspace.samples_table}")
+    z = pd.read_parquet(workspace.expression_matrix).loc[chosen]
+    info = table.loc[chosen, ["tissue", "split"]].assign(source="cohort")
+    return Profiles(z=z, mu=None, info=info)
+
+
+def _file_profiles(path: Path, config: Config, vae: Any, scale: str) -> Profiles:
+    from rnagan.expression.genes import GeneSpace
+    from rnagan.expression.io import read_expression
+    from rnagan.expression.prepare import apply_to_cohort
+
+    if scale == "z":
+        frame = _read_table(path)
+        if any(str(c).startswith("mu_") for c in frame.columns):
+            mu = frame[[c for c in frame.columns if str(c).startswith("mu_")]]
+            info = pd.DataFrame({"source": "latents", "tissue": frame.get("tissue"), "split": None}, index=frame.index)
+            return Profiles(z=None, mu=mu, info=info)
+        frame = frame.select_dtypes("number")
+        source = "profiles"
+    else:
+        frame = read_expression(path)
+        source = "external"
+    min_coverage = config.expression.min_coverage
+    _, report = GeneSpace.from_ids(vae.genes).align(frame, min_coverage=min_coverage, source=str(path))
+    if report.n_missing:
+        log.warning("%s: %s; missing genes set to the training mean (z = 0)", path, report.summary())
+    if scale == "z":
+        from rnagan.latent import align_to_model
+
+        z = align_to_model(vae, frame, source=str(path))
+    else:
+        if vae.scaler is None:
+            raise InputFileError("the VAE checkpoint holds no expression scaler, so raw profiles cannot be "
+                                 "scaled; pass z-scored profiles with --scale z")
+        z = apply_to_cohort(frame, vae.scaler, min_coverage=min_coverage)
+    z.columns = pd.Index(vae.genes)
+    info = pd.DataFrame({"source": source, "tissue": None, "split": None}, index=z.index.astype(str))
+    z.index = info.index
+    return Profiles(z=z, mu=None, info=info, coverage=report.to_dict())
+
+
+def _slug(name: str) -> str:
+    """A profile name usable as a folder and a tile-store slide id (no '/')."""
+    return re.sub(r"[^A-Za-z0-9._=+,-]+", "_", name).strip("_") or "profile"
+
+
+def _save_png(tile: torch.Tensor, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(tile.permute(1, 2, 0).numpy()).save(path, compress_level=1)
+
+
+def sheet(tiles: torch.Tensor, columns: int | None = None) -> torch.Tensor:
+    """uint8 (N, 3, H, W) → one uint8 (3, H', W') grid with white gutters."""
+    columns = columns or max(1, int(np.ceil(np.sqrt(len(tiles)))))
+    return make_grid(tiles, nrow=columns, padding=2, pad_value=255)
+
+
+def generate_tiles(workspace: Workspace, config: Config, *, run: str = "rnagan",
+                   samples: Sequence[str] | None = None, split: str | None = None,
+                   expression_file: str | Path | None = None, scale: Literal["raw", "z"] = "raw",
+                   perturbations: Sequence[str] = (), out: str | Path | None = None, store: bool = False,
+                   device: str = "auto") -> pd.DataFrame:
+    """Write ``tiles_per_profile`` tiles per profile (and per perturbed twin); return the manifest."""
+    from rnagan.latent import encode_cohort, load_vae, mu_columns
+    from rnagan.train.gan import load_generator
+
+    settings = config.generate
+    parsed = [Perturbation.parse(p) for p in perturbations]
+    torch_device = pick_device(device)
+    vae = load_vae(workspace.vae_checkpoint, device=str(torch_device))
+    profiles = load_profiles(workspace, config, vae, samples=samples, split=split,
+                             expression_file=expression_file, scale=scale)
+    info = profiles.info.assign(base_profile=profiles.info.index, perturbation="")
+    if profiles.z is not None:
+        z = profiles.z
+        if parsed:
+            label = ",".join(p.label for p in parsed)
+            moved = perturb(z, parsed, vae.scaler).set_axis([f"{name}|{label}" for name in z.index], axis=0)
+            info = pd.concat([info, info.assign(perturbation=label).set_axis(moved.index, axis=0)])
+            z = pd.concat([z, moved])
+        latents = encode_cohort(vae, z)
+        mu = latents[mu_columns(latents)].to_numpy(np.float32)
+    else:
+        if parsed:
+            raise InputFileError("perturbations need expression profiles, not a latent table (mu_* columns)")
+        mu = profiles.mu.to_numpy(np.float32)
+
+    generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
+    n = settings.tiles_per_profile
+    with torch.inference_mode(), autocast(torch_device):
+        tiles = generator.generate(torch.from_numpy(mu), n_per_profile=n, seed=settings.seed,
+                                   batch_size=settings.batch_size)  # (P*n, 3, S, S), profile-major
+
+    out = Path(out) if out is not None else workspace.samples_run(run)
+    rows = []
+    with atomic_dir(out) as tmp:
+        slugs = {name: _slug(name) for name in info.index}
+        for p, name in enumerate(info.index):
+            for j in range(n):
+                rel = Path("tiles") / slugs[name] / f"{j:04d}.png"
+                _save_png(tiles[p * n + j], tmp / rel)
+                rows.append({"profile": name, **info.loc[name].to_dict(), "seed": settings.seed,
+                             "noise_index": j, "path": rel.as_posix()})
+            shown = tiles[p * n: p * n + min(n, settings.contact_sheet_tiles)]
+            _save_png(sheet(shown), tmp / "contact_sheets" / f"{slugs[name]}.png")
+            base = info.loc[name, "base_profile"]
+            if info.loc[name, "perturbation"]:
+                b = info.index.get_loc(base)
+                pair = torch.cat([tiles[b * n: b * n + len(shown)], shown])
+                _save_png(sheet(pair, columns=len(shown)), tmp / "panels" / f"{slugs[name]}.png")
+        manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
+        manifest.to_csv(tmp / MANIFEST, index=False)
+        if profiles.coverage is not None:
+            write_json_atomic(tmp / COVERAGE, profiles.coverage)
+        if store:
+            with TileStore(tmp / "store.lmdb", readonly=False) as tile_store:
+                tile_store.put_many(
+                    (tile_key(slugs[name], j, 0), encode_tile(tiles[p * n + j].permute(1, 2, 0).numpy()))
+                    for p, name in enumerate(info.index) for j in range(n))
+    log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
+    return manifest
+
+
+def read_manifest(folder: str | Path) -> pd.DataFrame:
+    """A run's manifest with ``path`` made absolute."""
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        raise InputFileError(f"no generated tiles at {folder} ({MANIFEST} missing): run `rnagan generate` first")
+    manifest = pd.read_csv(folder / MANIFEST, dtype={"profile": str, "base_profile": str, "perturbation": str,
+                                                     "tissue": str, "split": str}, keep_default_na=False)
+    manifest["path"] = [str(folder / p) for p in manifest["path"]]
+    return manifest
