@@ -13,13 +13,14 @@ from rnagan.workspace import Workspace
 def test_four_worker_dataloader_reads_every_tile(real_workspace: Workspace) -> None:
     index = read_tile_index(real_workspace.tile_index)
     dataset = TileDataset(real_workspace.tile_store, index)
+    first = dataset[0]  # opened in this process first: forked workers must reopen, not reuse it
     loader = DataLoader(dataset, batch_size=8, num_workers=4, persistent_workers=False)
     batches = list(loader)
     tiles = torch.cat(batches)
     assert tiles.shape == (len(index), 3, 256, 256) and tiles.dtype == torch.uint8
     with TileStore(real_workspace.tile_store) as store:
         last = torch.from_numpy(store.get(index["key"].iloc[-1]).copy()).permute(2, 0, 1)
-    assert torch.equal(tiles[-1], last)
+    assert torch.equal(tiles[-1], last) and torch.equal(tiles[0], first)
 
 
 def test_augmentation_keeps_shape_and_flips_keep_pixels(real_workspace: Workspace) -> None:

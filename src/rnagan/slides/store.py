@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import lmdb
@@ -74,19 +76,7 @@ class TileStore:
         self.readonly = readonly
         if readonly and not (self.path / "data.mdb").is_file():
             raise TileStoreError(f"no tile store at {self.path} (run `rnagan tile` or `rnagan tiles import` first)")
-        try:
-            self.env = lmdb.open(
-                str(self.path),
-                readonly=readonly,
-                lock=not readonly,
-                readahead=False,
-                meminit=False,
-                map_size=map_size,
-                max_readers=512,
-                subdir=True,
-            )
-        except lmdb.Error as err:
-            raise TileStoreError(f"cannot open tile store {self.path}: {err}") from None
+        self.env = _acquire(self.path, readonly=readonly, map_size=map_size)
         if not readonly:
             with self.env.begin(write=True) as txn:
                 if txn.get(META_KEY) is None:
@@ -99,7 +89,7 @@ class TileStore:
         self.close()
 
     def close(self) -> None:
-        self.env.close()
+        _release(self.path)
 
     def __len__(self) -> int:
         return self.env.stat()["entries"] - 1  # minus the meta record
@@ -147,3 +137,57 @@ class TileStore:
                     break
                 if key != META_KEY:
                     yield key.decode()
+
+
+@dataclass
+class _OpenEnv:
+    pid: int
+    env: lmdb.Environment
+    writable: bool
+    refs: int
+
+
+# py-lmdb allows one handle per path and process, so every TileStore on a path shares one
+# environment (a writable one also serves readers). Handles inherited through fork() are closed
+# and reopened: LMDB handles must not cross a fork.
+_OPEN: dict[str, _OpenEnv] = {}
+
+
+def _acquire(path: Path, *, readonly: bool, map_size: int) -> lmdb.Environment:
+    key = str(path.resolve())
+    entry = _OPEN.get(key)
+    if entry is not None and entry.pid != os.getpid():
+        entry.env.close()
+        del _OPEN[key]
+        entry = None
+    if entry is not None:
+        if not readonly and not entry.writable:
+            raise TileStoreError(f"tile store {path} is open read-only in this process: close its readers first")
+        entry.refs += 1
+        return entry.env
+    try:
+        env = lmdb.open(
+            str(path),
+            readonly=readonly,
+            lock=not readonly,
+            readahead=False,
+            meminit=False,
+            map_size=map_size,
+            max_readers=512,
+            subdir=True,
+        )
+    except lmdb.Error as err:
+        raise TileStoreError(f"cannot open tile store {path}: {err}") from None
+    _OPEN[key] = _OpenEnv(pid=os.getpid(), env=env, writable=not readonly, refs=1)
+    return env
+
+
+def _release(path: Path) -> None:
+    key = str(path.resolve())
+    entry = _OPEN.get(key)
+    if entry is None or entry.pid != os.getpid():
+        return
+    entry.refs -= 1
+    if entry.refs == 0:
+        entry.env.close()
+        del _OPEN[key]
