@@ -1,0 +1,155 @@
+"""WGAN-GP training throughput: images/s and peak memory per preset, ours against a plain loop.
+
+"ours" is one step as ``rnagan.train.gan.train_gan`` runs it (``GANObjective`` losses, on-device
+augmentation, bf16 autocast and channels_last on CUDA); "plain" is a textbook fp32 eager WGAN-GP
+step over the *same* networks, written out below. One step = n_critic critic updates + one generator
+update; images/s counts real tiles consumed (batch × n_critic per step).
+
+    python benchmarks/train_gan.py                 # CPU: every preset (each in its own process)
+    python benchmarks/train_gan.py --gpu           # + CUDA at 256 px, batch 64: fp32 vs bf16 vs plain
+
+Writes benchmarks/results/train_gan.json. CPU figures on shared 2-core machines are noisy (±30 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from rnagan.config import GANConfig, preset
+from rnagan.gan_data import augment
+from rnagan.train.common import autocast
+from rnagan.train.gan import GANObjective
+
+RESULTS = Path(__file__).parent / "results" / "train_gan.json"
+
+
+def plain_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
+               real: torch.Tensor, z_dim: int, cfg: GANConfig) -> None:
+    """The textbook WGAN-GP step (Gulrajani et al. 2017, Algorithm 1) in fp32, NCHW, no extras."""
+    g, d = obj.generator, obj.critic
+    y = torch.randn(real.shape[0], cfg.latent_dim, device=real.device) if d.embed is not None else None
+    for _ in range(cfg.n_critic):
+        fake = g(torch.randn(real.shape[0], z_dim, device=real.device)).detach()
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(d(x_hat, y).sum(), x_hat, create_graph=True)
+        gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        loss_d = d(fake, y).mean() - d(real, y).mean() + cfg.gp_lambda * gp
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+    loss_g = -d(g(torch.randn(real.shape[0], z_dim, device=real.device)), y).mean()
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+
+
+def our_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
+             tiles: torch.Tensor, latents: torch.Tensor, cfg: GANConfig, dev: torch.device) -> None:
+    """The body of train_gan's loop, minus logging and DDP."""
+    obj.critic.requires_grad_(True)
+    for _ in range(cfg.n_critic):
+        real = augment(tiles, flips=cfg.augment_flips, jitter=cfg.color_jitter)
+        if dev.type == "cuda":
+            real = real.contiguous(memory_format=torch.channels_last)
+        with autocast(dev):
+            loss_d, _, _ = obj.critic_loss(real, latents)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+    obj.critic.requires_grad_(False)
+    with autocast(dev):
+        loss_g = obj.generator_loss(latents)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+
+
+def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    obj = GANObjective(cfg, latent_mean=torch.zeros(cfg.latent_dim), latent_std=torch.ones(cfg.latent_dim)).to(dev)
+    if mode == "ours" and dev.type == "cuda":
+        obj.to(memory_format=torch.channels_last)
+    opt_d = torch.optim.Adam(obj.critic.parameters(), lr=cfg.lr_critic, betas=cfg.betas)
+    opt_g = torch.optim.Adam(obj.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
+    n, s = cfg.batch_size, cfg.image_size
+    tiles = torch.randint(0, 256, (n, 3, s, s), dtype=torch.uint8, device=dev)
+    real = tiles.float() / 127.5 - 1
+    latents = torch.randn(n, cfg.latent_dim, device=dev)
+    z_dim = cfg.latent_dim + cfg.noise_dim
+
+    def step() -> None:
+        if mode == "ours":
+            our_step(obj, opt_d, opt_g, tiles, latents, cfg, dev)
+        else:
+            plain_step(obj, opt_d, opt_g, real, z_dim, cfg)
+
+    for _ in range(warmup):
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    median = sorted(times)[len(times) // 2]
+    peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return {"seconds_per_step": round(median, 4), "images_per_s": round(n * cfg.n_critic / median, 2),
+            "peak_memory_mib": round(peak / 2**20, 1)}
+
+
+def cpu_child(preset_name: str, mode: str, steps: int) -> dict[str, float]:
+    """Run one CPU measurement in a fresh process, so ru_maxrss is this configuration's own peak."""
+    out = subprocess.run([sys.executable, __file__, "--child", preset_name, mode, str(steps)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gpu", action="store_true", help="also measure CUDA at 256 px, batch 64")
+    parser.add_argument("--presets", nargs="+", default=["tiny", "small", "paper"])
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        name, mode, steps = args.child
+        print(json.dumps(measure(preset(name).gan, mode, torch.device("cpu"), int(steps), warmup=1)))
+        return
+
+    results: dict[str, object] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": {}}
+    for name in args.presets:
+        steps = 2 if name == "paper" else args.steps
+        ours, plain = cpu_child(name, "ours", steps), cpu_child(name, "plain", steps)
+        cfg = preset(name).gan
+        results["cpu"][name] = {"image_size": cfg.image_size, "batch_size": cfg.batch_size, "ours": ours,
+                                "plain": plain, "speedup": round(ours["images_per_s"] / plain["images_per_s"], 2)}
+        print(name, json.dumps(results["cpu"][name]), flush=True)
+    if args.gpu and torch.cuda.is_available():
+        dev = torch.device("cuda")
+        cfg = preset("paper").gan.model_copy(update={"batch_size": 64})
+        bf16 = measure(cfg, "ours", dev, 10, warmup=3)
+        plain = measure(cfg, "plain", dev, 10, warmup=3)
+        results["cuda"] = {"device": torch.cuda.get_device_name(), "image_size": 256, "batch_size": 64,
+                           "ours_bf16_channels_last": bf16, "plain_fp32": plain,
+                           "speedup": round(bf16["images_per_s"] / plain["images_per_s"], 2)}
+        print("cuda", json.dumps(results["cuda"]), flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""``rnagan gan``: train RNA-GAN (μ-conditioned WGAN-GP), the paper's scheme, or the noise-only baseline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+
+app = typer.Typer(help="RNA-GAN: a WGAN-GP drawing tiles from expression latents.", no_args_is_help=True)
+
+
+@app.command("train")
+def train_cli(
+    workspace: WorkspaceOpt = Path("workspace"),
+    preset: PresetOpt = "paper",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    condition: Annotated[Literal["projection", "reference", "none"] | None, typer.Option(
+        "--condition", help="projection: μ to the generator and a projection critic (ours); reference: the "
+        "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
+        "[default: gan.conditioning]")] = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", help="Run name: writes WORKSPACE/gan/RUN/. [default: rnagan, reference or baseline by --condition]",
+    )] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
+    device: Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1...")] = "auto",
+    max_seconds: Annotated[float | None, typer.Option(
+        min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
+) -> None:
+    """Train on WORKSPACE/tiles/ paired with WORKSPACE/vae/latents.parquet (train split only).
+
+    Writes gan/RUN/{checkpoint/, samples/step_*.png, tb/, log.jsonl}. Under torchrun every process
+    takes gan.batch_size tiles per step: torchrun --nproc_per_node=4 -m rnagan gan train -w WORKSPACE
+    """
+    from rnagan.train.gan import train_gan
+
+    overrides = list(set_ or []) + ([f"gan.conditioning={condition}"] if condition else [])
+    cfg = resolve_config(preset, config, overrides)
+    name = run or {"projection": "rnagan", "reference": "reference", "none": "baseline"}[cfg.gan.conditioning]
+    path = train_gan(open_workspace(workspace), cfg, run=name, resume=resume, device=device, max_seconds=max_seconds)
+    if os.environ.get("RANK", "0") == "0":  # torchrun: one line, from the main process
+        typer.echo(f"{cfg.gan.conditioning} GAN → {path}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="gan")
