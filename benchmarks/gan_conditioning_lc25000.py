@@ -101,7 +101,8 @@ def main() -> None:
         fake = gen.generate(mu, n_per_profile=args.per_profile, seed=1)
         truth = np.repeat(held["tissue"].to_numpy(), args.per_profile)
         pred = np.array(clf.classes)[clf.predict_proba(fake).argmax(1)]
-        result = {"conditioning": args.conditioning, "overrides": args.overrides, "seconds": args.seconds, "threads": args.threads,
+        result = {"conditioning": args.conditioning, "overrides": args.overrides, "seconds": args.seconds,
+                  "threads": args.threads,
                   "train_seconds": round(train_seconds, 1), "steps": trained_steps,
                   "seconds_per_step": round(train_seconds / trained_steps, 3), "spread": args.spread,
                   "held_out_accuracy": round(float((pred == truth).mean()), 3),
