@@ -198,8 +198,9 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
     "small": {
         "vae": {
-            "encoder_dims": [512, 256], "latent_dim": 64, "decoder_dims": [256, 512],
-            "epochs": 60, "batch_size": 64, "lr": 1e-3, "warmup_steps": 50, "patience": 15,
+            # sized for the demo (~740 samples × 19,198 genes, 2 CPU cores): the 19,198-wide layers dominate
+            "encoder_dims": [256, 128], "latent_dim": 64, "decoder_dims": [128, 256],
+            "epochs": 15, "batch_size": 64, "lr": 1e-3, "warmup_steps": 30, "patience": 5,
             "input_dropout": 0.2,
         },
         "tiling": {"max_tiles_per_slide": 500},

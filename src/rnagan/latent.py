@@ -353,10 +353,10 @@ def umap_figure(
     for (name, (frame, labels)), marker in zip(groups.items(), ("o", "x", "^"), strict=True):
         part = emb[start : start + len(frame)]
         start += len(frame)
-        ax.scatter(part[:, 0], part[:, 1], c=[colours[str(t)] for t in labels], marker=marker, s=14,
-                   alpha=0.7, label=name)
+        ax.scatter(part[:, 0], part[:, 1], c=[colours[str(t)] for t in labels], marker=marker, s=14, alpha=0.7)
+        ax.scatter([], [], color="grey", marker=marker, label=name)  # legend: marker = kind
     for t in tissues:
-        ax.scatter([], [], color=colours[t], label=t)
+        ax.scatter([], [], color=colours[t], marker="s", label=t)  # legend: colour = tissue
     ax.legend(fontsize=8, markerscale=1.2)
     ax.set(title=f"β-VAE profiles ({split} split): real, reconstructed, generated", xlabel="UMAP 1", ylabel="UMAP 2")
     fig.tight_layout()

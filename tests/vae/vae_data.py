@@ -6,14 +6,12 @@ train split) → expression/{matrix.parquet, samples.csv, scaler/}.
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from rnagan.config import Config, preset
 from rnagan.datasets.simulate import simulate_counts
+from rnagan.expression.genes import GeneSpace
 from rnagan.expression.transform import ExpressionScaler
 from rnagan.workspace import Workspace
 
@@ -23,10 +21,8 @@ N_GENES = 300
 
 
 def gene_ids(n: int) -> list[str]:
-    """The first ``n`` genes of the bundled gene space, as unversioned Ensembl IDs."""
-    path = Path(str(resources.files("rnagan.datasets") / "data" / "rnagan_protein_coding_genes.csv"))
-    raw = pd.read_csv(path, nrows=n)["Gene"]
-    return [g.removeprefix("rna_").split(".")[0] for g in raw]
+    """The first ``n`` genes of the bundled gene space, as the pipeline names them (unversioned Ensembl)."""
+    return list(GeneSpace.default().ids[:n])
 
 
 def write_prepared(ws: Workspace, *, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

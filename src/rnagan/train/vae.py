@@ -129,13 +129,15 @@ def train_step(
     beta: float,
     device: torch.device,
     ddp: Distributed,
+    bf16: bool = True,
 ) -> torch.Tensor:
-    """One optimiser step; returns [total, recon, kl] averaged over ranks.
+    """One optimiser step (bf16 autocast on GPUs unless ``bf16`` is off); returns [total, recon, kl]
+    averaged over ranks.
 
     The loss is checked before ``backward`` (on every rank alike, after the all-reduce), so a NaN
     never reaches the weights: the step is skipped and the caller stops the run.
     """
-    with autocast(device):
+    with autocast(device, enabled=bf16):
         recon, mu, logvar = net(x)
     losses = vae_loss(recon, x, mu, logvar, beta=beta)
     stats = torch.stack([t.detach() for t in losses])
