@@ -21,6 +21,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+import torch
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
@@ -53,6 +54,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "tile_loading.json")
     args = parser.parse_args()
+    # One intra-op thread, as in DataLoader workers: on a busy 2-core machine, torch's thread pool
+    # made collating a batch 10× slower for every loader, which measured the machine, not the loaders.
+    torch.set_num_threads(1)
 
     loaders = {
         "ImageFolder+ToTensor": datasets.ImageFolder(args.tiles, transform=transforms.ToTensor()),

@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
@@ -100,7 +99,8 @@ class TileDataset(Dataset):
         tile = self._open().get(self.keys[i])
         if not tile.flags.writeable:  # raw tiles are views of LMDB's bytes: torch wants its own copy
             tile = tile.copy()
-        image = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)
+        # Contiguous (3, H, W): collating 64 permuted views costs ~10× more than copying each here.
+        image = torch.from_numpy(tile).permute(2, 0, 1).contiguous()
         if self.augment is not None:
             image = self.augment(image)
         return self.transform(image) if self.transform is not None else image
