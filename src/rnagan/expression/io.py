@@ -174,8 +174,9 @@ def _read_gct(path: Path) -> pd.DataFrame:
             if stop > n_genes:
                 raise InputFileError(f"{path}: more gene rows than the {n_genes:,} declared on line 2")
             genes.extend(batch.column(0).to_pylist())
-            for j in range(n_samples):
-                values[j, start:stop] = batch.column(j + 2).to_numpy(zero_copy_only=False)
+            # one C++ copy of all sample columns (column-major, so .T is (samples, rows) C-ordered)
+            block = batch.select(range(2, n_samples + 2)).to_tensor(null_to_nan=True, row_major=False)
+            values[:, start:stop] = np.asarray(block).T
     except pa.ArrowInvalid as err:
         raise InputFileError(f"{path}: malformed GCT ({str(err).splitlines()[0]})") from None
     if len(genes) != n_genes:
