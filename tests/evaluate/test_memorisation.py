@@ -1,0 +1,45 @@
+"""Memorisation: a planted copy of a training tile is flagged; novel tiles are not."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rnagan.evaluate.features import read_image
+from rnagan.evaluate.memorisation import memorisation_check, nearest_neighbours
+
+
+def _jpeg_copy(tile: torch.Tensor) -> torch.Tensor:
+    """The tile re-encoded as JPEG (quality 85): a copy that is not bit-identical."""
+    buffer = io.BytesIO()
+    Image.fromarray(tile.permute(1, 2, 0).numpy()).save(buffer, format="JPEG", quality=85)
+    buffer.seek(0)
+    return torch.from_numpy(np.asarray(Image.open(buffer).convert("RGB")).copy()).permute(2, 0, 1)
+
+
+def test_a_planted_copy_of_a_training_tile_is_flagged(inception, lung_tiles, lung_features) -> None:
+    train, test = lung_features["lung_n"][:16], lung_features["lung_n"][16:]
+    copy = inception.features_of_batch(_jpeg_copy(read_image(lung_tiles["lung_n"][5]))[None])
+    generated = np.concatenate([lung_features["lung_aca"][:8], copy])  # 8 novel tiles, then the copy
+    result = memorisation_check(generated, train, test, quantile=0.05)
+    assert result.flagged.tolist() == [False] * 8 + [True]
+    assert result.closest(1)[0][:2] == (8, 5)
+    summary = result.summary(0.05)
+    assert summary["n_flagged"] == 1 and summary["median_distance_generated"] > summary["threshold"]
+
+
+def test_nearest_neighbours_finds_the_identical_row() -> None:
+    refs = np.random.default_rng(0).normal(size=(50, 16))
+    distances, index = nearest_neighbours(refs[[7, 3]] * 2.0, refs)  # cosine: scale does not matter
+    assert index.tolist() == [7, 3]
+    np.testing.assert_allclose(distances, 0.0, atol=1e-12)
+
+
+def test_the_quantile_must_be_a_fraction() -> None:
+    feats = np.ones((3, 4))
+    with pytest.raises(ValueError, match="quantile"):
+        memorisation_check(feats, feats, feats, quantile=1.0)

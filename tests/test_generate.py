@@ -1,0 +1,136 @@
+"""Generation from cohort samples, another cohort's expression file, and perturbed profiles.
+
+The workspace is real end to end (bundled LC25000 tiles, simulated counts, prepare, a 1-epoch
+β-VAE and a 2-step RNA-GAN): the tests check plumbing and noise sharing, not image quality.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from rnagan.config import Config, preset
+from rnagan.demo import build_cohort, training_tiles
+from rnagan.errors import InputFileError
+from rnagan.expression.genes import GeneSpace
+from rnagan.expression.prepare import prepare_expression
+from rnagan.expression.transform import ExpressionScaler
+from rnagan.generate import Perturbation, generate_tiles, perturb, read_manifest
+from rnagan.slides.folder import import_tiles
+from rnagan.slides.store import TileStore
+from rnagan.train.gan import train_gan
+from rnagan.train.vae import train_vae
+from rnagan.workspace import Workspace
+
+TP53 = "ENSG00000141510"
+
+
+def _config() -> Config:
+    cfg = preset("tiny")
+    cfg.demo.samples_per_class = 8
+    cfg.demo.samples_per_donor = 2
+    cfg.vae.epochs = 1
+    cfg.gan.steps = 2
+    cfg.generate.tiles_per_profile = 3
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Config, pd.DataFrame]:
+    """A workspace with prepared expression, tiles, a β-VAE and an RNA-GAN; plus the raw counts."""
+    cfg = _config()
+    ws = Workspace(tmp_path_factory.mktemp("gen") / "ws").create()
+    cohort = build_cohort(cfg.demo, list(GeneSpace.default().ids))
+    prepared = prepare_expression(cohort.counts, metadata=cohort.samples, workspace=ws, config=cfg.expression,
+                                  gene_space=GeneSpace.default())
+    import_tiles(training_tiles(cohort.tiles, prepared.samples.reset_index()), ws, image_format="jpeg")
+    train_vae(ws, cfg, device="cpu")
+    train_gan(ws, cfg, run="rnagan", device="cpu")
+    return ws, cfg, cohort.counts
+
+
+def _pixels(path: str) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_cohort_samples_give_tiles_manifest_and_sheets(trained, tmp_path: Path) -> None:
+    ws, cfg, _ = trained
+    manifest = generate_tiles(ws, cfg, split="test", out=tmp_path / "out", store=True, device="cpu")
+    n_profiles = manifest["profile"].nunique()
+    assert len(manifest) == 3 * n_profiles
+    assert set(manifest["source"]) == {"cohort"} and set(manifest["split"]) == {"test"}
+    assert sorted(manifest.groupby("profile")["noise_index"].apply(list).iloc[0]) == [0, 1, 2]
+    read = read_manifest(tmp_path / "out")
+    assert all(Path(p).is_file() for p in read["path"])
+    assert len(list((tmp_path / "out" / "contact_sheets").glob("*.png"))) == n_profiles
+    with TileStore(tmp_path / "out" / "store.lmdb") as store:
+        assert len(store) == len(manifest)
+
+
+def test_same_seed_same_tiles(trained, tmp_path: Path) -> None:
+    ws, cfg, _ = trained
+    sample = pd.read_csv(ws.samples_table)["sample_id"].iloc[0]
+    first = generate_tiles(ws, cfg, samples=[sample], out=tmp_path / "a", device="cpu")
+    again = generate_tiles(ws, cfg, samples=[sample], out=tmp_path / "b", device="cpu")
+    for a, b in zip(first["path"], again["path"], strict=True):
+        np.testing.assert_array_equal(_pixels(str(tmp_path / "a" / a)), _pixels(str(tmp_path / "b" / b)))
+
+
+def test_perturbation_pairs_share_noise(trained, tmp_path: Path) -> None:
+    """A zero shift reproduces the unperturbed tiles exactly: same noise; a real shift keeps the indices."""
+    ws, cfg, _ = trained
+    sample = pd.read_csv(ws.samples_table)["sample_id"].iloc[0]
+    generate_tiles(ws, cfg, samples=[sample], perturbations=[f"{TP53}=+0"], out=tmp_path / "null", device="cpu")
+    null = read_manifest(tmp_path / "null")
+    base, moved = null[null["perturbation"] == ""], null[null["perturbation"] != ""]
+    assert list(base["noise_index"]) == list(moved["noise_index"]) and set(moved["base_profile"]) == {sample}
+    for a, b in zip(base["path"], moved["path"], strict=True):
+        np.testing.assert_array_equal(_pixels(a), _pixels(b))
+    both = generate_tiles(ws, cfg, samples=[sample], perturbations=["TP53=+3", f"{TP53}=x4"],
+                          out=tmp_path / "pair", device="cpu")
+    assert set(both["perturbation"]) == {"", "TP53=+3,ENSG00000141510=x4"}
+    assert len(list((tmp_path / "pair" / "panels").glob("*.png"))) == 1
+
+
+def test_external_cohort_with_half_the_genes_missing(trained, tmp_path: Path) -> None:
+    ws, cfg, counts = trained
+    kept = counts.iloc[:3, ::2]  # every other gene: half the gene space missing
+    path = tmp_path / "other_cohort.csv"
+    kept.rename(index=lambda s: f"ext_{s}").to_csv(path)
+    manifest = generate_tiles(ws, cfg, expression_file=path, out=tmp_path / "ext", device="cpu")
+    assert set(manifest["source"]) == {"external"} and manifest["profile"].nunique() == 3
+    coverage = json.loads((tmp_path / "ext" / "coverage.json").read_text())
+    assert coverage["n_missing"] == counts.shape[1] - kept.shape[1]
+    assert coverage["coverage"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_fold_change_goes_through_the_original_scale(trained) -> None:
+    ws, _, counts = trained
+    scaler = ExpressionScaler.load(ws.scaler)
+    raw = counts.iloc[:2].astype(float)
+    z = scaler.transform(raw)
+    moved = perturb(z, [Perturbation.parse(f"{TP53}=x4")], scaler)
+    expected = scaler.transform(raw.assign(**{TP53: raw[TP53] * 4}))
+    np.testing.assert_allclose(moved[TP53], expected[TP53], rtol=1e-5, atol=1e-5)
+    others = [g for g in z.columns if g != TP53]
+    np.testing.assert_array_equal(moved[others].to_numpy(), z[others].to_numpy())
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("TP53=+2", Perturbation("TP53", "shift", 2.0)),
+    ("EGFR=-1.5", Perturbation("EGFR", "shift", -1.5)),
+    ("EGFR=x4", Perturbation("EGFR", "fold", 4.0)),
+])
+def test_perturbation_parsing(text: str, expected: Perturbation) -> None:
+    assert Perturbation.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["TP53", "TP53=2", "TP53=x0", "=+1"])
+def test_bad_perturbations_are_refused(text: str) -> None:
+    with pytest.raises(InputFileError, match="perturbation"):
+        Perturbation.parse(text)
