@@ -1,0 +1,101 @@
+"""The demo: its cohort, its budget, and one real end-to-end run at ``tiny`` settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rnagan.cli import app
+from rnagan.config import load_config, preset
+from rnagan.datasets.lc25000 import CLASSES
+from rnagan.demo import RUNS, STAGES, build_cohort, run_demo, stage_budgets, training_tiles
+from rnagan.errors import ConfigError
+
+GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one
+
+
+def test_cohort_subset_takes_whole_donors_per_class() -> None:
+    demo = preset("tiny").demo
+    cohort = build_cohort(demo, GENES)
+    per_class = cohort.samples.groupby("tissue").size()
+    assert per_class.to_dict() == dict.fromkeys(CLASSES, demo.samples_per_class)
+    assert (cohort.samples.groupby("donor_id").size() == demo.samples_per_donor).all()
+    assert list(cohort.counts.index) == list(cohort.samples["sample_id"])
+    assert cohort.counts.shape == (len(cohort.samples), len(GENES))
+    assert set(cohort.tiles["sample_id"]) == set(cohort.samples["sample_id"])
+    assert build_cohort(demo, GENES).counts.equals(cohort.counts)  # seeded
+
+
+def test_augmented_copies_are_imported_for_training_samples_only() -> None:
+    cohort = build_cohort(preset("tiny").demo, GENES)
+    splits = cohort.samples.assign(split=["train", "val", "test", "train"] * (len(cohort.samples) // 4))
+    kept = training_tiles(cohort.tiles, splits)
+    split_of = splits.set_index("sample_id")["split"]
+    extras = kept[kept["subset"] == "augmented_extra"]
+    assert len(extras) > 0 and (extras["sample_id"].map(split_of) == "train").all()
+    assert (kept["subset"] == "unique").sum() == len(cohort.samples)  # every sample keeps its own tile
+    with pytest.raises(ValueError, match="without a split"):
+        training_tiles(cohort.tiles, splits.iloc[1:])
+
+
+def test_budget_shares_leave_room_for_the_fixed_stages() -> None:
+    demo = preset("small").demo
+    budgets = stage_budgets(demo, 600.0)
+    assert set(budgets) == {"vae", *RUNS}
+    assert budgets["rnagan"] == budgets["reference"]  # the two conditionings get the same training time
+    assert sum(budgets.values()) < 600.0
+    with pytest.raises(ConfigError, match="shares"):
+        load_config("small", overrides=["demo.shares={vae: 0.5, rnagan: 0.5, reference: 0.1, baseline: 0.1}"])
+
+
+def test_cli_help_names_the_simulated_expression() -> None:
+    result = CliRunner().invoke(app, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "SIMULATED" in result.output and "--minutes" in result.output
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("demo") / "ws"
+    return out, run_demo(out, preset("tiny"))
+
+
+def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict]) -> None:
+    out, summary = tiny_demo
+    report = (out / "reports" / "report.html").read_text()
+    assert "simulated" in report.lower() and "data:image/png;base64," in report
+    assert all(f"<b>{run}</b>" in report for run in RUNS)
+    assert (out / "reports" / "evaluation.html").is_file()
+    assert (out / "slide" / "tiles" / "index.parquet").is_file()  # the real slide was tiled, apart
+
+    metrics = json.loads((out / "reports" / "metrics.json").read_text())
+    for run in RUNS:
+        entry = metrics["runs"][run]
+        assert entry["status"] == "ok"
+        assert 0.0 <= entry["conditioning"]["accuracy"] <= 1.0
+        assert entry["fid"]["value"] >= 0.0
+        assert summary["conditioning_accuracy"][run] == entry["conditioning"]["accuracy"]
+
+    times = json.loads((out / "reports" / "demo_times.json").read_text())
+    assert list(times["stages"]) == list(STAGES)
+    assert all(stage["seconds"] >= 0 for stage in times["stages"].values())
+    assert times["total_seconds"] >= sum(stage["seconds"] for stage in times["stages"].values()) - 1e-6
+    assert summary["times"] == times
+
+
+def test_tiny_demo_generates_only_from_held_out_profiles(tiny_demo: tuple[Path, dict]) -> None:
+    out, _ = tiny_demo
+    samples = pd.read_csv(out / "expression" / "samples.csv")
+    test_ids = set(samples.loc[samples["split"] == "test", "sample_id"])
+    for run in RUNS:
+        manifest = pd.read_csv(out / "samples" / run / "manifest.csv")
+        assert set(manifest["profile"]) == test_ids
+        assert set(manifest["tissue"]) == set(CLASSES)
+    index = pd.read_parquet(out / "tiles" / "index.parquet")
+    split_of = samples.set_index("sample_id")["split"]
+    extras = index[index["subset"] == "augmented_extra"]
+    assert (extras["sample_id"].map(split_of) == "train").all()
