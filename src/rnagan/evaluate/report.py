@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
@@ -30,9 +29,9 @@ def png_bytes(image: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def tiles_png(tiles: Sequence[torch.Tensor], columns: int = 8) -> bytes:
-    """A contact sheet of uint8 tiles (same size) as PNG bytes."""
-    return png_bytes(sheet(torch.stack(list(tiles)), columns=min(columns, len(tiles))))
+def tiles_png(tiles: torch.Tensor, columns: int = 8) -> bytes:
+    """A contact sheet of uint8 tiles (N, 3, H, W) as PNG bytes."""
+    return png_bytes(sheet(tiles, columns=min(columns, len(tiles))))
 
 
 def data_uri(png: bytes) -> str:

@@ -147,8 +147,8 @@ def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rn
     }
     figures: dict[str, Any] = {"real_sheets": {}, "runs": {}, "pairs": {}, "panels": {}}
     for tissue, rows in test_rows.groupby("tissue"):
-        figures["real_sheets"][tissue] = report.tiles_png(
-            [test_tiles[test_rows.index.get_loc(i)] for i in rows.index[: cfg.report_tiles]])
+        positions = [test_rows.index.get_loc(i) for i in rows.index[: cfg.report_tiles]]
+        figures["real_sheets"][tissue] = report.tiles_png(test_batch[positions])
     if classifier is not None:
         proba = classifier.predict_proba(test_batch)
         metrics["classifier"] = {"classes": classifier.classes, "n_train_tiles": classifier.n_train,
@@ -187,7 +187,7 @@ def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rn
                                                                     classifier.classes)
         metrics["runs"][run] = entry
         umap_sets[run] = (feats, plain["tissue"].replace("", "unknown").tolist())
-        figures["runs"][run] = report.tiles_png(tiles[: cfg.report_tiles])
+        figures["runs"][run] = report.tiles_png(batch[: cfg.report_tiles])
         figures["pairs"][run] = [
             (report.png_bytes(tiles[g]), report.png_bytes(train_tiles[t]), d)
             for g, t, d in memo.closest(cfg.report_pairs)

@@ -1,0 +1,72 @@
+"""``evaluate`` end to end on a real tiny workspace: metrics.json, a self-contained report, a planted copy.
+
+Slow (a β-VAE, two GAN runs and Inception on ~100 tiles): run with ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rnagan.config import preset
+from rnagan.demo import build_cohort, training_tiles
+from rnagan.evaluate.run import evaluate, real_tiles
+from rnagan.expression.genes import GeneSpace
+from rnagan.expression.prepare import prepare_expression
+from rnagan.generate import generate_tiles
+from rnagan.slides.folder import import_tiles
+from rnagan.slides.store import TileStore
+from rnagan.train.gan import train_gan
+from rnagan.train.vae import train_vae
+from rnagan.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inception) -> None:
+    cfg = preset("tiny")
+    cfg.demo.samples_per_class, cfg.demo.samples_per_donor = 8, 2
+    cfg.vae.epochs, cfg.gan.steps = 1, 2
+    ws = Workspace(tmp_path / "ws").create()
+    cohort = build_cohort(cfg.demo, list(GeneSpace.default().ids))
+    prepared = prepare_expression(cohort.counts, metadata=cohort.samples, workspace=ws, config=cfg.expression,
+                                  gene_space=GeneSpace.default())
+    import_tiles(training_tiles(cohort.tiles, prepared.samples.reset_index()), ws, image_format="jpeg")
+    train_vae(ws, cfg, device="cpu")
+    for run, conditioning in (("rnagan", "projection"), ("baseline", "none")):
+        run_cfg = cfg.model_copy(deep=True)
+        run_cfg.gan.conditioning = conditioning
+        train_gan(ws, run_cfg, run=run, device="cpu")
+        generate_tiles(ws, cfg, run=run, split="test", perturbations=["TP53=+2"] if run == "rnagan" else (),
+                       device="cpu")
+
+    # plant a copy of a training tile among the baseline's tiles
+    tiles = real_tiles(ws)
+    key = tiles.loc[tiles["split"] == "train", "key"].iloc[0]
+    folder = ws.samples_run("baseline")
+    with TileStore(ws.tile_store) as store:
+        planted = store.get_bytes(key)
+    (folder / "tiles" / "planted.jpg").write_bytes(planted)
+    manifest = pd.read_csv(folder / "manifest.csv", keep_default_na=False)
+    row = manifest.iloc[[0]].assign(profile="planted", path="tiles/planted.jpg", split="")
+    pd.concat([row, manifest]).to_csv(folder / "manifest.csv", index=False)
+
+    cfg.evaluate.fid_max_images = None  # every tile, so the planted one is measured
+    metrics = evaluate(ws, cfg, runs=("rnagan", "reference", "baseline"))
+
+    saved = json.loads(ws.metrics.read_text())
+    assert saved["runs"]["reference"]["status"] == "missing"
+    for run in ("rnagan", "baseline"):
+        entry = saved["runs"][run]
+        assert entry["fid"]["value"] > 0 and entry["fid"]["weights_sha1"] == inception.weights_sha1
+        assert "conditioning" in entry and entry["memorisation"]["n_generated"] == entry["n_tiles"]
+    assert metrics["runs"]["baseline"]["memorisation"]["n_flagged"] >= 1
+    html = ws.report_html.read_text()
+    assert "data:image/png;base64," in html and "In-silico perturbations" in html
+    assert not re.search(r'(src|href)="(?!data:)', html)  # nothing outside the page
+    shutil.rmtree(ws.reports / "cache")
