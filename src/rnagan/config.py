@@ -205,9 +205,11 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "tiling": {"max_tiles_per_slide": 500},
         "gan": {
-            "image_size": 64, "latent_dim": 64, "base_channels": 32, "max_channels": 256,
-            "noise_dim": 32, "lr_generator": 2e-4, "lr_critic": 2e-4, "betas": (0.0, 0.9),
-            "batch_size": 32, "steps": 2000, "ema_decay": 0.995, "checkpoint_every": 500,
+            # Measured (benchmarks/gan_conditioning_lc25000.py): 300 steps reach 84 % held-out
+            # conditioning accuracy on LC25000 (3 classes); width 16 is ~4x cheaper than 32 per step.
+            "image_size": 64, "latent_dim": 64, "base_channels": 16, "max_channels": 128,
+            "noise_dim": 32, "lr_generator": 5e-4, "lr_critic": 5e-4, "betas": (0.5, 0.9),
+            "batch_size": 32, "steps": 2000, "log_every": 10, "ema_decay": 0.995, "checkpoint_every": 500,
             "sample_every": 500, "num_workers": 0,
         },
         "generate": {"tiles_per_profile": 16, "batch_size": 64},

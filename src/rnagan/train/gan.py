@@ -413,8 +413,11 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
         sampler = EpochBatchSampler(len(dataset), cfg.batch_size, seed=cfg.seed, rank=world.rank,
                                     world_size=world.world_size, start=batches_done)
         workers = 0 if dataset.cache is not None else cfg.num_workers
+        # Its own generator: creating the iterator would otherwise draw from the global RNG and shift
+        # the noise stream of a resumed run by one draw.
         batches = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=workers,
-                                  pin_memory=dev.type == "cuda", persistent_workers=workers > 0))
+                                  pin_memory=dev.type == "cuda", persistent_workers=workers > 0,
+                                  generator=torch.Generator().manual_seed(cfg.seed)))
         grid = _fixed_grid(data, cfg)
         writer = None
         if world.is_main:
