@@ -191,7 +191,7 @@ def test_no_shared_sample_ids_is_reported(tmp_path: Path) -> None:
 
 def test_two_gloo_processes_stay_in_sync(toy_workspace: Workspace, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=0", str(WORKER),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
            str(toy_workspace.root), "ddp", "1", "gan.steps=6", "gan.checkpoint_every=3", "gan.batch_size=4"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]  # the trainer raises if the ranks' weights differ

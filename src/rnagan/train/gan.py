@@ -400,6 +400,9 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
             objective.latent_std.copy_(ckpt.tensors["latent_std"])
             opt_g.load_state_dict(ckpt.state["opt_g"])
             opt_d.load_state_dict(ckpt.state["opt_d"])
+            for opt, lr in ((opt_g, cfg.lr_generator), (opt_d, cfg.lr_critic)):  # the config may lower them
+                for group in opt.param_groups:
+                    group["lr"], group["betas"] = lr, cfg.betas
             step, batches_done = int(ckpt.state["step"]), int(ckpt.state["batches_done"])
             if str(world.rank) in ckpt.state["rng"] and int(ckpt.meta.get("world_size", 1)) == world.world_size:
                 set_rng_state(ckpt.state["rng"][str(world.rank)])
