@@ -43,9 +43,18 @@ def ours(folders: list[Path], batch_size: int) -> float:
 def theirs(folders: list[Path], batch_size: int) -> float:
     from cleanfid import fid
 
-    return float(fid.compute_fid(str(folders[0]), str(folders[1]), mode="legacy_tensorflow", num_workers=0,
-                                 batch_size=batch_size, device=torch.device("cpu"), use_dataparallel=False,
-                                 verbose=False))
+    return float(
+        fid.compute_fid(
+            str(folders[0]),
+            str(folders[1]),
+            mode="legacy_tensorflow",
+            num_workers=0,
+            batch_size=batch_size,
+            device=torch.device("cpu"),
+            use_dataparallel=False,
+            verbose=False,
+        )
+    )
 
 
 def main() -> None:
@@ -85,8 +94,7 @@ def main() -> None:
         "seconds_median": {k: statistics.median(v) for k, v in times.items()},
         "images_per_second": {k: n_images / statistics.median(v) for k, v in times.items()},
         "seconds_all": times,
-        "machine": {"cpu_count": torch.get_num_threads(), "platform": platform.platform(),
-                    "torch": torch.__version__},
+        "machine": {"cpu_count": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

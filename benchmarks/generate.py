@@ -33,8 +33,13 @@ RESULTS = Path(__file__).parent / "results" / "generate.json"
 def measure(preset_name: str, profiles: int, n: int, device: torch.device) -> dict[str, float]:
     cfg = preset(preset_name)
     gan = cfg.gan
-    network = Generator(gan.latent_dim + gan.noise_dim, image_size=gan.image_size, base_channels=gan.base_channels,
-                        max_channels=gan.max_channels, upsample=gan.upsample)
+    network = Generator(
+        gan.latent_dim + gan.noise_dim,
+        image_size=gan.image_size,
+        base_channels=gan.base_channels,
+        max_channels=gan.max_channels,
+        upsample=gan.upsample,
+    )
     tile_generator = TileGenerator(network, gan, torch.zeros(gan.latent_dim), torch.ones(gan.latent_dim), device)
     mu = torch.randn(profiles, gan.latent_dim)
     with torch.inference_mode(), autocast(device):
@@ -47,9 +52,13 @@ def measure(preset_name: str, profiles: int, n: int, device: torch.device) -> di
         Image.fromarray(tile.permute(1, 2, 0).numpy()).save(io.BytesIO(), format="PNG", compress_level=1)
     png_seconds = time.perf_counter() - start
     total = len(tiles)
-    return {"tiles": total, "image_size": gan.image_size, "batch_size": cfg.generate.batch_size,
-            "generator_tiles_per_second": total / generate_seconds,
-            "with_png_tiles_per_second": total / (generate_seconds + png_seconds)}
+    return {
+        "tiles": total,
+        "image_size": gan.image_size,
+        "batch_size": cfg.generate.batch_size,
+        "generator_tiles_per_second": total / generate_seconds,
+        "with_png_tiles_per_second": total / (generate_seconds + png_seconds),
+    }
 
 
 def main() -> None:
@@ -61,8 +70,13 @@ def main() -> None:
     args = parser.parse_args()
     device = pick_device(args.device)
     results = {name: measure(name, args.profiles, args.n, device) for name in args.presets}
-    out = {"device": str(device), "threads": torch.get_num_threads(), "platform": platform.platform(),
-           "torch": torch.__version__, "results": results}
+    out = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "results": results,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

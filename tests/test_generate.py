@@ -46,8 +46,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Config
     cfg = _config()
     ws = Workspace(tmp_path_factory.mktemp("gen") / "ws").create()
     cohort = build_cohort(cfg.demo, list(GeneSpace.default().ids))
-    prepared = prepare_expression(cohort.counts, metadata=cohort.samples, workspace=ws, config=cfg.expression,
-                                  gene_space=GeneSpace.default())
+    prepared = prepare_expression(
+        cohort.counts, metadata=cohort.samples, workspace=ws, config=cfg.expression, gene_space=GeneSpace.default()
+    )
     import_tiles(training_tiles(cohort.tiles, prepared.samples.reset_index()), ws, image_format="jpeg")
     train_vae(ws, cfg, device="cpu")
     train_gan(ws, cfg, run="rnagan", device="cpu")
@@ -91,8 +92,9 @@ def test_perturbation_pairs_share_noise(trained, tmp_path: Path) -> None:
     assert list(base["noise_index"]) == list(moved["noise_index"]) and set(moved["base_profile"]) == {sample}
     for a, b in zip(base["path"], moved["path"], strict=True):
         np.testing.assert_array_equal(_pixels(a), _pixels(b))
-    both = generate_tiles(ws, cfg, samples=[sample], perturbations=["TP53=+3", f"{TP53}=x4"],
-                          out=tmp_path / "pair", device="cpu")
+    both = generate_tiles(
+        ws, cfg, samples=[sample], perturbations=["TP53=+3", f"{TP53}=x4"], out=tmp_path / "pair", device="cpu"
+    )
     assert set(both["perturbation"]) == {"", "TP53=+3,ENSG00000141510=x4"}
     assert len(list((tmp_path / "pair" / "panels").glob("*.png"))) == 1
 
@@ -109,6 +111,25 @@ def test_external_cohort_with_half_the_genes_missing(trained, tmp_path: Path) ->
     assert coverage["coverage"] == pytest.approx(0.5, abs=1e-3)
 
 
+def test_z_scored_profiles_and_latent_tables(trained, tmp_path: Path) -> None:
+    """`rnagan vae sample`-style inputs: decoded z-scores, or μ vectors used as they are."""
+    ws, cfg, _ = trained
+    z = pd.read_parquet(ws.expression_matrix).iloc[:2]
+    z.to_parquet(tmp_path / "profiles.parquet")
+    from_z = generate_tiles(
+        ws, cfg, expression_file=tmp_path / "profiles.parquet", scale="z", out=tmp_path / "z", device="cpu"
+    )
+    latents = pd.read_parquet(ws.latents).iloc[:2]
+    latents.filter(like="mu_").to_csv(tmp_path / "latents.csv")
+    from_mu = generate_tiles(
+        ws, cfg, expression_file=tmp_path / "latents.csv", scale="z", out=tmp_path / "mu", device="cpu"
+    )
+    assert set(from_z["source"]) == {"profiles"} and set(from_mu["source"]) == {"latents"}
+    # the cohort's μ (written by the VAE stage) gives the same tiles as encoding its z-scores
+    for a, b in zip(from_z["path"], from_mu["path"], strict=True):
+        np.testing.assert_allclose(_pixels(str(tmp_path / "z" / a)), _pixels(str(tmp_path / "mu" / b)), atol=2)
+
+
 def test_fold_change_goes_through_the_original_scale(trained) -> None:
     ws, _, counts = trained
     scaler = ExpressionScaler.load(ws.scaler)
@@ -121,11 +142,14 @@ def test_fold_change_goes_through_the_original_scale(trained) -> None:
     np.testing.assert_array_equal(moved[others].to_numpy(), z[others].to_numpy())
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("TP53=+2", Perturbation("TP53", "shift", 2.0)),
-    ("EGFR=-1.5", Perturbation("EGFR", "shift", -1.5)),
-    ("EGFR=x4", Perturbation("EGFR", "fold", 4.0)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TP53=+2", Perturbation("TP53", "shift", 2.0)),
+        ("EGFR=-1.5", Perturbation("EGFR", "shift", -1.5)),
+        ("EGFR=x4", Perturbation("EGFR", "fold", 4.0)),
+    ],
+)
 def test_perturbation_parsing(text: str, expected: Perturbation) -> None:
     assert Perturbation.parse(text) == expected
 

@@ -45,8 +45,17 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.csv"
 COVERAGE = "coverage.json"
-MANIFEST_COLUMNS = ("profile", "base_profile", "perturbation", "source", "tissue", "split", "seed",
-                    "noise_index", "path")
+MANIFEST_COLUMNS = (
+    "profile",
+    "base_profile",
+    "perturbation",
+    "source",
+    "tissue",
+    "split",
+    "seed",
+    "noise_index",
+    "path",
+)
 _PERTURBATION = re.compile(r"^\s*(?P<gene>[^=\s]+)\s*=\s*(?P<op>[+-]|x|\*)\s*(?P<value>\d+(\.\d*)?|\.\d+)\s*$")
 
 
@@ -127,9 +136,16 @@ def _read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t" if path.suffix in (".tsv", ".txt") else ",", index_col=0)
 
 
-def load_profiles(workspace: Workspace, config: Config, vae: Any, *, samples: Sequence[str] | None = None,
-                  split: str | None = None, expression_file: str | Path | None = None,
-                  scale: Literal["raw", "z"] = "raw") -> Profiles:
+def load_profiles(
+    workspace: Workspace,
+    config: Config,
+    vae: Any,
+    *,
+    samples: Sequence[str] | None = None,
+    split: str | None = None,
+    expression_file: str | Path | None = None,
+    scale: Literal["raw", "z"] = "raw",
+) -> Profiles:
     """The profiles of one source (see module docstring), in the VAE's gene space."""
     if expression_file is not None:
         return _file_profiles(Path(expression_file), config, vae, scale)
@@ -165,17 +181,18 @@ def _file_profiles(path: Path, config: Config, vae: Any, scale: str) -> Profiles
         frame = read_expression(path)
         source = "external"
     min_coverage = config.expression.min_coverage
+    # the coverage report for coverage.json; both paths below log the missing genes themselves
     _, report = GeneSpace.from_ids(vae.genes).align(frame, min_coverage=min_coverage, source=str(path))
-    if report.n_missing:
-        log.warning("%s: %s; missing genes set to the training mean (z = 0)", path, report.summary())
     if scale == "z":
         from rnagan.latent import align_to_model
 
         z = align_to_model(vae, frame, source=str(path))
     else:
         if vae.scaler is None:
-            raise InputFileError("the VAE checkpoint holds no expression scaler, so raw profiles cannot be "
-                                 "scaled; pass z-scored profiles with --scale z")
+            raise InputFileError(
+                "the VAE checkpoint holds no expression scaler, so raw profiles cannot be "
+                "scaled; pass z-scored profiles with --scale z"
+            )
         z = apply_to_cohort(frame, vae.scaler, min_coverage=min_coverage)
     z.columns = pd.Index(vae.genes)
     info = pd.DataFrame({"source": source, "tissue": None, "split": None}, index=z.index.astype(str))
@@ -183,9 +200,18 @@ def _file_profiles(path: Path, config: Config, vae: Any, scale: str) -> Profiles
     return Profiles(z=z, mu=None, info=info, coverage=report.to_dict())
 
 
-def _slug(name: str) -> str:
-    """A profile name usable as a folder and a tile-store slide id (no '/')."""
-    return re.sub(r"[^A-Za-z0-9._=+,-]+", "_", name).strip("_") or "profile"
+def _slugs(names: Sequence[str]) -> dict[str, str]:
+    """Profile name → a distinct name usable as a folder and a tile-store slide id (no '/')."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        slug = re.sub(r"[^A-Za-z0-9._=+,-]+", "_", str(name)).strip("_") or "profile"
+        candidate, i = slug, 1
+        while candidate in taken:
+            candidate, i = f"{slug}_{i}", i + 1
+        taken.add(candidate)
+        out[name] = candidate
+    return out
 
 
 def _save_png(tile: torch.Tensor, path: Path) -> None:
@@ -199,11 +225,20 @@ def sheet(tiles: torch.Tensor, columns: int | None = None) -> torch.Tensor:
     return make_grid(tiles, nrow=columns, padding=2, pad_value=255)
 
 
-def generate_tiles(workspace: Workspace, config: Config, *, run: str = "rnagan",
-                   samples: Sequence[str] | None = None, split: str | None = None,
-                   expression_file: str | Path | None = None, scale: Literal["raw", "z"] = "raw",
-                   perturbations: Sequence[str] = (), out: str | Path | None = None, store: bool = False,
-                   device: str = "auto") -> pd.DataFrame:
+def generate_tiles(
+    workspace: Workspace,
+    config: Config,
+    *,
+    run: str = "rnagan",
+    samples: Sequence[str] | None = None,
+    split: str | None = None,
+    expression_file: str | Path | None = None,
+    scale: Literal["raw", "z"] = "raw",
+    perturbations: Sequence[str] = (),
+    out: str | Path | None = None,
+    store: bool = False,
+    device: str = "auto",
+) -> pd.DataFrame:
     """Write ``tiles_per_profile`` tiles per profile (and per perturbed twin); return the manifest."""
     from rnagan.latent import encode_cohort, load_vae, mu_columns
     from rnagan.train.gan import load_generator
@@ -212,8 +247,9 @@ def generate_tiles(workspace: Workspace, config: Config, *, run: str = "rnagan",
     parsed = [Perturbation.parse(p) for p in perturbations]
     torch_device = pick_device(device)
     vae = load_vae(workspace.vae_checkpoint, device=str(torch_device))
-    profiles = load_profiles(workspace, config, vae, samples=samples, split=split,
-                             expression_file=expression_file, scale=scale)
+    profiles = load_profiles(
+        workspace, config, vae, samples=samples, split=split, expression_file=expression_file, scale=scale
+    )
     info = profiles.info.assign(base_profile=profiles.info.index, perturbation="")
     if profiles.z is not None:
         z = profiles.z
@@ -232,25 +268,33 @@ def generate_tiles(workspace: Workspace, config: Config, *, run: str = "rnagan",
     generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
     n = settings.tiles_per_profile
     with torch.inference_mode(), autocast(torch_device):
-        tiles = generator.generate(torch.from_numpy(mu), n_per_profile=n, seed=settings.seed,
-                                   batch_size=settings.batch_size)  # (P*n, 3, S, S), profile-major
+        tiles = generator.generate(
+            torch.from_numpy(mu), n_per_profile=n, seed=settings.seed, batch_size=settings.batch_size
+        )  # (P*n, 3, S, S), profile-major
 
     out = Path(out) if out is not None else workspace.samples_run(run)
     rows = []
     with atomic_dir(out) as tmp:
-        slugs = {name: _slug(name) for name in info.index}
+        slugs = _slugs(info.index)
         for p, name in enumerate(info.index):
             for j in range(n):
                 rel = Path("tiles") / slugs[name] / f"{j:04d}.png"
                 _save_png(tiles[p * n + j], tmp / rel)
-                rows.append({"profile": name, **info.loc[name].to_dict(), "seed": settings.seed,
-                             "noise_index": j, "path": rel.as_posix()})
-            shown = tiles[p * n: p * n + min(n, settings.contact_sheet_tiles)]
+                rows.append(
+                    {
+                        "profile": name,
+                        **info.loc[name].to_dict(),
+                        "seed": settings.seed,
+                        "noise_index": j,
+                        "path": rel.as_posix(),
+                    }
+                )
+            shown = tiles[p * n : p * n + min(n, settings.contact_sheet_tiles)]
             _save_png(sheet(shown), tmp / "contact_sheets" / f"{slugs[name]}.png")
             base = info.loc[name, "base_profile"]
             if info.loc[name, "perturbation"]:
                 b = info.index.get_loc(base)
-                pair = torch.cat([tiles[b * n: b * n + len(shown)], shown])
+                pair = torch.cat([tiles[b * n : b * n + len(shown)], shown])
                 _save_png(sheet(pair, columns=len(shown)), tmp / "panels" / f"{slugs[name]}.png")
         manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
         manifest.to_csv(tmp / MANIFEST, index=False)
@@ -260,7 +304,9 @@ def generate_tiles(workspace: Workspace, config: Config, *, run: str = "rnagan",
             with TileStore(tmp / "store.lmdb", readonly=False) as tile_store:
                 tile_store.put_many(
                     (tile_key(slugs[name], j, 0), encode_tile(tiles[p * n + j].permute(1, 2, 0).numpy()))
-                    for p, name in enumerate(info.index) for j in range(n))
+                    for p, name in enumerate(info.index)
+                    for j in range(n)
+                )
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
 
@@ -270,7 +316,10 @@ def read_manifest(folder: str | Path) -> pd.DataFrame:
     folder = Path(folder)
     if not (folder / MANIFEST).is_file():
         raise InputFileError(f"no generated tiles at {folder} ({MANIFEST} missing): run `rnagan generate` first")
-    manifest = pd.read_csv(folder / MANIFEST, dtype={"profile": str, "base_profile": str, "perturbation": str,
-                                                     "tissue": str, "split": str}, keep_default_na=False)
+    manifest = pd.read_csv(
+        folder / MANIFEST,
+        dtype={"profile": str, "base_profile": str, "perturbation": str, "tissue": str, "split": str},
+        keep_default_na=False,
+    )
     manifest["path"] = [str(folder / p) for p in manifest["path"]]
     return manifest

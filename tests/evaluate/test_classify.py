@@ -29,8 +29,7 @@ def test_a_resnet18_trains_on_real_tiles(lung_tiles) -> None:
     tiles = {label: torch.stack(list(iter_images(paths[:12]))) for label, paths in lung_tiles.items()}
     images = torch.cat(list(tiles.values()))
     labels = [label for label, batch in tiles.items() for _ in range(len(batch))]
-    clf = train_classifier(images, labels, images[::4], labels[::4], epochs=1, lr=1e-3, batch_size=8,
-                           image_size=32)
+    clf = train_classifier(images, labels, images[::4], labels[::4], epochs=1, lr=1e-3, batch_size=8, image_size=32)
     proba = clf.predict_proba(images)
     assert clf.classes == ["lung_aca", "lung_n"] and clf.n_train == 24
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
@@ -38,5 +37,13 @@ def test_a_resnet18_trains_on_real_tiles(lung_tiles) -> None:
 
 def test_one_tissue_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 2 tissues"):
-        train_classifier(torch.zeros(4, 3, 8, 8, dtype=torch.uint8), ["a"] * 4, torch.zeros(0, 3, 8, 8),
-                         [], epochs=1, lr=1e-3, batch_size=2, image_size=16)
+        train_classifier(
+            torch.zeros(4, 3, 8, 8, dtype=torch.uint8),
+            ["a"] * 4,
+            torch.zeros(0, 3, 8, 8),
+            [],
+            epochs=1,
+            lr=1e-3,
+            batch_size=2,
+            image_size=16,
+        )

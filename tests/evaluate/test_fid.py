@@ -53,8 +53,11 @@ def test_kid_is_unbiased_on_a_known_case() -> None:
     def k(x, y):
         return (x @ y / 2 + 1) ** 3
 
-    population = (np.mean([k(x, y) for x in a for y in a]) + np.mean([k(x, y) for x in b for y in b])
-                  - 2 * np.mean([k(x, y) for x in a for y in b]))
+    population = (
+        np.mean([k(x, y) for x in a for y in a])
+        + np.mean([k(x, y) for x in b for y in b])
+        - 2 * np.mean([k(x, y) for x in a for y in b])
+    )
     rng = np.random.default_rng(0)
     draws = [mmd2_unbiased(a[rng.integers(0, 2, 6)], b[rng.integers(0, 2, 6)]) for _ in range(4000)]
     assert np.mean(draws) == pytest.approx(population, rel=0.03)
@@ -62,8 +65,12 @@ def test_kid_is_unbiased_on_a_known_case() -> None:
 
 def test_kid_of_equal_distributions_averages_zero() -> None:
     rng = np.random.default_rng(0)
-    values = [kernel_inception_distance(rng.normal(size=(30, 8)), rng.normal(size=(30, 8)), subsets=1,
-                                        subset_size=30, seed=i)[0] for i in range(300)]
+    values = [
+        kernel_inception_distance(
+            rng.normal(size=(30, 8)), rng.normal(size=(30, 8)), subsets=1, subset_size=30, seed=i
+        )[0]
+        for i in range(300)
+    ]
     assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(len(values))
     assert min(values) < 0  # an unbiased estimator of 0 must go negative
 

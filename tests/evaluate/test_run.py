@@ -34,16 +34,18 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
     cfg.vae.epochs, cfg.gan.steps = 1, 2
     ws = Workspace(tmp_path / "ws").create()
     cohort = build_cohort(cfg.demo, list(GeneSpace.default().ids))
-    prepared = prepare_expression(cohort.counts, metadata=cohort.samples, workspace=ws, config=cfg.expression,
-                                  gene_space=GeneSpace.default())
+    prepared = prepare_expression(
+        cohort.counts, metadata=cohort.samples, workspace=ws, config=cfg.expression, gene_space=GeneSpace.default()
+    )
     import_tiles(training_tiles(cohort.tiles, prepared.samples.reset_index()), ws, image_format="jpeg")
     train_vae(ws, cfg, device="cpu")
     for run, conditioning in (("rnagan", "projection"), ("baseline", "none")):
         run_cfg = cfg.model_copy(deep=True)
         run_cfg.gan.conditioning = conditioning
         train_gan(ws, run_cfg, run=run, device="cpu")
-        generate_tiles(ws, cfg, run=run, split="test", perturbations=["TP53=+2"] if run == "rnagan" else (),
-                       device="cpu")
+        generate_tiles(
+            ws, cfg, run=run, split="test", perturbations=["TP53=+2"] if run == "rnagan" else (), device="cpu"
+        )
 
     # plant a copy of a training tile among the baseline's tiles
     tiles = real_tiles(ws)

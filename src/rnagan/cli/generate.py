@@ -17,19 +17,32 @@ def generate(
     set_: SetOpt = None,
     run: Annotated[str, typer.Option(help="GAN run under gan/: rnagan, reference or baseline.")] = "rnagan",
     sample: Annotated[list[str] | None, typer.Option(help="Sample ID of the prepared cohort (repeatable).")] = None,
-    split: Annotated[str | None, typer.Option(help="Every sample of this split (train/val/test) [default: all].")] \
-        = None,
-    expression: Annotated[Path | None, typer.Option(
-        help="Profiles of another cohort (gct/csv/tsv/parquet/h5ad), or z-scores / latents with --scale z.")] = None,
-    scale: Annotated[str, typer.Option(
-        help="raw: expression values, scaled with the training scaler; z: z-scored profiles or a mu_* table.")] = "raw",
-    perturb: Annotated[list[str] | None, typer.Option(
-        help="GENE=+2 (z-score shift) or GENE=x4 (fold change); repeat to move genes together.")] = None,
-    n: Annotated[int | None, typer.Option(min=1, help="Tiles per profile [default: generate.tiles_per_profile].")] \
-        = None,
+    split: Annotated[
+        str | None, typer.Option(help="Every sample of this split (train/val/test) [default: all].")
+    ] = None,
+    expression: Annotated[
+        Path | None,
+        typer.Option(
+            help="Profiles of another cohort (gct/csv/tsv/parquet/h5ad), or z-scores / latents with --scale z."
+        ),
+    ] = None,
+    scale: Annotated[
+        str,
+        typer.Option(
+            help="raw: expression values, scaled with the training scaler; z: z-scored profiles or a mu_* table."
+        ),
+    ] = "raw",
+    perturb: Annotated[
+        list[str] | None,
+        typer.Option(help="GENE=+2 (z-score shift) or GENE=x4 (fold change); repeat to move genes together."),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option(min=1, help="Tiles per profile [default: generate.tiles_per_profile].")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Noise seed [default: generate.seed].")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder [default: WORKSPACE/samples/RUN]; replaced whole.")] \
-        = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder [default: WORKSPACE/samples/RUN]; replaced whole.")
+    ] = None,
     store: Annotated[bool, typer.Option(help="Also write the tiles into OUT/store.lmdb.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
 ) -> None:
@@ -44,9 +57,19 @@ def generate(
     if scale not in ("raw", "z"):
         raise typer.BadParameter(f"--scale must be raw or z, got {scale!r}")
     scale_: Literal["raw", "z"] = "raw" if scale == "raw" else "z"
-    manifest = generate_tiles(open_workspace(workspace), cfg, run=run, samples=sample, split=split,
-                              expression_file=expression, scale=scale_, perturbations=perturb or [],
-                              out=out, store=store, device=device)
+    manifest = generate_tiles(
+        open_workspace(workspace),
+        cfg,
+        run=run,
+        samples=sample,
+        split=split,
+        expression_file=expression,
+        scale=scale_,
+        perturbations=perturb or [],
+        out=out,
+        store=store,
+        device=device,
+    )
     typer.echo(f"{len(manifest)} tiles of {manifest['profile'].nunique()} profiles")
 
 

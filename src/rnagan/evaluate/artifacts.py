@@ -46,8 +46,12 @@ def peak_ratios(images: torch.Tensor, periods: Sequence[int] = DEFAULT_PERIODS) 
     eps = 1e-12 * power.mean(axis=(1, 2)) + 1e-30
     logs = []
     for r, c in zip(*np.nonzero(is_peak), strict=True):
-        neighbours = [((r + dr) % height, (c + dc) % width) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-                      if (dr or dc) and not is_peak[(r + dr) % height, (c + dc) % width]]
+        neighbours = [
+            ((r + dr) % height, (c + dc) % width)
+            for dr in (-1, 0, 1)
+            for dc in (-1, 0, 1)
+            if (dr or dc) and not is_peak[(r + dr) % height, (c + dc) % width]
+        ]
         if not neighbours:
             continue
         ring = np.mean([power[:, i, j] for i, j in neighbours], axis=0)
@@ -60,7 +64,6 @@ def set_score(images: torch.Tensor, periods: Sequence[int] = DEFAULT_PERIODS) ->
     return float(np.exp(np.log(peak_ratios(images, periods)).mean()))
 
 
-def checkerboard_score(generated: torch.Tensor, real: torch.Tensor,
-                       periods: Sequence[int] = DEFAULT_PERIODS) -> float:
+def checkerboard_score(generated: torch.Tensor, real: torch.Tensor, periods: Sequence[int] = DEFAULT_PERIODS) -> float:
     """Generated set score / real set score (tiles resized to a common size beforehand if needed)."""
     return set_score(generated, periods) / set_score(real, periods)

@@ -37,8 +37,9 @@ class TissueClassifier:
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         x = images.to(self.device, torch.float32)
         if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
-                              antialias=True, align_corners=False)
+            x = F.interpolate(
+                x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False
+            )
         return x / 127.5 - 1.0
 
     def predict_proba(self, images: torch.Tensor, batch_size: int = 64) -> np.ndarray:
@@ -46,7 +47,7 @@ class TissueClassifier:
         out = []
         with evaluating(self.model):
             for start in range(0, len(images), batch_size):
-                logits = self.model(self._prepare(images[start:start + batch_size]))
+                logits = self.model(self._prepare(images[start : start + batch_size]))
                 out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
         return np.concatenate(out)
 
@@ -60,9 +61,19 @@ def _random_flips(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flip_v[:, None, None, None].to(x.device), x.flip(-2), x)
 
 
-def train_classifier(images: torch.Tensor, labels: Sequence[str], val_images: torch.Tensor,
-                     val_labels: Sequence[str], *, epochs: int, lr: float, batch_size: int,
-                     image_size: int, seed: int = 0, device: str | torch.device = "cpu") -> TissueClassifier:
+def train_classifier(
+    images: torch.Tensor,
+    labels: Sequence[str],
+    val_images: torch.Tensor,
+    val_labels: Sequence[str],
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    image_size: int,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> TissueClassifier:
     """ResNet-18 from scratch on real tiles; the weights of the epoch with the lowest validation loss."""
     seed_everything(seed)
     classes = sorted(set(labels))
@@ -80,7 +91,7 @@ def train_classifier(images: torch.Tensor, labels: Sequence[str], val_images: to
         clf.model.train()
         order = torch.randperm(len(images), generator=generator)
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             if len(batch) < 2:
                 continue  # BatchNorm needs two tiles
             x = _random_flips(clf._prepare(images[batch]), generator)
@@ -130,8 +141,9 @@ def classification_metrics(labels: Sequence[str], proba: np.ndarray, classes: Se
     return {
         "n": len(truth),
         "accuracy": float(accuracy_score(truth, predicted)) if len(truth) else None,
-        "f1_macro": float(f1_score(truth, predicted, average="macro", labels=range(len(classes)),
-                                   zero_division=0)) if len(truth) else None,
+        "f1_macro": float(f1_score(truth, predicted, average="macro", labels=range(len(classes)), zero_division=0))
+        if len(truth)
+        else None,
         "auc_macro": float(np.mean(aucs)) if aucs else None,
         "per_tissue": per_tissue,
     }

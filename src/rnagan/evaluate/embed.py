@@ -32,8 +32,14 @@ def embedding(features: np.ndarray, *, method: str = "umap", neighbors: int = 15
     return reducer.fit_transform(features)
 
 
-def feature_map_figure(sets: Mapping[str, tuple[np.ndarray, Sequence[str]]], *, reference: str = "real",
-                method: str = "umap", neighbors: int = 15, seed: int = 0) -> bytes:
+def feature_map_figure(
+    sets: Mapping[str, tuple[np.ndarray, Sequence[str]]],
+    *,
+    reference: str = "real",
+    method: str = "umap",
+    neighbors: int = 15,
+    seed: int = 0,
+) -> bytes:
     """PNG bytes: one panel per set; ``sets`` maps a name to (features (n, d), tissue per row)."""
     names = list(sets)
     stacked = np.concatenate([sets[name][0] for name in names])
@@ -43,8 +49,9 @@ def feature_map_figure(sets: Mapping[str, tuple[np.ndarray, Sequence[str]]], *, 
     colours = {t: matplotlib.colormaps["tab10"](i % 10) for i, t in enumerate(tissues)}
     fig = Figure(figsize=(3.2 * len(names), 3.4))
     axes = fig.subplots(1, len(names), squeeze=False)
-    reference_xy = coords[bounds[names.index(reference)]:bounds[names.index(reference) + 1]] \
-        if reference in names else None
+    reference_xy = (
+        coords[bounds[names.index(reference)] : bounds[names.index(reference) + 1]] if reference in names else None
+    )
     for ax, name, start, stop in zip(axes[0], names, bounds[:-1], bounds[1:], strict=True):
         xy, labels = coords[start:stop], np.asarray(sets[name][1])
         if reference_xy is not None and name != reference:

@@ -65,8 +65,9 @@ def find_weights(path: str | os.PathLike[str] | None = None) -> Path:
         source = "--weights" if path is not None else WEIGHTS_ENV
         candidate = Path(path if path is not None else os.environ[WEIGHTS_ENV]).expanduser()
         if not candidate.is_file():
-            raise MissingWeightsError(f"FID Inception weights given by {source} not found at {candidate}: "
-                                      + _HOW_TO_GET)
+            raise MissingWeightsError(
+                f"FID Inception weights given by {source} not found at {candidate}: " + _HOW_TO_GET
+            )
         return candidate
     spec = importlib.util.find_spec(WHEEL_PACKAGE)
     if spec is not None and spec.submodule_search_locations:
@@ -80,7 +81,8 @@ def find_weights(path: str | os.PathLike[str] | None = None) -> Path:
     if state_dicts:
         raise MissingWeightsError(
             f"found pytorch-fid's {state_dicts[0].name} in {checkpoints}: it holds the same TF weights but as a "
-            f"state dict for pytorch-fid's own module, not a TorchScript network; {_HOW_TO_GET}")
+            f"state dict for pytorch-fid's own module, not a TorchScript network; {_HOW_TO_GET}"
+        )
     raise MissingWeightsError(f"the FID Inception weights are not installed: {_HOW_TO_GET}")
 
 
@@ -136,16 +138,18 @@ class InceptionFeatures:
     batch_size: int = 8  # 8 beat 32 on 2 CPU cores (shared/BENCHMARK_NOTES.md)
 
     @classmethod
-    def load(cls, weights: str | os.PathLike[str] | None = None, *, device: str | torch.device = "cpu",
-             batch_size: int = 8) -> InceptionFeatures:
+    def load(
+        cls, weights: str | os.PathLike[str] | None = None, *, device: str | torch.device = "cpu", batch_size: int = 8
+    ) -> InceptionFeatures:
         path = find_weights(weights)
         device = torch.device(device)
         try:
             network = torch.jit.load(str(path), map_location=device).eval()
         except (RuntimeError, ValueError) as err:
             raise MissingWeightsError(f"{path} is not a TorchScript Inception network ({err}): {_HOW_TO_GET}") from None
-        return cls(network=network, weights_path=path, weights_sha1=file_sha1(path), device=device,
-                   batch_size=batch_size)
+        return cls(
+            network=network, weights_path=path, weights_sha1=file_sha1(path), device=device, batch_size=batch_size
+        )
 
     @property
     def _pool_layers(self) -> torch.jit.ScriptModule:

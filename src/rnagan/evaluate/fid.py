@@ -65,8 +65,12 @@ def frechet_distance(stats1: FeatureStats, stats2: FeatureStats) -> float:
     if stats1.mu.shape != stats2.mu.shape:
         raise ValueError(f"feature sizes differ: {stats1.mu.shape} vs {stats2.mu.shape}")
     diff = stats1.mu - stats2.mu
-    value = (diff @ diff + np.trace(stats1.sigma) + np.trace(stats2.sigma)
-             - 2.0 * trace_sqrt_product(stats1.factor, stats2.factor))
+    value = (
+        diff @ diff
+        + np.trace(stats1.sigma)
+        + np.trace(stats2.sigma)
+        - 2.0 * trace_sqrt_product(stats1.factor, stats2.factor)
+    )
     return max(float(value), 0.0)
 
 
@@ -89,8 +93,9 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     return float(within_x + within_y - 2.0 * kxy.mean())
 
 
-def kernel_inception_distance(features1: np.ndarray, features2: np.ndarray, *, subsets: int = 100,
-                              subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kernel_inception_distance(
+    features1: np.ndarray, features2: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """KID mean and standard deviation over ``subsets`` random subsets (without replacement)."""
     x = np.asarray(features1, dtype=np.float64)
     y = np.asarray(features2, dtype=np.float64)

@@ -19,17 +19,18 @@ def _normalise(features: np.ndarray) -> np.ndarray:
     return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
 
 
-def nearest_neighbours(queries: np.ndarray, references: np.ndarray, *, chunk: int = 1024
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+    queries: np.ndarray, references: np.ndarray, *, chunk: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """Cosine distance to, and index of, the nearest reference row for every query row."""
     q, r = _normalise(queries), _normalise(references)
     distances = np.empty(len(q))
     indices = np.empty(len(q), dtype=np.int64)
     for start in range(0, len(q), chunk):
-        similarity = q[start:start + chunk] @ r.T
+        similarity = q[start : start + chunk] @ r.T
         best = similarity.argmax(axis=1)
-        indices[start:start + chunk] = best
-        distances[start:start + chunk] = 1.0 - similarity[np.arange(len(best)), best]
+        indices[start : start + chunk] = best
+        distances[start : start + chunk] = 1.0 - similarity[np.arange(len(best)), best]
     return np.clip(distances, 0.0, 2.0), indices
 
 
@@ -62,13 +63,19 @@ class MemorisationResult:
         return [(int(i), int(self.nearest[i]), float(self.distances[i])) for i in order]
 
 
-def memorisation_check(generated: np.ndarray, train: np.ndarray, test: np.ndarray, *,
-                       quantile: float = 0.01) -> MemorisationResult:
+def memorisation_check(
+    generated: np.ndarray, train: np.ndarray, test: np.ndarray, *, quantile: float = 0.01
+) -> MemorisationResult:
     """Flag generated tiles nearer to a training tile than ``quantile`` of real test tiles are."""
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
     distances, nearest = nearest_neighbours(generated, train)
     reference, _ = nearest_neighbours(test, train)
     threshold = float(np.quantile(reference, quantile))
-    return MemorisationResult(distances=distances, nearest=nearest, reference_distances=reference,
-                              threshold=threshold, flagged=distances < threshold)
+    return MemorisationResult(
+        distances=distances,
+        nearest=nearest,
+        reference_distances=reference,
+        threshold=threshold,
+        flagged=distances < threshold,
+    )

@@ -53,8 +53,9 @@ class NvidiaInterface(nn.Module):
         return self.layers(x).reshape(-1, self.features)
 
 
-def save_nvidia_interface(dest: str | os.PathLike[str] = CLEANFID_PATH,
-                          weights: str | os.PathLike[str] | None = None) -> Path:
+def save_nvidia_interface(
+    dest: str | os.PathLike[str] = CLEANFID_PATH, weights: str | os.PathLike[str] | None = None
+) -> Path:
     """Write the wrapped network to ``dest`` (atomically) and return the path."""
     extractor = InceptionFeatures.load(weights)
     layers = extractor.network.layers if hasattr(extractor.network, "layers") else extractor.network.net.layers

@@ -67,9 +67,12 @@ def _load_store_tiles(store_path: Path, keys: Sequence[str]) -> list[torch.Tenso
 def _stack(tiles: Sequence[torch.Tensor]) -> torch.Tensor:
     """uint8 tiles → one (N, 3, S, S) batch; tiles of another size are resized to the most common one."""
     sizes = pd.Series([tuple(t.shape[-2:]) for t in tiles]).mode()[0]
-    same = [t if tuple(t.shape[-2:]) == sizes else
-            F.interpolate(t[None].float(), size=sizes, mode="bilinear", antialias=True)[0].round().to(torch.uint8)
-            for t in tiles]
+    same = [
+        t
+        if tuple(t.shape[-2:]) == sizes
+        else F.interpolate(t[None].float(), size=sizes, mode="bilinear", antialias=True)[0].round().to(torch.uint8)
+        for t in tiles
+    ]
     return torch.stack(same)
 
 
@@ -100,15 +103,28 @@ def _file_identity(paths: Sequence[str]) -> list[str]:
     return [f"{p}:{Path(p).stat().st_mtime_ns}" for p in paths]
 
 
-def _fid_entry(real: fid.FeatureStats, generated: np.ndarray, reference: str,
-               inception: dict[str, Any]) -> dict[str, Any]:
+def _fid_entry(
+    real: fid.FeatureStats, generated: np.ndarray, reference: str, inception: dict[str, Any]
+) -> dict[str, Any]:
     value = fid.frechet_distance(real, fid.FeatureStats.from_features(generated))
-    return {"value": value, "n_generated": len(generated), "n_real": real.n, "reference_split": reference,
-            **{k: inception[k] for k in ("backbone", "weights_sha1", "resize")}}
+    return {
+        "value": value,
+        "n_generated": len(generated),
+        "n_real": real.n,
+        "reference_split": reference,
+        **{k: inception[k] for k in ("backbone", "weights_sha1", "resize")},
+    }
 
 
-def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rnagan", "reference", "baseline"),
-             real_split: str = "test", train_split: str = "train", weights: str | Path | None = None) -> dict[str, Any]:
+def evaluate(
+    workspace: Workspace,
+    config: Config,
+    *,
+    runs: Sequence[str] = ("rnagan", "reference", "baseline"),
+    real_split: str = "test",
+    train_split: str = "train",
+    weights: str | Path | None = None,
+) -> dict[str, Any]:
     """Measure each run's tiles; write ``workspace.metrics`` and ``workspace.report_html``; return the metrics."""
     cfg = config.evaluate
     device = pick_device(cfg.device)
@@ -120,12 +136,15 @@ def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rn
     test_rows = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fid_max_images, cfg.seed)
     train_rows = _draw(tiles_table[tiles_table["split"] == train_split], cfg.fid_max_images, cfg.seed)
     if len(test_rows) < 2 or len(train_rows) < 2:
-        raise InputFileError(f"need at least 2 real tiles in splits {real_split!r} and {train_split!r}; "
-                             f"found {len(test_rows)} and {len(train_rows)}")
+        raise InputFileError(
+            f"need at least 2 real tiles in splits {real_split!r} and {train_split!r}; "
+            f"found {len(test_rows)} and {len(train_rows)}"
+        )
     test_tiles = _load_store_tiles(workspace.tile_store, test_rows["key"].tolist())
     train_tiles = _load_store_tiles(workspace.tile_store, train_rows["key"].tolist())
-    log.info("Inception features of %d %s and %d %s real tiles", len(test_tiles), real_split,
-             len(train_tiles), train_split)
+    log.info(
+        "Inception features of %d %s and %d %s real tiles", len(test_tiles), real_split, len(train_tiles), train_split
+    )
     test_feats = cache(_store_identity(workspace, test_rows["key"].tolist()), test_tiles)
     train_feats = cache(_store_identity(workspace, train_rows["key"].tolist()), train_tiles)
     test_stats = fid.FeatureStats.from_features(test_feats)
@@ -134,10 +153,17 @@ def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rn
 
     classifier = _train_classifier(workspace, tiles_table, train_split, config, device)
     metrics: dict[str, Any] = {
-        "settings": {"runs": list(runs), "real_split": real_split, "train_split": train_split,
-                     "inception": inception, "evaluate": cfg.model_dump(mode="json"), "preset": config.preset},
+        "settings": {
+            "runs": list(runs),
+            "real_split": real_split,
+            "train_split": train_split,
+            "inception": inception,
+            "evaluate": cfg.model_dump(mode="json"),
+            "preset": config.preset,
+        },
         "real": {
-            "n_test": len(test_tiles), "n_train": len(train_tiles),
+            "n_test": len(test_tiles),
+            "n_train": len(train_tiles),
             "tissues": test_rows["tissue"].value_counts().sort_index().to_dict(),
             "fid_train_vs_test": _fid_entry(test_stats, train_feats, real_split, inception),
             "checkerboard_set_score": real_score,
@@ -151,16 +177,19 @@ def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rn
         figures["real_sheets"][tissue] = report.tiles_png(test_batch[positions])
     if classifier is not None:
         proba = classifier.predict_proba(test_batch)
-        metrics["classifier"] = {"classes": classifier.classes, "n_train_tiles": classifier.n_train,
-                                 "real_test": classify.classification_metrics(test_rows["tissue"], proba,
-                                                                              classifier.classes)}
+        metrics["classifier"] = {
+            "classes": classifier.classes,
+            "n_train_tiles": classifier.n_train,
+            "real_test": classify.classification_metrics(test_rows["tissue"], proba, classifier.classes),
+        }
     umap_sets = {"real": (test_feats, test_rows["tissue"].tolist())}
 
     for run in runs:
         folder = workspace.samples_run(run)
         if not (folder / "manifest.csv").is_file():
-            log.warning("run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)",
-                        run, folder, run)
+            log.warning(
+                "run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)", run, folder, run
+            )
             metrics["runs"][run] = {"status": "missing", "folder": str(folder)}
             continue
         manifest = read_manifest(folder)
@@ -168,23 +197,33 @@ def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rn
         tiles = [read_image(p) for p in plain["path"]]
         feats = cache(_file_identity(plain["path"].tolist()), tiles)
         batch = _stack(tiles)
-        kid_mean, kid_std = fid.kernel_inception_distance(test_feats, feats, subsets=cfg.kid_subsets,
-                                                          subset_size=cfg.kid_subset_size, seed=cfg.seed)
+        kid_mean, kid_std = fid.kernel_inception_distance(
+            test_feats, feats, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size, seed=cfg.seed
+        )
         memo = memorisation.memorisation_check(feats, train_feats, test_feats, quantile=cfg.memorisation_quantile)
         entry: dict[str, Any] = {
-            "status": "ok", "n_tiles": len(tiles), "n_profiles": int(plain["profile"].nunique()),
+            "status": "ok",
+            "n_tiles": len(tiles),
+            "n_profiles": int(plain["profile"].nunique()),
             "fid": _fid_entry(test_stats, feats, real_split, inception),
-            "kid": {"mean": kid_mean, "std": kid_std, "subsets": cfg.kid_subsets,
-                    "subset_size": min(cfg.kid_subset_size, len(feats), len(test_feats))},
-            "checkerboard": {"score": artifacts.set_score(batch, cfg.checkerboard_periods) / real_score,
-                             "periods": cfg.checkerboard_periods},
+            "kid": {
+                "mean": kid_mean,
+                "std": kid_std,
+                "subsets": cfg.kid_subsets,
+                "subset_size": min(cfg.kid_subset_size, len(feats), len(test_feats)),
+            },
+            "checkerboard": {
+                "score": artifacts.set_score(batch, cfg.checkerboard_periods) / real_score,
+                "periods": cfg.checkerboard_periods,
+            },
             "memorisation": memo.summary(cfg.memorisation_quantile),
         }
         held_out = plain["split"] == real_split
         if classifier is not None and held_out.any():
             proba = classifier.predict_proba(batch[held_out.to_numpy()])
-            entry["conditioning"] = classify.classification_metrics(plain.loc[held_out, "tissue"], proba,
-                                                                    classifier.classes)
+            entry["conditioning"] = classify.classification_metrics(
+                plain.loc[held_out, "tissue"], proba, classifier.classes
+            )
         metrics["runs"][run] = entry
         umap_sets[run] = (feats, plain["tissue"].replace("", "unknown").tolist())
         figures["runs"][run] = report.tiles_png(batch[: cfg.report_tiles])
@@ -194,16 +233,18 @@ def evaluate(workspace: Workspace, config: Config, *, runs: Sequence[str] = ("rn
         ]
         figures["panels"][run] = {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))}
 
-    figures["umap"] = embed.feature_map_figure(umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors,
-                                        seed=cfg.seed)
+    figures["umap"] = embed.feature_map_figure(
+        umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed
+    )
     write_json_atomic(workspace.metrics, metrics)
     write_text_atomic(workspace.report_html, report.render_report(metrics, figures))
     log.info("metrics in %s, report in %s", workspace.metrics, workspace.report_html)
     return metrics
 
 
-def _train_classifier(workspace: Workspace, tiles_table: pd.DataFrame, train_split: str, config: Config,
-                      device: torch.device) -> classify.TissueClassifier | None:
+def _train_classifier(
+    workspace: Workspace, tiles_table: pd.DataFrame, train_split: str, config: Config, device: torch.device
+) -> classify.TissueClassifier | None:
     """ResNet-18 on real training tiles (validation: the ``val`` split); None with fewer than 2 tissues."""
     cfg = config.evaluate
     train = _draw(tiles_table[tiles_table["split"] == train_split], cfg.classifier_max_tiles, cfg.seed)
@@ -217,7 +258,15 @@ def _train_classifier(workspace: Workspace, tiles_table: pd.DataFrame, train_spl
     log.info("training the tissue classifier on %d real tiles (%d for validation)", len(train), len(val))
     images = _stack(_load_store_tiles(workspace.tile_store, train["key"].tolist()))
     val_images = _stack(_load_store_tiles(workspace.tile_store, val["key"].tolist()))
-    return classify.train_classifier(images, train["tissue"].tolist(), val_images, val["tissue"].tolist(),
-                                    epochs=cfg.classifier_epochs, lr=cfg.classifier_lr,
-                                    batch_size=cfg.classifier_batch_size, image_size=cfg.classifier_image_size,
-                                    seed=cfg.seed, device=device)
+    return classify.train_classifier(
+        images,
+        train["tissue"].tolist(),
+        val_images,
+        val["tissue"].tolist(),
+        epochs=cfg.classifier_epochs,
+        lr=cfg.classifier_lr,
+        batch_size=cfg.classifier_batch_size,
+        image_size=cfg.classifier_image_size,
+        seed=cfg.seed,
+        device=device,
+    )
