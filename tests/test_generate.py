@@ -65,6 +65,7 @@ def test_cohort_samples_give_tiles_manifest_and_sheets(trained, tmp_path: Path) 
     n_profiles = manifest["profile"].nunique()
     assert len(manifest) == 3 * n_profiles
     assert set(manifest["source"]) == {"cohort"} and set(manifest["split"]) == {"test"}
+    assert manifest.groupby("profile")["seed"].first().nunique() == n_profiles  # independent noise per profile
     assert sorted(manifest.groupby("profile")["noise_index"].apply(list).iloc[0]) == [0, 1, 2]
     read = read_manifest(tmp_path / "out")
     assert all(Path(p).is_file() for p in read["path"])
@@ -90,6 +91,7 @@ def test_perturbation_pairs_share_noise(trained, tmp_path: Path) -> None:
     null = read_manifest(tmp_path / "null")
     base, moved = null[null["perturbation"] == ""], null[null["perturbation"] != ""]
     assert list(base["noise_index"]) == list(moved["noise_index"]) and set(moved["base_profile"]) == {sample}
+    assert list(base["seed"]) == list(moved["seed"])
     for a, b in zip(base["path"], moved["path"], strict=True):
         np.testing.assert_array_equal(_pixels(a), _pixels(b))
     both = generate_tiles(

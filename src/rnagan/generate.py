@@ -267,10 +267,24 @@ def generate_tiles(
 
     generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
     n = settings.tiles_per_profile
+    # One noise seed per measured profile, shared with its perturbed twin: twins differ by the
+    # perturbation alone, while different profiles get independent noise (one seed for all would
+    # make a noise-only generator draw the same n tiles for every profile, and FID see duplicates).
+    bases = list(dict.fromkeys(info["base_profile"]))
+    seeds = info["base_profile"].map({b: settings.seed + k for k, b in enumerate(bases)})
+    parts: dict[str, torch.Tensor] = {}
     with torch.inference_mode(), autocast(torch_device):
-        tiles = generator.generate(
-            torch.from_numpy(mu), n_per_profile=n, seed=settings.seed, batch_size=settings.batch_size
-        )  # (P*n, 3, S, S), profile-major
+        for base in bases:
+            rows_of = np.flatnonzero((info["base_profile"] == base).to_numpy())
+            drawn = generator.generate(
+                torch.from_numpy(mu[rows_of]),
+                n_per_profile=n,
+                seed=int(seeds.iloc[rows_of[0]]),
+                batch_size=settings.batch_size,
+            )  # (len(rows_of)*n, 3, S, S), profile-major
+            for i, row in enumerate(rows_of):
+                parts[info.index[row]] = drawn[i * n : (i + 1) * n]
+    tiles = torch.cat([parts[name] for name in info.index])  # (P*n, 3, S, S) in info order
 
     out = Path(out) if out is not None else workspace.samples_run(run)
     rows = []
@@ -284,7 +298,7 @@ def generate_tiles(
                     {
                         "profile": name,
                         **info.loc[name].to_dict(),
-                        "seed": settings.seed,
+                        "seed": int(seeds[name]),
                         "noise_index": j,
                         "path": rel.as_posix(),
                     }

@@ -37,7 +37,8 @@ def generate(
         typer.Option(help="GENE=+2 (z-score shift) or GENE=x4 (fold change); repeat to move genes together."),
     ] = None,
     n: Annotated[
-        int | None, typer.Option(min=1, help="Tiles per profile [default: generate.tiles_per_profile].")
+        int | None,
+        typer.Option("--tiles", "-n", min=1, help="Tiles per profile [default: generate.tiles_per_profile]."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Noise seed [default: generate.seed].")] = None,
     out: Annotated[

@@ -48,7 +48,7 @@ def feature_map_figure(
     tissues = sorted({t for name in names for t in sets[name][1]})
     colours = {t: matplotlib.colormaps["tab10"](i % 10) for i, t in enumerate(tissues)}
     fig = Figure(figsize=(3.2 * len(names), 3.4))
-    axes = fig.subplots(1, len(names), squeeze=False)
+    axes = fig.subplots(1, len(names), squeeze=False, sharex=True, sharey=True)  # one coordinate frame
     reference_xy = (
         coords[bounds[names.index(reference)] : bounds[names.index(reference) + 1]] if reference in names else None
     )
