@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -94,7 +95,12 @@ def main() -> None:
         "seconds_median": {k: statistics.median(v) for k, v in times.items()},
         "images_per_second": {k: n_images / statistics.median(v) for k, v in times.items()},
         "seconds_all": times,
-        "machine": {"cpu_count": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+        "machine": {
+            "load_average_1_5_15min": os.getloadavg(),
+            "cpu_count": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
