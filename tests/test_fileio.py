@@ -47,3 +47,17 @@ def test_resolve_dir_falls_back_to_old_after_a_crash_mid_swap(tmp_path: Path) ->
     assert resolve_dir(target) == old
     target.mkdir()
     assert resolve_dir(target) == target
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "m.json", {})
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

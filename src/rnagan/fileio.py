@@ -30,9 +30,16 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -66,6 +73,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             if child.is_file():
                 with open(child, "rb") as handle:
                     os.fsync(handle.fileno())
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         if old.exists():
             shutil.rmtree(old)
         if path.exists():
