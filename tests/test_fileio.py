@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,6 @@ def test_resolve_dir_falls_back_to_old_after_a_crash_mid_swap(tmp_path: Path) ->
 
 
 def test_written_files_get_the_usual_permissions_not_mkstemp_0600(tmp_path: Path) -> None:
-    import os
-
     mask = os.umask(0o022)
     try:
         write_json_atomic(tmp_path / "m.json", {})
