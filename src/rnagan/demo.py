@@ -311,7 +311,7 @@ def class_sheets(workspace: Workspace, config: Config, *, runs: tuple[str, ...])
 
 
 def _tensor(tile: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1)
+    return torch.from_numpy(np.array(tile)).permute(2, 0, 1)  # a writable copy (LMDB buffers are read-only)
 
 
 def _thumbnail_png(path: Path, max_side: int = 640) -> bytes | None:
