@@ -101,7 +101,10 @@ def build_cohort(demo: DemoConfig, genes: list[str]) -> Cohort:
         keep = in_order.groupby("tissue").head(demo.samples_per_class)["sample_id"]
         samples = samples[samples["sample_id"].isin(keep)].reset_index(drop=True)
         tiles = tiles[tiles["sample_id"].isin(keep)].reset_index(drop=True)
-    counts = simulate_counts(samples["sample_id"], samples["tissue"], genes, donors=samples["donor_id"], seed=demo.seed)
+    counts = simulate_counts(
+        samples["sample_id"], samples["tissue"], genes, donors=samples["donor_id"], module_size=demo.module_size,
+        log2_fold_change=demo.log2_fold_change, donor_sd=demo.donor_sd, seed=demo.seed,
+    )
     return Cohort(tiles=tiles, samples=samples, counts=counts)
 
 
