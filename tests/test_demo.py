@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rnagan.cli import app
-from rnagan.config import load_config, preset
+from rnagan.config import DemoConfig, load_config, preset
 from rnagan.datasets.lc25000 import CLASSES
 from rnagan.demo import RUNS, STAGES, build_cohort, run_demo, stage_budgets, training_tiles
 from rnagan.errors import ConfigError
@@ -18,8 +18,13 @@ from rnagan.errors import ConfigError
 GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one
 
 
+def _tiny_demo() -> DemoConfig:
+    """The tiny demo settings with class modules that fit the 2,000-gene test space."""
+    return DemoConfig(**{**preset("tiny").demo.model_dump(), "module_size": 100})
+
+
 def test_cohort_subset_takes_whole_donors_per_class() -> None:
-    demo = preset("tiny").demo
+    demo = _tiny_demo()
     cohort = build_cohort(demo, GENES)
     per_class = cohort.samples.groupby("tissue").size()
     assert per_class.to_dict() == dict.fromkeys(CLASSES, demo.samples_per_class)
@@ -31,7 +36,7 @@ def test_cohort_subset_takes_whole_donors_per_class() -> None:
 
 
 def test_augmented_copies_are_imported_for_training_samples_only() -> None:
-    cohort = build_cohort(preset("tiny").demo, GENES)
+    cohort = build_cohort(_tiny_demo(), GENES)
     splits = cohort.samples.assign(split=["train", "val", "test", "train"] * (len(cohort.samples) // 4))
     kept = training_tiles(cohort.tiles, splits)
     split_of = splits.set_index("sample_id")["split"]
