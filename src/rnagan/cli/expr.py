@@ -22,21 +22,21 @@ def prepare_cli(
         help="Sample table with tissue and donor columns (GTEx sample attributes: SAMPID, SMTSD). "
         "Default: columns of the expression file, else GTEx donors from the sample IDs.")] = None,
     tissue: Annotated[str | None, typer.Option(
-        help="Tissue of every sample when no metadata gives one. [default: unknown]")] = None,
+        help="Tissue of every sample when no metadata gives one. (default: unknown)")] = None,
     gtf: Annotated[Path | None, typer.Option(
         help="GENCODE-style GTF: gene lengths for TPM, and symbols → Ensembl IDs.")] = None,
     min_coverage: Annotated[float | None, typer.Option(
         min=0.0, max=1.0, help="Fraction of the gene space that must be present; missing genes get the training mean. "
-        "[default: expression.min_coverage, 0.5]")] = None,
+        "(default: expression.min_coverage, 0.5)")] = None,
     normalization: Annotated[str | None, typer.Option(
         help="none (values taken as given, e.g. TPM), cpm or tpm (raw counts; tpm needs --gtf). "
-        "[default: none]")] = None,
+        "(default: none)")] = None,
     log_transform: Annotated[str | None, typer.Option(
-        help="log1p, log2p1, reference (ln x if x>0 else 0, as the published code) or none. [default: log1p]")] = None,
+        help="log1p, log2p1, reference (ln x if x>0 else 0, as the published code) or none. (default: log1p)")] = None,
     duplicates: Annotated[str | None, typer.Option(
-        help="Several columns naming one gene: sum or error. [default: sum]")] = None,
+        help="Several columns naming one gene: sum or error. (default: sum)")] = None,
     orientation: Annotated[str | None, typer.Option(
-        help="auto (find the gene axis from the IDs), samples-rows or samples-columns. [default: auto]")] = None,
+        help="auto (find the gene axis from the IDs), samples-rows or samples-columns. (default: auto)")] = None,
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,

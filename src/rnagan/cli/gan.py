@@ -22,9 +22,9 @@ def train_cli(
     condition: Annotated[Literal["projection", "reference", "none"] | None, typer.Option(
         "--condition", help="projection: μ to the generator and a projection critic (ours); reference: the "
         "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
-        "[default: gan.conditioning]")] = None,
+        "(default: gan.conditioning)")] = None,
     run: Annotated[str | None, typer.Option(
-        "--run", help="Run name: writes WORKSPACE/gan/RUN/. [default: rnagan, reference or baseline by --condition]",
+        "--run", help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
     )] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,

@@ -18,7 +18,7 @@ def generate(
     run: Annotated[str, typer.Option(help="GAN run under gan/: rnagan, reference or baseline.")] = "rnagan",
     sample: Annotated[list[str] | None, typer.Option(help="Sample ID of the prepared cohort (repeatable).")] = None,
     split: Annotated[
-        str | None, typer.Option(help="Every sample of this split (train/val/test) [default: all].")
+        str | None, typer.Option(help="Every sample of this split (train/val/test) (default: all).")
     ] = None,
     expression: Annotated[
         Path | None,
@@ -38,13 +38,14 @@ def generate(
     ] = None,
     n: Annotated[
         int | None,
-        typer.Option("--tiles", "-n", min=1, help="Tiles per profile [default: generate.tiles_per_profile]."),
+        typer.Option("--tiles", "-n", min=1, help="Tiles per profile (default: generate.tiles_per_profile)."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Noise seed [default: generate.seed].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Noise seed (default: generate.seed).")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Output folder [default: WORKSPACE/samples/RUN]; replaced whole.")
+        Path | None,
+        typer.Option("--output", "-o", help="Output folder (default: WORKSPACE/samples/RUN); replaced whole."),
     ] = None,
-    store: Annotated[bool, typer.Option(help="Also write the tiles into OUT/store.lmdb.")] = False,
+    store: Annotated[bool, typer.Option(help="Also write the tiles into OUTPUT/store.lmdb.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
 ) -> None:
     """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""

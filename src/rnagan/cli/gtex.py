@@ -21,9 +21,9 @@ def download_cli(
         "(GTEX-1117F-0126, saved as GTEX-1117F-0126.svs), or URLs.")],
     dest: Annotated[Path, typer.Option("--dest", "-d", help="Folder to download into.")] = Path("gtex"),
     base_url: Annotated[str | None, typer.Option(
-        envvar=BASE_URL_ENV, help=f"Mirror for the named files. [default: {BASE_URL}]")] = None,
+        envvar=BASE_URL_ENV, help=f"Mirror for the named files. (default: {BASE_URL})")] = None,
     slide_base_url: Annotated[str | None, typer.Option(
-        envvar=SLIDE_URL_ENV, help=f"Mirror for slides. [default: {SLIDE_BASE_URL}]")] = None,
+        envvar=SLIDE_URL_ENV, help=f"Mirror for slides. (default: {SLIDE_BASE_URL})")] = None,
     checksum: Annotated[list[str] | None, typer.Option(
         help="Expected checksum of one item, ITEM=sha256:HEX or ITEM=md5:HEX (repeatable).")] = None,
 ) -> None:

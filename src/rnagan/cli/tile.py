@@ -27,7 +27,7 @@ def tile(
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Processes, one slide each [default: all cores].")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes, one slide each (default: all cores).")] = None,
     assume_mpp: Annotated[
         float | None,
         typer.Option(min=0.01, help="µm per level-0 pixel for slides whose files lack it (0.25 ≈ 40×, 0.5 ≈ 20×)."),
@@ -35,7 +35,7 @@ def tile(
     samples: Annotated[
         Path | None,
         typer.Option(
-            help="CSV with slide_id,sample_id columns [default: sample id = slide id = file name without extension]."
+            help="CSV with slide_id,sample_id columns (default: sample id = slide id = file name without extension)."
         ),
     ] = None,
 ) -> None:
@@ -113,7 +113,7 @@ def import_cmd(
         ),
     ] = None,
     tile_size: Annotated[
-        int | None, typer.Option(min=8, help="Resize tiles to this many px square [default: keep].")
+        int | None, typer.Option(min=8, help="Resize tiles to this many px square (default: keep).")
     ] = None,
     image_format: Annotated[
         str,
@@ -136,8 +136,8 @@ def import_cmd(
 def export_cmd(
     dest: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write DEST/<slide_id>/<x>_<y>.png into.")],
     workspace: WorkspaceOpt = Path("."),
-    slide: Annotated[list[str] | None, typer.Option(help="Only this slide id (repeatable) [default: all].")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many tiles per slide [default: all].")] = None,
+    slide: Annotated[list[str] | None, typer.Option(help="Only this slide id (repeatable) (default: all).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many tiles per slide (default: all).")] = None,
 ) -> None:
     """Export tiles of WORKSPACE's store as PNG files (for FID tools and for people)."""
     from rnagan.data import read_tile_index

@@ -19,7 +19,7 @@ app = typer.Typer(help="β-VAE: train it, encode profiles to μ, sample, shift a
                   no_args_is_help=True)
 
 CheckpointOpt = Annotated[
-    Path | None, typer.Option("--checkpoint", help="β-VAE checkpoint folder. [default: WORKSPACE/vae/checkpoint]")
+    Path | None, typer.Option("--checkpoint", help="β-VAE checkpoint folder. (default: WORKSPACE/vae/checkpoint)")
 ]
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Parquet file to write (samples × genes).")]
 ScaleOpt = Annotated[
@@ -63,7 +63,7 @@ def encode_cli(
     checkpoint: CheckpointOpt = None,
     matrix: Annotated[Path | None, typer.Option(
         help="z-scored samples × genes Parquet (any gene order and ID style; missing genes get z = 0). "
-        "[default: WORKSPACE/expression/matrix.parquet]")] = None,
+        "(default: WORKSPACE/expression/matrix.parquet)")] = None,
     output: OutOpt = None,
 ) -> None:
     """μ and log σ² of every sample, keyed by sample ID.
@@ -109,7 +109,7 @@ def shift_cli(
     source: Annotated[str, typer.Option("--from", help="Tissue the samples come from.")],
     target: Annotated[str, typer.Option("--to", help="Tissue to shift them to.")],
     sample: Annotated[list[str] | None, typer.Option(
-        "--sample", help="Sample ID (repeatable). [default: every test-split sample of --from]")] = None,
+        "--sample", help="Sample ID (repeatable). (default: every test-split sample of --from)")] = None,
     scale: ScaleOpt = "expression",
     workspace: WorkspaceOpt = Path("workspace"),
     checkpoint: CheckpointOpt = None,
