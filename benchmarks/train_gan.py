@@ -1,7 +1,7 @@
 """WGAN-GP training throughput: images/s and peak memory per preset, ours against a plain loop.
 
-"ours" is one step as ``rnagan.train.gan.train_gan`` runs it (``GANObjective`` losses, on-device
-augmentation, bf16 autocast and channels_last on CUDA); "plain" is a textbook fp32 eager WGAN-GP
+"ours" is ``rnagan.train.gan.train_step``, the step ``train_gan`` runs (``GANObjective`` losses,
+on-device augmentation, bf16 autocast and channels_last on CUDA); "plain" is a textbook fp32 eager WGAN-GP
 step over the *same* networks, written out below. One step = n_critic critic updates + one generator
 update; images/s counts real tiles consumed (batch × n_critic per step).
 
@@ -24,9 +24,7 @@ from pathlib import Path
 import torch
 
 from rnagan.config import GANConfig, preset
-from rnagan.gan_data import augment
-from rnagan.train.common import autocast
-from rnagan.train.gan import GANObjective
+from rnagan.train.gan import GANObjective, train_step
 
 RESULTS = Path(__file__).parent / "results" / "train_gan.json"
 
@@ -52,27 +50,6 @@ def plain_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.opt
     opt_g.step()
 
 
-def our_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
-             tiles: torch.Tensor, latents: torch.Tensor, cfg: GANConfig, dev: torch.device) -> None:
-    """The body of train_gan's loop, minus logging and DDP."""
-    obj.critic.requires_grad_(True)
-    for _ in range(cfg.n_critic):
-        real = augment(tiles, flips=cfg.augment_flips, jitter=cfg.color_jitter)
-        if dev.type == "cuda":
-            real = real.contiguous(memory_format=torch.channels_last)
-        with autocast(dev):
-            loss_d, _, _ = obj.critic_loss(real, latents)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-    obj.critic.requires_grad_(False)
-    with autocast(dev):
-        loss_g = obj.generator_loss(latents)
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-
-
 def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: int) -> dict[str, float]:
     torch.manual_seed(0)
     obj = GANObjective(cfg, latent_mean=torch.zeros(cfg.latent_dim), latent_std=torch.ones(cfg.latent_dim)).to(dev)
@@ -88,7 +65,7 @@ def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: in
 
     def step() -> None:
         if mode == "ours":
-            our_step(obj, opt_d, opt_g, tiles, latents, cfg, dev)
+            train_step(obj, opt_d, opt_g, lambda: (tiles, latents))
         else:
             plain_step(obj, opt_d, opt_g, real, z_dim, cfg)
 

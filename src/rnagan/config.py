@@ -111,6 +111,9 @@ class GANConfig(_Section):
     steps: int = Field(100_000, ge=1)
     ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
     tiles_per_sample: int = Field(600, ge=1)  # paper: 600 tiles per slide, drawn once with the seed
+    # what an epoch visits once: every tile (the paper's loader), or one tile of every sample, so samples
+    # weigh the same whatever their number of tiles (gan_data.EpochBatchSampler)
+    balance: Literal["tile", "sample"] = "tile"
     augment_flips: bool = True
     augment_color_jitter: bool = True
     color_jitter: float = Field(0.05, ge=0.0, le=0.5)  # ± relative brightness/contrast/saturation change
@@ -145,6 +148,9 @@ class EvaluateConfig(_Section):
     classifier_batch_size: int = Field(32, ge=1)
     classifier_image_size: int = Field(224, ge=16)
     classifier_max_tiles: int | None = Field(None, ge=2)  # real training tiles for the classifier; None: all
+    # tiles the classifier scores per set (real held-out; each run's held-out): far cheaper than Inception,
+    # so many more than fid_max_images; None: all
+    fidelity_max_tiles: int | None = Field(5000, ge=2)
     umap_neighbors: int = Field(15, ge=2)
     embedding: Literal["umap", "pca"] = "umap"  # pca: no numba compile (~20 s), for the tests
     checkerboard_periods: list[int] = [2, 4, 8]  # pixel periods of ×2 upsampling stages (docs/evaluation.md)

@@ -77,7 +77,7 @@ def test_critic_steps_raise_the_gap_and_generator_steps_lower_it(cfg) -> None:
 
     before = gap()
     for _ in range(10):
-        loss, _, _ = obj.critic_loss(real, mu)
+        loss = obj.critic_loss(real, mu).loss
         opt_d.zero_grad()
         loss.backward()
         opt_d.step()

@@ -74,7 +74,10 @@ def train_classifier(
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> TissueClassifier:
-    """ResNet-18 from scratch on real tiles; the weights of the epoch with the lowest validation loss."""
+    """ResNet-18 from scratch on real tiles; the weights of the epoch with the lowest validation loss.
+
+    Both losses weigh each class by the inverse of its share of the training tiles.
+    """
     seed_everything(seed)
     classes = sorted(set(labels))
     if len(classes) < 2:
@@ -83,6 +86,9 @@ def train_classifier(
     y = torch.tensor([index[c] for c in labels])
     y_val = torch.tensor([index.get(c, -1) for c in val_labels])
     device = torch.device(device)
+    # Inverse-frequency class weights: a tissue with more training tiles must not become the default answer.
+    counts = torch.bincount(y, minlength=len(classes)).float()
+    weight = (counts.sum() / (len(classes) * counts)).to(device)
     clf = TissueClassifier(resnet18(num_classes=len(classes)).to(device), classes, image_size, device, len(images))
     optimiser = torch.optim.AdamW(clf.model.parameters(), lr=lr, weight_decay=0.01)
     generator = torch.Generator().manual_seed(seed)
@@ -95,14 +101,15 @@ def train_classifier(
             if len(batch) < 2:
                 continue  # BatchNorm needs two tiles
             x = _random_flips(clf._prepare(images[batch]), generator)
-            loss = F.cross_entropy(clf.model(x), y[batch].to(device))
+            loss = F.cross_entropy(clf.model(x), y[batch].to(device), weight=weight)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
         known = y_val >= 0
         if known.any():
             proba = clf.predict_proba(val_images[known])
-            val_loss = float(F.nll_loss(torch.log(torch.from_numpy(proba) + 1e-12), y_val[known]))
+            log_proba = torch.log(torch.from_numpy(proba) + 1e-12)
+            val_loss = float(F.nll_loss(log_proba, y_val[known], weight=weight.cpu()))
             if val_loss < best_loss:
                 best_loss, best_state = val_loss, copy.deepcopy(clf.model.state_dict())
         else:

@@ -4,9 +4,11 @@ Real tiles come from the tile store, joined through the tile index to the sample
 (sample_id → tissue, split): ``real_split`` (test) is the reference set, ``train_split`` the set
 memorisation is checked against and the classifier learns from. Generated tiles come from each
 run's manifest (``rnagan generate``); perturbed twins are left out of the metrics and shown as
-panels. At most ``evaluate.fid_max_images`` tiles per set are drawn (seeded), because Inception
-runs at ~5 images/s on 2 CPU cores; features are cached under ``reports/cache/`` by content, so a
-rerun only pays for what changed::
+panels. At most ``evaluate.fid_max_images`` tiles per set are drawn (seeded) for the Inception
+measures, because Inception runs at ~5 images/s on 2 CPU cores; conditioning fidelity scores up to
+``evaluate.fidelity_max_tiles`` held-out tiles per set, since the classifier is far cheaper.
+Inception features are cached under ``reports/cache/`` by content, so a rerun only pays for what
+changed::
 
     metrics = evaluate(Workspace("runs/lung"), preset("small"))
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,11 +178,14 @@ def evaluate(
         positions = [test_rows.index.get_loc(i) for i in rows.index[: cfg.report_tiles]]
         figures["real_sheets"][tissue] = report.tiles_png(test_batch[positions])
     if classifier is not None:
-        proba = classifier.predict_proba(test_batch)
+        scored = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fidelity_max_tiles, cfg.seed)
+        proba = _predict_in_chunks(
+            classifier, scored["key"].tolist(), lambda keys: _load_store_tiles(workspace.tile_store, keys)
+        )
         metrics["classifier"] = {
             "classes": classifier.classes,
             "n_train_tiles": classifier.n_train,
-            "real_test": classify.classification_metrics(test_rows["tissue"], proba, classifier.classes),
+            "real_test": classify.classification_metrics(scored["tissue"], proba, classifier.classes),
         }
     umap_sets = {"real": (test_feats, test_rows["tissue"].tolist())}
 
@@ -218,12 +223,13 @@ def evaluate(
             },
             "memorisation": memo.summary(cfg.memorisation_quantile),
         }
-        held_out = plain["split"] == real_split
-        if classifier is not None and held_out.any():
-            proba = classifier.predict_proba(batch[held_out.to_numpy()])
-            entry["conditioning"] = classify.classification_metrics(
-                plain.loc[held_out, "tissue"], proba, classifier.classes
+        held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == real_split)]
+        held_out = _draw(held_out.reset_index(drop=True), cfg.fidelity_max_tiles, cfg.seed)
+        if classifier is not None and not held_out.empty:
+            proba = _predict_in_chunks(
+                classifier, held_out["path"].tolist(), lambda paths: [read_image(p) for p in paths]
             )
+            entry["conditioning"] = classify.classification_metrics(held_out["tissue"], proba, classifier.classes)
         metrics["runs"][run] = entry
         umap_sets[run] = (feats, plain["tissue"].replace("", "unknown").tolist())
         figures["runs"][run] = report.tiles_png(batch[: cfg.report_tiles])
@@ -240,6 +246,17 @@ def evaluate(
     write_text_atomic(workspace.report_html, report.render_report(metrics, figures))
     log.info("metrics in %s, report in %s", workspace.metrics, workspace.report_html)
     return metrics
+
+
+def _predict_in_chunks(
+    classifier: classify.TissueClassifier,
+    items: Sequence[str],
+    load: Callable[[Sequence[str]], list[torch.Tensor]],
+    chunk: int = 512,
+) -> np.ndarray:
+    """Class probabilities of many tiles, loaded ``chunk`` at a time so memory stays flat."""
+    parts = [classifier.predict_proba(_stack(load(items[i : i + chunk]))) for i in range(0, len(items), chunk)]
+    return np.concatenate(parts) if parts else np.empty((0, len(classifier.classes)))
 
 
 def _train_classifier(

@@ -31,8 +31,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -129,6 +131,14 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: 
     return ((norms - 1) ** 2).mean()
 
 
+class CriticTerms(NamedTuple):
+    """The critic's loss and the parts logged beside it."""
+
+    loss: torch.Tensor
+    gap: torch.Tensor
+    gp: torch.Tensor
+
+
 class GANObjective(nn.Module):
     """The generator, the critic, the fixed latent statistics, and the WGAN-GP losses over them."""
 
@@ -156,19 +166,19 @@ class GANObjective(nn.Module):
         z = generator_input(mu, noise, self.config, latent_mean=self.latent_mean, latent_std=self.latent_std)
         return self.generator(z)
 
-    def critic_loss(self, real: torch.Tensor, mu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(loss, Wasserstein gap E[D(real)] − E[D(fake)], gradient penalty) on one batch.
+    def critic_loss(self, real: torch.Tensor, mu: torch.Tensor) -> CriticTerms:
+        """The critic's loss −gap + λ·GP on one batch, with its parts.
 
-        The critic maximises the gap; its loss is −gap + λ·GP. The gap is the critic's estimate of the
-        Wasserstein-1 distance: a few critic steps with the generator fixed make it grow, and generator
-        steps against a fixed critic make it shrink.
+        The critic maximises the gap E[D(real)] − E[D(fake)], its estimate of the Wasserstein-1
+        distance: a few critic steps with the generator fixed make it grow, and generator steps
+        against a fixed critic make it shrink.
         """
         y = self.condition(mu)
         with torch.no_grad():
             fake = self.fake(mu)
         gap = self.critic(real, y).mean() - self.critic(fake, y).mean()
         gp = gradient_penalty(self.critic, real, fake, y)
-        return -gap + self.config.gp_lambda * gp, gap, gp
+        return CriticTerms(-gap + self.config.gp_lambda * gp, gap, gp)
 
     def generator_loss(self, mu: torch.Tensor) -> torch.Tensor:
         """−E[D(G(z), y)]: the generator raises the critic's score of its tiles for their own μ."""
@@ -335,6 +345,43 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.copy_(b)
 
 
+def train_step(objective: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
+               next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], world: Distributed | None = None
+               ) -> tuple[CriticTerms, torch.Tensor]:
+    """One training step: ``n_critic`` critic updates, each on a fresh batch, then one generator update.
+
+    ``next_batch()`` gives (uint8 tiles (N, 3, S, S), raw μ (N, d)) on the objective's device; the
+    tiles are augmented here. The generator update uses the last batch's profiles. Returns the last
+    critic update's terms and the generator loss.
+    """
+    cfg, world = objective.config, world or Distributed()
+    dev = objective.latent_mean.device
+    jitter = cfg.color_jitter if cfg.augment_color_jitter else 0.0
+    objective.critic.requires_grad_(True)
+    for _ in range(cfg.n_critic):
+        tiles, mu = next_batch()
+        real = augment(tiles, flips=cfg.augment_flips, jitter=jitter)
+        if dev.type == "cuda":
+            real = real.contiguous(memory_format=torch.channels_last)
+        with autocast(dev):
+            terms = objective.critic_loss(real, mu)
+        opt_d.zero_grad(set_to_none=True)
+        terms.loss.backward()
+        _all_reduce_grads(objective.critic, world)
+        opt_d.step()
+    objective.critic.requires_grad_(False)
+    with autocast(dev):
+        loss_g = objective.generator_loss(mu)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    _all_reduce_grads(objective.generator, world)
+    opt_g.step()
+    if world.enabled:  # BN running statistics: rank 0's, as DDP's broadcast_buffers does
+        for b in objective.generator.buffers():
+            dist.broadcast(b, 0)
+    return terms, loss_g
+
+
 def _check_ranks_in_sync(objective: GANObjective, world: Distributed) -> None:
     """Every rank must hold the same weights (same init, same averaged gradients); fail loudly if not."""
     if not world.enabled:
@@ -414,7 +461,8 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
         latents = data.latents.to(dev)
         dataset = PairedTileDataset(workspace.tile_store, data.tiles, cfg.image_size, cache_mb=cfg.cache_mb)
         sampler = EpochBatchSampler(len(dataset), cfg.batch_size, seed=cfg.seed, rank=world.rank,
-                                    world_size=world.world_size, start=batches_done)
+                                    world_size=world.world_size, start=batches_done,
+                                    groups=data.tiles["row"].to_numpy() if cfg.balance == "sample" else None)
         workers = 0 if dataset.cache is not None else cfg.num_workers
         # Its own generator: creating the iterator would otherwise draw from the global RNG and shift
         # the noise stream of a resumed run by one draw.
@@ -452,34 +500,15 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
             world.barrier()
 
         bar = tqdm(total=cfg.steps, initial=step, unit="step", disable=not world.is_main, dynamic_ncols=True)
-        jitter = cfg.color_jitter if cfg.augment_color_jitter else 0.0
+
+        def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+            nonlocal batches_done
+            tiles, rows = next(batches)
+            batches_done += 1
+            return tiles.to(dev, non_blocking=True), latents[rows.to(dev)]
+
         while step < cfg.steps:
-            # -- critic: n_critic updates, each on a fresh batch of real tiles and their μ
-            objective.critic.requires_grad_(True)
-            for _ in range(cfg.n_critic):
-                tiles, rows = next(batches)
-                batches_done += 1
-                real = augment(tiles.to(dev, non_blocking=True), flips=cfg.augment_flips, jitter=jitter)
-                if dev.type == "cuda":
-                    real = real.contiguous(memory_format=torch.channels_last)
-                mu = latents[rows.to(dev)]
-                with autocast(dev):
-                    loss_d, gap, gp = objective.critic_loss(real, mu)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                _all_reduce_grads(objective.critic, world)
-                opt_d.step()
-            # -- generator: one update against the critic, on the last batch's profiles
-            objective.critic.requires_grad_(False)
-            with autocast(dev):
-                loss_g = objective.generator_loss(mu)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            _all_reduce_grads(objective.generator, world)
-            opt_g.step()
-            if world.enabled:  # BN running statistics: rank 0's, as DDP's broadcast_buffers does
-                for b in objective.generator.buffers():
-                    dist.broadcast(b, 0)
+            (loss_d, gap, gp), loss_g = train_step(objective, opt_d, opt_g, next_batch, world)
             _update_ema(ema, objective.generator, min(cfg.ema_decay, (1 + step) / (10 + step)))
             step += 1
 
