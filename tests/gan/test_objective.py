@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from rnagan.config import preset
 from rnagan.models.gan import Critic, Generator, channel_ladder
-from rnagan.train.gan import GANObjective, generator_input, gradient_penalty, sample_noise
+from rnagan.train.gan import (
+    GANObjective,
+    generator_input,
+    gradient_penalty,
+    recalibrate_batch_norm,
+    sample_noise,
+)
 
 
 @pytest.fixture
@@ -111,3 +119,39 @@ def test_reference_batch_standardisation_cancels_a_shared_mu(cfg) -> None:
     a = generator_input(torch.full((8, ref.latent_dim), -3.0), noise, ref, **stats)
     b = generator_input(torch.full((8, ref.latent_dim), 5.0), noise, ref, **stats)
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_recalibrated_batch_norm_fits_the_ema_weights(cfg) -> None:
+    """Eval-mode tiles of averaged weights match their batch-statistics tiles only after recalibration."""
+    cfg = cfg.model_copy(update={"bn_recalibration_batches": 40, "batch_size": 64})
+    live = objective(cfg).generator
+    ema = copy.deepcopy(live)
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.add_(0.5 * torch.randn_like(p))  # the averaged weights drift away from the live ones
+        live.train()
+        for _ in range(20):  # the live generator's own running statistics
+            live(torch.randn(64, cfg.latent_dim + cfg.noise_dim))
+    ema.load_state_dict({**ema.state_dict(), **{k: v for k, v in live.state_dict().items() if "running" in k}})
+    latents = torch.randn(50, cfg.latent_dim)
+    mean, std = torch.zeros(cfg.latent_dim), torch.ones(cfg.latent_dim)
+    noise = sample_noise(512, cfg, generator=torch.Generator().manual_seed(1))
+    z = generator_input(latents[torch.arange(512) % 50], noise, cfg, latent_mean=mean, latent_std=std)
+
+    def gap_to_batch_statistics() -> float:
+        with torch.no_grad():
+            with_batch_stats = copy.deepcopy(ema).train()(z)  # a large batch: its statistics are the weights' own
+            return float((ema.eval()(z) - with_batch_stats).abs().mean())
+
+    stale = gap_to_batch_statistics()
+    buffers = {k: v.clone() for k, v in ema.state_dict().items() if "running" in k}
+    recalibrate_batch_norm(ema, latents, cfg, latent_mean=mean, latent_std=std)
+    assert not ema.training  # left in the mode it was in
+    assert gap_to_batch_statistics() < stale / 4
+    assert any(not torch.equal(buffers[k], v) for k, v in ema.state_dict().items() if k in buffers)
+    before = [v.clone() for v in ema.state_dict().values()]
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    recalibrate_batch_norm(ema, latents, cfg, latent_mean=mean, latent_std=std)
+    assert torch.equal(torch.get_rng_state(), state)  # a resumed run's random stream is untouched
+    assert all(torch.allclose(a, b) for a, b in zip(before, ema.state_dict().values(), strict=True))  # seeded

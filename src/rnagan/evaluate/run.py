@@ -153,7 +153,7 @@ def evaluate(
     test_batch = _stack(test_tiles)
     real_score = artifacts.set_score(test_batch, cfg.checkerboard_periods)
 
-    classifier = _train_classifier(workspace, tiles_table, train_split, config, device)
+    classifier = train_fidelity_classifier(workspace, tiles_table, train_split, config, device)
     metrics: dict[str, Any] = {
         "settings": {
             "runs": list(runs),
@@ -259,7 +259,7 @@ def _predict_in_chunks(
     return np.concatenate(parts) if parts else np.empty((0, len(classifier.classes)))
 
 
-def _train_classifier(
+def train_fidelity_classifier(
     workspace: Workspace, tiles_table: pd.DataFrame, train_split: str, config: Config, device: torch.device
 ) -> classify.TissueClassifier | None:
     """ResNet-18 on real training tiles (validation: the ``val`` split); None with fewer than 2 tissues."""

@@ -339,10 +339,41 @@ def _all_reduce_grads(module: nn.Module, world: Distributed) -> None:
 
 @torch.no_grad()
 def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """Average the weights only: BN statistics of the averaged weights come from :func:`recalibrate_batch_norm`."""
     for e, p in zip(ema.parameters(), model.parameters(), strict=True):
         e.lerp_(p, 1.0 - decay)
-    for e, b in zip(ema.buffers(), model.buffers(), strict=True):  # BN running statistics: copied, not averaged
-        e.copy_(b)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(generator: Generator, latents: torch.Tensor, config: GANConfig, *,
+                           latent_mean: torch.Tensor, latent_std: torch.Tensor) -> None:
+    """Re-estimate the generator's BN running statistics for its *own* weights ("standing statistics").
+
+    The EMA generator's weights are an average, but the live generator's running statistics belong to
+    the live weights; sampling the average with them shifts every activation. While the weights still
+    move fast (short runs) that mismatch decides what tiles look like: measured on the demo cohort,
+    held-out conditioning accuracy 34.9 % with copied statistics, 68.4 % with recalibrated ones
+    (docs/gan.md). So the statistics are averaged over ``config.bn_recalibration_batches`` batches of
+    training μ and fresh noise, drawn from a generator seeded with ``config.seed`` (the global RNG,
+    which a resumed run replays, is not touched), in train mode with a cumulative average (BigGAN's
+    "standing statistics", Brock et al. 2019, §3.1 and appendix).
+    """
+    norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not norms:
+        return
+    rng = torch.Generator().manual_seed(config.seed)
+    was_training = generator.training
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative moving average: every batch counts the same
+    generator.train()
+    for _ in range(config.bn_recalibration_batches):
+        rows = torch.randint(0, latents.shape[0], (config.batch_size,), generator=rng)
+        noise = sample_noise(config.batch_size, config, generator=rng, device=latents.device)
+        generator(generator_input(latents[rows], noise, config, latent_mean=latent_mean, latent_std=latent_std))
+    for norm in norms:
+        norm.momentum = 0.1  # torch's default, which the live generator trains with
+    generator.train(was_training)
 
 
 def train_step(objective: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
@@ -476,9 +507,20 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
             _truncate_log(log_file, step)
             writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if resume else None)
 
+        calibrated_at = -1
+
+        def recalibrate() -> None:
+            """Standing BN statistics for the EMA weights, once per step at most."""
+            nonlocal calibrated_at
+            if calibrated_at != step:
+                recalibrate_batch_norm(ema, latents, cfg, latent_mean=objective.latent_mean,
+                                       latent_std=objective.latent_std)
+                calibrated_at = step
+
         def save() -> None:
             """Checkpoint (rank 0 writes; every rank contributes its RNG state)."""
             _check_ranks_in_sync(objective, world)
+            recalibrate()
             rngs = [rng_state()]
             if world.enabled:
                 rngs = [None] * world.world_size
@@ -535,6 +577,7 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
                     handle.write(json.dumps(record) + "\n")
                 bar.set_postfix(d=f"{loss_d_v:.3f}", g=f"{loss_g_v:.3f}", gap=f"{gap_v:.3f}", gp=f"{gp_v:.3f}")
             if world.is_main and step % cfg.sample_every == 0:
+                recalibrate()
                 _save_grid(ema, cfg, objective, grid, samples_dir / f"step_{step:07d}.png")
             if stop or step == cfg.steps or step % cfg.checkpoint_every == 0:
                 save()
