@@ -225,9 +225,8 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "gan": {
             # Sized for the demo (2 CPU cores, ~400 steps): width 16 is ~4x cheaper than 32 per step. The
             # critic learns 4x faster than the generator (TTUR, as the paper's 1e-3 / 4e-3) and every
-            # sample weighs the same: with equal rates of 5e-4 and tile-balanced epochs the demo's class
-            # looks swapped every ~50 steps (held-out fidelity 34-86 %); with these, 74-91 % from step 100
-            # to 450 (benchmarks/gan_fidelity_curve.py, docs/gan.md).
+            # sample weighs the same: held-out demo fidelity 67-91 % between steps 100 and 500, against
+            # 54-98 % with equal rates of 5e-4 and tile-balanced epochs (benchmarks/gan_fidelity_curve.py).
             "image_size": 64, "latent_dim": 64, "base_channels": 16, "max_channels": 128,
             "noise_dim": 32, "lr_generator": 2e-4, "lr_critic": 8e-4, "betas": (0.5, 0.9), "balance": "sample",
             "batch_size": 32, "steps": 2000, "log_every": 10, "ema_decay": 0.995, "checkpoint_every": 500,

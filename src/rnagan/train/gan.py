@@ -350,10 +350,8 @@ def recalibrate_batch_norm(generator: Generator, latents: torch.Tensor, config: 
     """Re-estimate the generator's BN running statistics for its *own* weights ("standing statistics").
 
     The EMA generator's weights are an average, but the live generator's running statistics belong to
-    the live weights; sampling the average with them shifts every activation. While the weights still
-    move fast (short runs) that mismatch decides what tiles look like: measured on the demo cohort,
-    held-out conditioning accuracy 34.9 % with copied statistics, 68.4 % with recalibrated ones
-    (docs/gan.md). So the statistics are averaged over ``config.bn_recalibration_batches`` batches of
+    the live weights; sampling the average with them shifts every activation, and while the weights
+    still move fast (short runs) that shift can decide what tiles look like (docs/gan.md). So the statistics are averaged over ``config.bn_recalibration_batches`` batches of
     training μ and fresh noise, drawn from a generator seeded with ``config.seed`` (the global RNG,
     which a resumed run replays, is not touched), in train mode with a cumulative average (BigGAN's
     "standing statistics", Brock et al. 2019, §3.1 and appendix).
