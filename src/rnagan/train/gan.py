@@ -351,10 +351,11 @@ def recalibrate_batch_norm(generator: Generator, latents: torch.Tensor, config: 
 
     The EMA generator's weights are an average, but the live generator's running statistics belong to
     the live weights; sampling the average with them shifts every activation, and while the weights
-    still move fast (short runs) that shift can decide what tiles look like (docs/gan.md). So the statistics are averaged over ``config.bn_recalibration_batches`` batches of
-    training μ and fresh noise, drawn from a generator seeded with ``config.seed`` (the global RNG,
-    which a resumed run replays, is not touched), in train mode with a cumulative average (BigGAN's
-    "standing statistics", Brock et al. 2019, §3.1 and appendix).
+    still move fast (short runs) that shift can decide what tiles look like (docs/gan.md). So the
+    statistics are averaged over ``config.bn_recalibration_batches`` batches of training μ and fresh
+    noise, drawn from a generator seeded with ``config.seed`` (the global RNG, which a resumed run
+    replays, is not touched), in train mode with a cumulative average (BigGAN's "standing
+    statistics", Brock et al. 2019).
     """
     norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
     if not norms:
