@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from rnagan.config import load_config
-from rnagan.data import read_tile_index
 from rnagan.demo import demo_config
 from rnagan.evaluate.classify import classification_metrics
 from rnagan.evaluate.run import real_tiles, train_fidelity_classifier
@@ -53,11 +52,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ws = Workspace(args.workspace)
-    read_tile_index(ws.tile_index)  # a clear error when this is not a workspace with tiles
+    tiles = real_tiles(ws)  # clear errors when this is not a workspace with tiles and splits
 
     base = demo_config(load_config(args.preset))
-    classifier = train_fidelity_classifier(ws, real_tiles(ws), "train", base, pick_device("cpu"))
-    samples = real_tiles(ws).drop_duplicates("sample_id").set_index("sample_id")
+    classifier = train_fidelity_classifier(ws, tiles, "train", base, pick_device("cpu"))
+    samples = tiles.drop_duplicates("sample_id").set_index("sample_id")
     held = samples[samples["split"] == "test"]
     latents = read_latents(ws.latents).loc[held.index]
     mu = torch.from_numpy(latents.to_numpy(dtype="float32"))
@@ -72,8 +71,8 @@ def main() -> None:
         for steps in range(args.every, args.steps + 1, args.every):
             cfg = demo_config(load_config(args.preset, overrides=[*overrides, f"gan.steps={steps}"]))
             checkpoint = train_gan(ws, cfg, run=run, resume=steps > args.every, device="cpu")
-            tiles = load_generator(checkpoint).generate(mu, n_per_profile=args.per_profile, seed=1)
-            metrics = classification_metrics(truth, classifier.predict_proba(tiles), classifier.classes)
+            generated = load_generator(checkpoint).generate(mu, n_per_profile=args.per_profile, seed=1)
+            metrics = classification_metrics(truth, classifier.predict_proba(generated), classifier.classes)
             point = {"steps": steps, "accuracy": round(metrics["accuracy"], 3),
                      "per_tissue": {t: round(m["accuracy"], 3) for t, m in metrics["per_tissue"].items()}}
             curve.append(point)

@@ -361,7 +361,7 @@ def recalibrate_batch_norm(generator: Generator, latents: torch.Tensor, config: 
     if not norms:
         return
     rng = torch.Generator().manual_seed(config.seed)
-    was_training = generator.training
+    was_training, momenta = generator.training, [norm.momentum for norm in norms]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative moving average: every batch counts the same
@@ -370,8 +370,8 @@ def recalibrate_batch_norm(generator: Generator, latents: torch.Tensor, config: 
         rows = torch.randint(0, latents.shape[0], (config.batch_size,), generator=rng)
         noise = sample_noise(config.batch_size, config, generator=rng, device=latents.device)
         generator(generator_input(latents[rows], noise, config, latent_mean=latent_mean, latent_std=latent_std))
-    for norm in norms:
-        norm.momentum = 0.1  # torch's default, which the live generator trains with
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
     generator.train(was_training)
 
 
