@@ -27,8 +27,9 @@ from PIL import Image
 from rnagan.config import load_config
 from rnagan.datasets.lc25000 import CLASSES, load_lc25000
 from rnagan.evaluate.classify import train_classifier
+from rnagan.gan.sample import load_generator
+from rnagan.gan.train import train_gan
 from rnagan.slides.store import TileStore, encode_tile, tile_key
-from rnagan.train.gan import load_generator, train_gan
 from rnagan.workspace import Workspace
 
 RESULTS = Path(__file__).parent / "results" / "gan_conditioning_lc25000.jsonl"

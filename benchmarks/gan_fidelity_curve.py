@@ -28,12 +28,13 @@ import numpy as np
 import torch
 
 from rnagan.config import load_config
-from rnagan.demo import demo_config
+from rnagan.demo.pipeline import demo_config
 from rnagan.evaluate.classify import classification_metrics
 from rnagan.evaluate.run import real_tiles, train_fidelity_classifier
-from rnagan.gan_data import read_latents
-from rnagan.train.common import pick_device
-from rnagan.train.gan import load_generator, train_gan
+from rnagan.gan.data import read_latents
+from rnagan.gan.sample import load_generator
+from rnagan.gan.train import train_gan
+from rnagan.runtime import pick_device
 from rnagan.workspace import Workspace
 
 RESULTS = Path(__file__).parent / "results" / "gan_fidelity_curve.json"

@@ -1,7 +1,7 @@
 """Tiles per second of generation: the generator alone, and with PNG encoding as ``rnagan generate`` writes.
 
 The generator is built from a preset's GAN section with random weights (speed does not depend on
-training), wrapped in the same :class:`~rnagan.train.gan.TileGenerator` that checkpoints load into,
+training), wrapped in the same :class:`~rnagan.gan.sample.TileGenerator` that checkpoints load into,
 and called the way :func:`rnagan.generate.generate_tiles` calls it (eval, no grad, bf16 on GPUs)::
 
     python benchmarks/generate.py                         # presets small (64 px) and paper (256 px)
@@ -23,9 +23,9 @@ import torch
 from PIL import Image
 
 from rnagan.config import preset
-from rnagan.models.gan import Generator
-from rnagan.train.common import autocast, pick_device
-from rnagan.train.gan import TileGenerator
+from rnagan.gan.model import Generator
+from rnagan.gan.sample import TileGenerator
+from rnagan.runtime import autocast, pick_device
 
 RESULTS = Path(__file__).parent / "results" / "generate.json"
 

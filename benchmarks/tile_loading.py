@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from rnagan.data import TileDataset, read_tile_index
+from rnagan.slides.dataset import TileDataset, read_tile_index
 from rnagan.slides.folder import import_tiles
 from rnagan.workspace import Workspace
 

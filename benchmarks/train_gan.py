@@ -1,6 +1,6 @@
 """WGAN-GP training throughput: images/s and peak memory per preset, ours against a plain loop.
 
-"ours" is ``rnagan.train.gan.train_step``, the step ``train_gan`` runs (``GANObjective`` losses,
+"ours" is ``rnagan.gan.train.train_step``, the step ``train_gan`` runs (``GANObjective`` losses,
 on-device augmentation, bf16 autocast and channels_last on CUDA); "plain" is a textbook fp32 eager WGAN-GP
 step over the *same* networks, written out below. One step = n_critic critic updates + one generator
 update; images/s counts real tiles consumed (batch × n_critic per step).
@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from rnagan.config import GANConfig, preset
-from rnagan.train.gan import GANObjective, train_step
+from rnagan.gan.objective import GANObjective
+from rnagan.gan.train import train_step
 
 RESULTS = Path(__file__).parent / "results" / "train_gan.json"
 

@@ -1,8 +1,8 @@
 """β-VAE training throughput (samples/s) and peak memory, rnagan's step against a plain loop.
 
 The baseline is the same network written out here as ``nn.Sequential`` and trained by a plain fp32
-eager loop (MSE + β·KL, Adam); rnagan's step is ``rnagan.train.vae.train_step`` on
-``rnagan.models.vae.BetaVAE`` (the NaN guard included; bf16 autocast on a GPU). Each measurement
+eager loop (MSE + β·KL, Adam); rnagan's step is ``rnagan.vae.train.train_step`` on
+``rnagan.vae.model.BetaVAE`` (the NaN guard included; bf16 autocast on a GPU). Each measurement
 runs in its own subprocess so its peak memory is clean; data are random z-scores of 19,198 genes::
 
     python benchmarks/vae_train.py                    # paper and small presets, CPU (and GPU if present)
@@ -29,7 +29,7 @@ N_GENES = 19_198
 RESULTS = Path(__file__).parent / "results" / "vae_train.json"
 
 
-def _baseline_network(cfg):  # a plain re-statement of the network, independent of rnagan.models
+def _baseline_network(cfg):  # a plain re-statement of the network, independent of rnagan.vae.model
     from torch import nn
 
     def block(a: int, b: int) -> list[nn.Module]:
@@ -46,9 +46,9 @@ def worker(preset: str, impl: str, device: str, precision: str, steps: int, warm
     import torch
 
     from rnagan.config import preset as load_preset
-    from rnagan.models.vae import BetaVAE
-    from rnagan.train.common import Distributed
-    from rnagan.train.vae import train_step
+    from rnagan.runtime import Distributed
+    from rnagan.vae.model import BetaVAE
+    from rnagan.vae.train import train_step
 
     cfg = load_preset(preset).vae
     dev = torch.device(device)

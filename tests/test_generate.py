@@ -15,16 +15,16 @@ import pytest
 from PIL import Image
 
 from rnagan.config import Config, preset
-from rnagan.demo import build_cohort, training_tiles
+from rnagan.demo.pipeline import build_cohort, training_tiles
 from rnagan.errors import InputFileError
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.expression.transform import ExpressionScaler
+from rnagan.gan.train import train_gan
 from rnagan.generate import Perturbation, generate_tiles, perturb, read_manifest
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
-from rnagan.train.gan import train_gan
-from rnagan.train.vae import train_vae
+from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
 TP53 = "ENSG00000141510"

@@ -37,8 +37,8 @@ from torchvision.utils import make_grid
 from rnagan.config import Config
 from rnagan.errors import InputFileError
 from rnagan.fileio import atomic_dir, write_json_atomic
+from rnagan.runtime import autocast, pick_device
 from rnagan.slides.store import TileStore, encode_tile, tile_key
-from rnagan.train.common import autocast, pick_device
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def _file_profiles(path: Path, config: Config, vae: Any, scale: str) -> Profiles
     # the coverage report for coverage.json; both paths below log the missing genes themselves
     _, report = GeneSpace.from_ids(vae.genes).align(frame, min_coverage=min_coverage, source=str(path))
     if scale == "z":
-        from rnagan.latent import align_to_model
+        from rnagan.vae.latent import align_to_model
 
         z = align_to_model(vae, frame, source=str(path))
     else:
@@ -240,8 +240,8 @@ def generate_tiles(
     device: str = "auto",
 ) -> pd.DataFrame:
     """Write ``tiles_per_profile`` tiles per profile (and per perturbed twin); return the manifest."""
-    from rnagan.latent import encode_cohort, load_vae, mu_columns
-    from rnagan.train.gan import load_generator
+    from rnagan.gan.sample import load_generator
+    from rnagan.vae.latent import encode_cohort, load_vae, mu_columns
 
     settings = config.generate
     parsed = [Perturbation.parse(p) for p in perturbations]

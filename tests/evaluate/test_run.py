@@ -14,15 +14,15 @@ import pandas as pd
 import pytest
 
 from rnagan.config import preset
-from rnagan.demo import build_cohort, training_tiles
+from rnagan.demo.pipeline import build_cohort, training_tiles
 from rnagan.evaluate.run import evaluate, real_tiles
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
+from rnagan.gan.train import train_gan
 from rnagan.generate import generate_tiles
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
-from rnagan.train.gan import train_gan
-from rnagan.train.vae import train_vae
+from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
 pytestmark = pytest.mark.slow

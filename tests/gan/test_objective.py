@@ -8,14 +8,9 @@ import pytest
 import torch
 
 from rnagan.config import preset
-from rnagan.models.gan import Critic, Generator, channel_ladder
-from rnagan.train.gan import (
-    GANObjective,
-    generator_input,
-    gradient_penalty,
-    recalibrate_batch_norm,
-    sample_noise,
-)
+from rnagan.gan.model import Critic, Generator, channel_ladder
+from rnagan.gan.objective import GANObjective, generator_input, gradient_penalty, sample_noise
+from rnagan.gan.train import recalibrate_batch_norm
 
 
 @pytest.fixture

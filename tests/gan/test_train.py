@@ -19,9 +19,10 @@ from sklearn.linear_model import LogisticRegression
 
 from rnagan.checkpoint import load_checkpoint
 from rnagan.config import Config, preset
-from rnagan.data import TileDataset
 from rnagan.errors import CheckpointError, InputFileError, TrainingDivergedError
-from rnagan.train.gan import load_generator, train_gan
+from rnagan.gan.sample import load_generator
+from rnagan.gan.train import train_gan
+from rnagan.slides.dataset import TileDataset
 from rnagan.workspace import Workspace
 
 WORKER = Path(__file__).with_name("train_worker.py")

@@ -10,7 +10,7 @@ import sys
 import torch
 
 from rnagan.config import load_config
-from rnagan.train.gan import train_gan
+from rnagan.gan.train import train_gan
 from rnagan.workspace import Workspace
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from rnagan.data import TileDataset, read_tile_index, tile_augmentation
+from rnagan.slides.dataset import TileDataset, read_tile_index, tile_augmentation
 from rnagan.slides.store import TileStore
 from rnagan.workspace import Workspace
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from rnagan.data import read_tile_index
 from rnagan.errors import InputFileError
+from rnagan.slides.dataset import read_tile_index
 from rnagan.slides.folder import export_tiles, import_tiles
 from rnagan.slides.reader import open_slide
 from rnagan.slides.store import TileStore, decode_tile

@@ -11,7 +11,7 @@ import pytest
 from synthetic import PEN_BOXES
 
 from rnagan.config import TilingConfig
-from rnagan.data import INDEX_COLUMNS, read_tile_index
+from rnagan.slides.dataset import INDEX_COLUMNS, read_tile_index
 from rnagan.slides.store import TileStore
 from rnagan.slides.tiler import SUMMARY_COLUMNS, tile_slides
 from rnagan.workspace import Workspace

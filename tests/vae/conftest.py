@@ -27,7 +27,7 @@ def prepared(workspace: Workspace) -> Workspace:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]:
     """One tiny training run shared by every read-only test."""
-    from rnagan.train.vae import train_vae
+    from rnagan.vae.train import train_vae
 
     ws = Workspace(tmp_path_factory.mktemp("vae") / "ws").create()
     write_prepared(ws)

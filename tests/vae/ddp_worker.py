@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from vae_data import tiny_config, write_prepared
 
-from rnagan.train.vae import train_vae
+from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnagan import latent
 from rnagan.errors import GeneCoverageError
+from rnagan.vae import figures, latent
 from rnagan.workspace import Workspace
 
 
@@ -116,5 +116,5 @@ def test_metrics_report_mape_per_tissue(trained: tuple[Workspace, dict]) -> None
 @pytest.mark.slow
 def test_umap_figure(cohort, tmp_path) -> None:
     vae, matrix, samples, latents = cohort
-    path = latent.umap_figure(vae, latents, matrix, samples, tmp_path / "umap.png")
+    path = figures.umap_figure(vae, latents, matrix, samples, tmp_path / "umap.png")
     assert path.stat().st_size > 5000

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnagan.config import preset
-from rnagan.models.vae import BetaVAE, count_parameters, vae_loss
+from rnagan.vae.model import BetaVAE, count_parameters, vae_loss
 
 
 @pytest.fixture

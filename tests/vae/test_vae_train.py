@@ -15,8 +15,8 @@ from vae_data import tiny_config, write_prepared
 
 from rnagan.checkpoint import save_checkpoint
 from rnagan.errors import CheckpointError, InputFileError, TrainingDivergedError
-from rnagan.latent import GENES_FILE, encode_cohort, load_vae
-from rnagan.train.vae import train_vae
+from rnagan.vae.latent import GENES_FILE, encode_cohort, load_vae
+from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, resolve_config
-from rnagan.demo import run_demo
+from rnagan.demo.pipeline import run_demo
 
 
 def demo(

@@ -37,7 +37,7 @@ def train_cli(
     Writes gan/RUN/{checkpoint/, samples/step_*.png, tb/, log.jsonl}. Under torchrun every process
     takes gan.batch_size tiles per step: torchrun --nproc_per_node=4 -m rnagan gan train -w WORKSPACE
     """
-    from rnagan.train.gan import train_gan
+    from rnagan.gan.train import train_gan
 
     overrides = list(set_ or []) + ([f"gan.conditioning={condition}"] if condition else [])
     cfg = resolve_config(preset, config, overrides)

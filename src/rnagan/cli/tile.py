@@ -140,7 +140,7 @@ def export_cmd(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many tiles per slide (default: all).")] = None,
 ) -> None:
     """Export tiles of WORKSPACE's store as PNG files (for FID tools and for people)."""
-    from rnagan.data import read_tile_index
+    from rnagan.slides.dataset import read_tile_index
     from rnagan.slides.folder import export_tiles
 
     ws = Workspace(workspace)

@@ -13,7 +13,7 @@ from rnagan.errors import InputFileError
 from rnagan.workspace import Workspace
 
 if TYPE_CHECKING:
-    from rnagan.latent import LoadedVAE
+    from rnagan.vae.latent import LoadedVAE
 
 app = typer.Typer(help="β-VAE: train it, encode profiles to μ, sample, shift and interpolate in its latent space.",
                   no_args_is_help=True)
@@ -45,7 +45,7 @@ def train_cli(
     Under torchrun it trains with DistributedDataParallel (vae.batch_size is the global batch):
     torchrun --nproc_per_node=4 -m rnagan vae train -w WORKSPACE
     """
-    from rnagan.train.vae import train_vae
+    from rnagan.vae.train import train_vae
 
     cfg = resolve_config(preset, config, set_)
     metrics = train_vae(open_workspace(workspace), cfg, resume=resume, device=device, max_seconds=max_seconds)
@@ -70,7 +70,7 @@ def encode_cli(
 
     Default output: WORKSPACE/vae/latents.parquet, the file the GAN reads.
     """
-    from rnagan import latent
+    from rnagan.vae import latent
 
     ws = open_workspace(workspace)
     vae = latent.load_vae(checkpoint or ws.vae_checkpoint)
@@ -93,7 +93,7 @@ def sample_cli(
     output: OutOpt = None,
 ) -> None:
     """Synthetic profiles of TISSUE decoded from its latent centroid (training split) plus noise."""
-    from rnagan import latent
+    from rnagan.vae import latent
 
     ws, vae, latents, samples = _open(workspace, checkpoint)
     if mode not in ("prior", "around"):
@@ -116,7 +116,7 @@ def shift_cli(
     output: OutOpt = None,
 ) -> None:
     """Decode μ_sample + (c_to − c_from): what each profile would look like in the other tissue."""
-    from rnagan import latent
+    from rnagan.vae import latent
 
     ws, vae, latents, samples = _open(workspace, checkpoint)
     profiles = latent.shift(vae, latents, samples, source=source, target=target, sample_ids=sample or None)
@@ -135,7 +135,7 @@ def interpolate_cli(
     output: OutOpt = None,
 ) -> None:
     """Profiles decoded at evenly spaced points between μ_A and μ_B."""
-    from rnagan import latent
+    from rnagan.vae import latent
 
     ws, vae, latents, _ = _open(workspace, checkpoint)
     profiles = latent.interpolate(vae, latents, a, b, steps=steps)
@@ -144,7 +144,7 @@ def interpolate_cli(
 
 
 def _open(workspace: Path, checkpoint: Path | None) -> tuple[Workspace, LoadedVAE, pd.DataFrame, pd.DataFrame]:
-    from rnagan import latent
+    from rnagan.vae import latent
 
     ws = open_workspace(workspace)
     vae = latent.load_vae(checkpoint or ws.vae_checkpoint)
@@ -156,7 +156,7 @@ def _open(workspace: Path, checkpoint: Path | None) -> tuple[Workspace, LoadedVA
 
 
 def _rescale(vae: LoadedVAE, profiles: pd.DataFrame, scale: str) -> pd.DataFrame:
-    from rnagan import latent
+    from rnagan.vae import latent
 
     if scale == "z":
         return profiles

@@ -23,7 +23,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from torch import nn
 from torchvision.models import resnet18
 
-from rnagan.train.common import evaluating, seed_everything
+from rnagan.runtime import evaluating, seed_everything
 
 
 @dataclass

@@ -27,14 +27,14 @@ import torch
 import torch.nn.functional as F
 
 from rnagan.config import Config
-from rnagan.data import read_tile_index
 from rnagan.errors import InputFileError
 from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, report
 from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures, read_image
 from rnagan.fileio import write_json_atomic, write_text_atomic
 from rnagan.generate import read_manifest
+from rnagan.runtime import pick_device
+from rnagan.slides.dataset import read_tile_index
 from rnagan.slides.store import TileStore
-from rnagan.train.common import pick_device
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Values are PNG (lossless, default), JPEG, or raw pixels behind a small explicit header
 (``RAW_MAGIC``; fastest to load) — never pickles — so any tool can read them.
 A ``__meta__`` record holds the format version. Reading is safe from many processes at once;
-:class:`~rnagan.data.TileDataset` opens the environment lazily in each DataLoader worker.
+:class:`~rnagan.slides.dataset.TileDataset` opens the environment lazily in each DataLoader worker.
 """
 
 from __future__ import annotations

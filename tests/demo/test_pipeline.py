@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from rnagan.cli import app
 from rnagan.config import DemoConfig, load_config, preset
 from rnagan.datasets.lc25000 import CLASSES
-from rnagan.demo import RUNS, STAGES, build_cohort, run_demo, stage_budgets, training_tiles
+from rnagan.demo.pipeline import RUNS, STAGES, build_cohort, run_demo, stage_budgets, training_tiles
 from rnagan.errors import ConfigError
 
 GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one

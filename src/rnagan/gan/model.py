@@ -52,7 +52,7 @@ class Generator(nn.Module):
     """z (N, in_dim) -> image (N, 3, S, S) in [-1, 1].
 
     ``in_dim`` is the conditioning code plus any extra noise channels; how μ and noise are put together
-    is the objective's business (``rnagan.train.gan.GANObjective.generator_input``), not the network's.
+    is the objective's business (``rnagan.gan.objective.generator_input``), not the network's.
     """
 
     def __init__(self, in_dim: int, *, image_size: int, base_channels: int, max_channels: int,

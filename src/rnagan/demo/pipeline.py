@@ -60,12 +60,12 @@ from rnagan.evaluate.run import evaluate, real_tiles
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.fileio import write_json_atomic, write_text_atomic
+from rnagan.gan.train import train_gan
 from rnagan.generate import generate_tiles, read_manifest
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
 from rnagan.slides.tiler import tile_slides
-from rnagan.train.gan import train_gan
-from rnagan.train.vae import train_vae
+from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -9,19 +9,10 @@ Several GPUs or nodes (one process per GPU; NCCL on GPUs, gloo on CPUs)::
     torchrun --nproc_per_node=4 -m rnagan gan train -w runs/lung --run rnagan
 
 Three layers, as in lucidrains' denoising-diffusion (Unet / GaussianDiffusion / Trainer):
-``rnagan.models.gan`` holds the networks, :class:`GANObjective` owns how μ becomes the generator's
-input and the WGAN-GP losses, and :func:`train_gan` is one visible loop (data, optimisers, EMA,
-DDP, checkpoints, logs). :func:`load_generator` gives the EMA generator for sampling.
-
-Conditioning modes (``gan.conditioning``):
-
-- ``projection`` (ours): μ standardised with fixed training-set statistics (stored in the checkpoint)
-  plus small noise goes to the generator, and the critic sees the same standardised μ through a
-  projection term, so tiles that ignore μ are penalised;
-- ``reference`` (the paper's): μ + U(-0.3, 0.3) to the generator, the critic blind to it;
-  ``reference_batch_standardize`` adds the published per-batch standardisation, which cancels μ
-  exactly whenever a batch holds one profile (reference_notes §4.4);
-- ``none``: noise only (the paper's GAN baseline).
+:mod:`rnagan.gan.model` holds the networks, :class:`~rnagan.gan.objective.GANObjective` owns how μ
+becomes the generator's input and the WGAN-GP losses, and :func:`train_gan` is one visible loop (data,
+optimisers, EMA, DDP, checkpoints, logs). :func:`rnagan.gan.sample.load_generator` gives the EMA
+generator for sampling; the conditioning modes are described in :mod:`rnagan.gan.objective`.
 """
 
 from __future__ import annotations
@@ -34,7 +25,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -49,14 +39,15 @@ from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from rnagan.config import Config, GANConfig
 from rnagan.errors import CheckpointError, ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.gan_data import EpochBatchSampler, PairedData, PairedTileDataset, augment, pair_tiles
-from rnagan.models.gan import Critic, Generator
-from rnagan.train.common import (
+from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, augment, pair_tiles
+from rnagan.gan.model import Generator
+from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
+from rnagan.gan.sample import TileGenerator
+from rnagan.runtime import (
     Distributed,
     autocast,
     evaluating,
     init_distributed,
-    pick_device,
     rng_state,
     seed_everything,
     set_rng_state,
@@ -70,231 +61,6 @@ log = logging.getLogger(__name__)
 MODEL_FIELDS = ("conditioning", "image_size", "latent_dim", "noise_dim", "noise", "noise_scale", "base_channels",
                 "max_channels", "upsample", "reference_batch_standardize")
 
-
-# ----------------------------------------------------------------------------------------------
-# The objective: how μ becomes the generator's input, and the WGAN-GP losses
-# ----------------------------------------------------------------------------------------------
-
-def sample_noise(n: int, config: GANConfig, *, generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
-    """Standard noise (n, latent_dim + noise_dim): U(-1, 1) or N(0, 1) as ``config.noise`` says.
-
-    The first ``latent_dim`` columns perturb μ (scaled by ``noise_scale``); the rest are extra noise
-    channels. Drawn on the CPU with an optional generator, so a seed gives the same noise everywhere.
-    """
-    shape = (n, config.latent_dim + config.noise_dim)
-    if config.noise == "uniform":
-        noise = torch.rand(shape, generator=generator) * 2 - 1
-    else:
-        noise = torch.randn(shape, generator=generator)
-    return noise.to(device)
-
-
-def generator_input(mu: torch.Tensor | None, noise: torch.Tensor, config: GANConfig, *,
-                    latent_mean: torch.Tensor, latent_std: torch.Tensor, group_size: int | None = None
-                    ) -> torch.Tensor:
-    """(raw μ (N, d), noise (N, d + noise_dim)) → generator input (N, d + noise_dim).
-
-    ``group_size`` only matters for the reference batch standardisation: rows are standardised in
-    consecutive groups of that size (the published generation script standardised per patient).
-    """
-    d = config.latent_dim
-    if config.conditioning == "none":
-        return noise  # the baseline: randn / rand only (the paper's GAN used randn(B, 2048))
-    if mu is None:
-        raise ValueError(f"conditioning {config.conditioning!r} needs μ")
-    perturbation, extra = config.noise_scale * noise[:, :d], noise[:, d:]
-    if config.conditioning == "projection":
-        code = (mu - latent_mean) / latent_std + perturbation
-    else:  # reference: μ + U(-0.3, 0.3), optionally standardised across the batch as published
-        code = mu + perturbation
-        if config.reference_batch_standardize:
-            groups = code.reshape(-1, group_size or code.shape[0], d)
-            groups = (groups - groups.mean(1, keepdim=True)) / groups.std(1, keepdim=True)  # unbiased, as torch
-            code = groups.reshape(-1, d)
-    return torch.cat([code, extra], dim=1)
-
-
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None
-                     ) -> torch.Tensor:
-    """Mean over samples of (‖∇ₓ D(x̂ᵢ, yᵢ)‖₂ − 1)², x̂ᵢ = εᵢ realᵢ + (1 − εᵢ) fakeᵢ, εᵢ ~ U(0, 1).
-
-    One ε and one gradient norm *per sample* (Gulrajani et al. 2017, Algorithm 1). The published code
-    drew one ε per batch and took the norm of the whole batch's gradient (reference_notes §4.2),
-    which constrains the average slope, not the slope at each sample.
-    """
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    score = critic(x_hat, y)
-    (grad,) = torch.autograd.grad(score.sum(), x_hat, create_graph=True)  # sum: sample i only feeds D(x̂ᵢ)
-    norms = grad.flatten(1).norm(2, dim=1)  # (N,)
-    return ((norms - 1) ** 2).mean()
-
-
-class CriticTerms(NamedTuple):
-    """The critic's loss and the parts logged beside it."""
-
-    loss: torch.Tensor
-    gap: torch.Tensor
-    gp: torch.Tensor
-
-
-class GANObjective(nn.Module):
-    """The generator, the critic, the fixed latent statistics, and the WGAN-GP losses over them."""
-
-    def __init__(self, config: GANConfig, *, latent_mean: torch.Tensor, latent_std: torch.Tensor) -> None:
-        super().__init__()
-        self.config = config
-        self.generator = Generator(config.latent_dim + config.noise_dim, image_size=config.image_size,
-                                   base_channels=config.base_channels, max_channels=config.max_channels,
-                                   upsample=config.upsample)
-        cond_dim = config.latent_dim if config.conditioning == "projection" else 0  # reference: critic blind
-        self.critic = Critic(image_size=config.image_size, base_channels=config.base_channels,
-                             max_channels=config.max_channels, cond_dim=cond_dim)
-        # Fixed once from the training samples and saved with the weights; never recomputed per batch.
-        self.register_buffer("latent_mean", latent_mean.float().clone())
-        self.register_buffer("latent_std", latent_std.float().clone())
-
-    def condition(self, mu: torch.Tensor) -> torch.Tensor | None:
-        """What the critic sees: standardised μ (projection) or nothing."""
-        if self.config.conditioning != "projection":
-            return None
-        return (mu - self.latent_mean) / self.latent_std
-
-    def fake(self, mu: torch.Tensor) -> torch.Tensor:
-        noise = sample_noise(mu.shape[0], self.config, device=mu.device)
-        z = generator_input(mu, noise, self.config, latent_mean=self.latent_mean, latent_std=self.latent_std)
-        return self.generator(z)
-
-    def critic_loss(self, real: torch.Tensor, mu: torch.Tensor) -> CriticTerms:
-        """The critic's loss −gap + λ·GP on one batch, with its parts.
-
-        The critic maximises the gap E[D(real)] − E[D(fake)], its estimate of the Wasserstein-1
-        distance: a few critic steps with the generator fixed make it grow, and generator steps
-        against a fixed critic make it shrink.
-        """
-        y = self.condition(mu)
-        with torch.no_grad():
-            fake = self.fake(mu)
-        gap = self.critic(real, y).mean() - self.critic(fake, y).mean()
-        gp = gradient_penalty(self.critic, real, fake, y)
-        return CriticTerms(-gap + self.config.gp_lambda * gp, gap, gp)
-
-    def generator_loss(self, mu: torch.Tensor) -> torch.Tensor:
-        """−E[D(G(z), y)]: the generator raises the critic's score of its tiles for their own μ."""
-        return -self.critic(self.fake(mu), self.condition(mu)).mean()
-
-
-def latent_statistics(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-dimension mean and (population) std over training samples; near-constant dims get std 1.
-
-    Each sample counts once whatever its number of tiles. Collapsed VAE dimensions (std ≈ 0) are left
-    unscaled rather than blown up into noise (as scikit-learn's ``_handle_zeros_in_scale``).
-    """
-    mean = latents.mean(0)
-    std = latents.std(0, unbiased=False) if latents.shape[0] > 1 else torch.ones_like(mean)
-    return mean, torch.where(std < 1e-6, torch.ones_like(std), std)
-
-
-# ----------------------------------------------------------------------------------------------
-# Sampling from a trained generator
-# ----------------------------------------------------------------------------------------------
-
-class TileGenerator:
-    """The EMA generator of a checkpoint, in eval mode, turning raw μ into uint8 tiles.
-
-    >>> gen = load_generator(ws.gan_run("rnagan") / "checkpoint")
-    >>> tiles = gen.generate(mu, n_per_profile=8, seed=0)  # (N*8, 3, S, S) uint8, profile-major
-
-    Noise depends only on (seed, noise index j), never on μ: tile i*n + j of one call and of another
-    call with a perturbed μ share their noise, so differences come from μ alone.
-    """
-
-    def __init__(self, generator: Generator, config: GANConfig, latent_mean: torch.Tensor,
-                 latent_std: torch.Tensor, device: torch.device) -> None:
-        self.generator = generator.to(device).eval()
-        self.config = config
-        self.device = device
-        self.latent_mean, self.latent_std = latent_mean.to(device), latent_std.to(device)
-
-    @property
-    def image_size(self) -> int:
-        return self.config.image_size
-
-    @property
-    def conditioning(self) -> str:
-        return self.config.conditioning
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def noise_dim(self) -> int:
-        """Columns of the noise that :meth:`generate_from_noise` takes: latent_dim + extra noise."""
-        return self.config.latent_dim + self.config.noise_dim
-
-    def sample_noise(self, n: int, seed: int) -> torch.Tensor:
-        """(n, noise_dim) noise; row j is the same for a given seed whatever n ≥ j."""
-        return sample_noise(n, self.config, generator=torch.Generator().manual_seed(seed))
-
-    @torch.no_grad()
-    def generate_from_noise(self, mu: torch.Tensor, noise: torch.Tensor, *, group_size: int | None = None
-                            ) -> torch.Tensor:
-        """Raw μ (N, d) and noise (N, noise_dim) → uint8 tiles (N, 3, S, S), in one batch."""
-        if mu.ndim != 2 or mu.shape[1] != self.latent_dim:
-            raise ValueError(f"μ has shape {tuple(mu.shape)}, but this generator expects (N, {self.latent_dim})")
-        if noise.shape != (mu.shape[0], self.noise_dim):
-            raise ValueError(f"noise has shape {tuple(noise.shape)}, expected ({mu.shape[0]}, {self.noise_dim})")
-        z = generator_input(mu.float().to(self.device), noise.float().to(self.device), self.config,
-                            latent_mean=self.latent_mean, latent_std=self.latent_std, group_size=group_size)
-        images = self.generator(z)  # (N, 3, S, S) in [-1, 1]
-        return ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu()
-
-    def generate(self, mu: torch.Tensor, *, n_per_profile: int, seed: int, batch_size: int = 64) -> torch.Tensor:
-        """``n_per_profile`` tiles per row of raw μ (N, d) → uint8 (N * n_per_profile, 3, S, S).
-
-        With the reference batch standardisation, each profile's tiles are standardised together,
-        as the published generation script did per patient (μ then cancels: the measured defect).
-        """
-        mu = torch.as_tensor(mu, dtype=torch.float32)
-        noise = self.sample_noise(n_per_profile, seed)  # (n, noise_dim), shared by every profile
-        rows_mu = mu.repeat_interleave(n_per_profile, dim=0)  # (N*n, d)
-        rows_noise = noise.repeat(mu.shape[0], 1)  # (N*n, noise_dim)
-        if self.config.conditioning == "reference" and self.config.reference_batch_standardize:
-            if n_per_profile < 2:
-                raise ValueError("the reference batch standardisation needs n_per_profile >= 2 (std of 1 row is NaN)")
-            per_batch = n_per_profile * max(1, batch_size // n_per_profile)  # whole profiles per batch
-            return torch.cat([
-                self.generate_from_noise(rows_mu[i : i + per_batch], rows_noise[i : i + per_batch],
-                                         group_size=n_per_profile)
-                for i in range(0, rows_mu.shape[0], per_batch)
-            ])
-        return torch.cat([self.generate_from_noise(rows_mu[i : i + batch_size], rows_noise[i : i + batch_size])
-                          for i in range(0, rows_mu.shape[0], batch_size)])
-
-
-def load_generator(checkpoint_path: str | Path, device: str = "cpu") -> TileGenerator:
-    """The EMA generator of a ``gan/<run>/checkpoint`` folder, ready to sample (eval mode, no grad)."""
-    ckpt = load_checkpoint(checkpoint_path, map_location="cpu")
-    config = ckpt.config.gan
-    generator = Generator(config.latent_dim + config.noise_dim, image_size=config.image_size,
-                          base_channels=config.base_channels, max_channels=config.max_channels,
-                          upsample=config.upsample)
-    ema = ckpt.subset("ema")
-    if not ema:
-        raise CheckpointError(f"{ckpt.path} holds no generator weights (ema.*): is it a GAN checkpoint?")
-    try:
-        generator.load_state_dict(ema)
-    except RuntimeError as err:
-        raise CheckpointError(f"{ckpt.path}: the generator weights do not match its config.yaml: {err}") from None
-    return TileGenerator(generator, config, ckpt.tensors["latent_mean"], ckpt.tensors["latent_std"],
-                         pick_device(device))
-
-
-# ----------------------------------------------------------------------------------------------
-# The training loop
-# ----------------------------------------------------------------------------------------------
 
 @dataclass
 class _Grid:

@@ -29,8 +29,8 @@ import torchvision.transforms.v2.functional as TF
 from torch.utils.data import Dataset, Sampler
 
 from rnagan.config import GANConfig
-from rnagan.data import TileDataset, read_tile_index
 from rnagan.errors import InputFileError
+from rnagan.slides.dataset import TileDataset, read_tile_index
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)

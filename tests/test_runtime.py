@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnagan.train.common import rng_state, seed_everything, set_rng_state, warmup_cosine_lr
+from rnagan.runtime import rng_state, seed_everything, set_rng_state, warmup_cosine_lr
 
 
 def test_lr_warms_up_linearly_then_decays_once_without_restarting() -> None:

@@ -34,13 +34,11 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from rnagan import latent
 from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from rnagan.config import Config
 from rnagan.errors import CheckpointError, InputFileError, TrainingDivergedError
 from rnagan.fileio import atomic_path, write_json_atomic
-from rnagan.models.vae import BetaVAE, vae_loss
-from rnagan.train.common import (
+from rnagan.runtime import (
     Distributed,
     autocast,
     evaluating,
@@ -49,6 +47,8 @@ from rnagan.train.common import (
     shutdown_distributed,
     warmup_cosine_lr,
 )
+from rnagan.vae import figures, latent
+from rnagan.vae.model import BetaVAE, vae_loss
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -327,33 +327,10 @@ def _finish(ws: Workspace, config: Config, data: Cohort, history: list[dict[str,
             min_abs=config.vae.mape_min_abs, train_mean=data.matrix.loc[data.ids["train"]].mean(),
         )
         results["silhouette_mu_test"] = latent.silhouette(latents.loc[test_ids], data.samples.loc[test_ids, "tissue"])
-    plot_curves(history, ws.vae / "curves.png")
+    figures.plot_curves(history, ws.vae / "curves.png")
     if config.vae.umap_figure and test_ids:
-        latent.umap_figure(loaded, latents, data.matrix, data.samples, ws.vae / "umap.png", seed=config.vae.seed)
+        figures.umap_figure(loaded, latents, data.matrix, data.samples, ws.vae / "umap.png", seed=config.vae.seed)
     return {**results, "history": history}
-
-
-def plot_curves(history: list[dict[str, float]], path: Path) -> None:
-    """Loss, reconstruction and KL per epoch, train vs validation, plus the learning rate."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.5))
-    for ax, key in zip(axes[:3], ("loss", "recon", "kl"), strict=True):
-        ax.plot(epochs, [h[f"train_{key}"] for h in history], label="train")
-        ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation (z = μ)")
-        ax.set(title={"loss": "β-VAE loss", "recon": "reconstruction MSE (z scale)", "kl": "KL per sample"}[key],
-               xlabel="epoch")
-        ax.legend()
-    axes[3].plot(epochs, [h["lr"] for h in history])
-    axes[3].set(title="learning rate (end of epoch)", xlabel="epoch")
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
 
 
 def _weights(model: BetaVAE) -> dict[str, torch.Tensor]:

@@ -1,0 +1,1 @@
+"""The RNA-GAN stage: networks (``model``), objective, paired data (``data``), the loop (``train``), ``sample``."""

@@ -1,0 +1,147 @@
+"""RNA-GAN's objective: how μ becomes the generator's input, and the WGAN-GP losses.
+
+Three layers, as in lucidrains' denoising-diffusion (Unet / GaussianDiffusion / Trainer):
+:mod:`rnagan.gan.model` holds the networks, :class:`GANObjective` here owns how μ becomes the
+generator's input and the WGAN-GP losses, and :func:`rnagan.gan.train.train_gan` is the loop.
+
+Conditioning modes (``gan.conditioning``):
+
+- ``projection`` (ours): μ standardised with fixed training-set statistics (stored in the checkpoint)
+  plus small noise goes to the generator, and the critic sees the same standardised μ through a
+  projection term, so tiles that ignore μ are penalised;
+- ``reference`` (the paper's): μ + U(-0.3, 0.3) to the generator, the critic blind to it;
+  ``reference_batch_standardize`` adds the published per-batch standardisation, which cancels μ
+  exactly whenever a batch holds one profile (reference_notes §4.4);
+- ``none``: noise only (the paper's GAN baseline).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from rnagan.config import GANConfig
+from rnagan.gan.model import Critic, Generator
+
+
+def sample_noise(n: int, config: GANConfig, *, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard noise (n, latent_dim + noise_dim): U(-1, 1) or N(0, 1) as ``config.noise`` says.
+
+    The first ``latent_dim`` columns perturb μ (scaled by ``noise_scale``); the rest are extra noise
+    channels. Drawn on the CPU with an optional generator, so a seed gives the same noise everywhere.
+    """
+    shape = (n, config.latent_dim + config.noise_dim)
+    if config.noise == "uniform":
+        noise = torch.rand(shape, generator=generator) * 2 - 1
+    else:
+        noise = torch.randn(shape, generator=generator)
+    return noise.to(device)
+
+
+def generator_input(mu: torch.Tensor | None, noise: torch.Tensor, config: GANConfig, *,
+                    latent_mean: torch.Tensor, latent_std: torch.Tensor, group_size: int | None = None
+                    ) -> torch.Tensor:
+    """(raw μ (N, d), noise (N, d + noise_dim)) → generator input (N, d + noise_dim).
+
+    ``group_size`` only matters for the reference batch standardisation: rows are standardised in
+    consecutive groups of that size (the published generation script standardised per patient).
+    """
+    d = config.latent_dim
+    if config.conditioning == "none":
+        return noise  # the baseline: randn / rand only (the paper's GAN used randn(B, 2048))
+    if mu is None:
+        raise ValueError(f"conditioning {config.conditioning!r} needs μ")
+    perturbation, extra = config.noise_scale * noise[:, :d], noise[:, d:]
+    if config.conditioning == "projection":
+        code = (mu - latent_mean) / latent_std + perturbation
+    else:  # reference: μ + U(-0.3, 0.3), optionally standardised across the batch as published
+        code = mu + perturbation
+        if config.reference_batch_standardize:
+            groups = code.reshape(-1, group_size or code.shape[0], d)
+            groups = (groups - groups.mean(1, keepdim=True)) / groups.std(1, keepdim=True)  # unbiased, as torch
+            code = groups.reshape(-1, d)
+    return torch.cat([code, extra], dim=1)
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None
+                     ) -> torch.Tensor:
+    """Mean over samples of (‖∇ₓ D(x̂ᵢ, yᵢ)‖₂ − 1)², x̂ᵢ = εᵢ realᵢ + (1 − εᵢ) fakeᵢ, εᵢ ~ U(0, 1).
+
+    One ε and one gradient norm *per sample* (Gulrajani et al. 2017, Algorithm 1). The published code
+    drew one ε per batch and took the norm of the whole batch's gradient (reference_notes §4.2),
+    which constrains the average slope, not the slope at each sample.
+    """
+    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    score = critic(x_hat, y)
+    (grad,) = torch.autograd.grad(score.sum(), x_hat, create_graph=True)  # sum: sample i only feeds D(x̂ᵢ)
+    norms = grad.flatten(1).norm(2, dim=1)  # (N,)
+    return ((norms - 1) ** 2).mean()
+
+
+class CriticTerms(NamedTuple):
+    """The critic's loss and the parts logged beside it."""
+
+    loss: torch.Tensor
+    gap: torch.Tensor
+    gp: torch.Tensor
+
+
+class GANObjective(nn.Module):
+    """The generator, the critic, the fixed latent statistics, and the WGAN-GP losses over them."""
+
+    def __init__(self, config: GANConfig, *, latent_mean: torch.Tensor, latent_std: torch.Tensor) -> None:
+        super().__init__()
+        self.config = config
+        self.generator = Generator(config.latent_dim + config.noise_dim, image_size=config.image_size,
+                                   base_channels=config.base_channels, max_channels=config.max_channels,
+                                   upsample=config.upsample)
+        cond_dim = config.latent_dim if config.conditioning == "projection" else 0  # reference: critic blind
+        self.critic = Critic(image_size=config.image_size, base_channels=config.base_channels,
+                             max_channels=config.max_channels, cond_dim=cond_dim)
+        # Fixed once from the training samples and saved with the weights; never recomputed per batch.
+        self.register_buffer("latent_mean", latent_mean.float().clone())
+        self.register_buffer("latent_std", latent_std.float().clone())
+
+    def condition(self, mu: torch.Tensor) -> torch.Tensor | None:
+        """What the critic sees: standardised μ (projection) or nothing."""
+        if self.config.conditioning != "projection":
+            return None
+        return (mu - self.latent_mean) / self.latent_std
+
+    def fake(self, mu: torch.Tensor) -> torch.Tensor:
+        noise = sample_noise(mu.shape[0], self.config, device=mu.device)
+        z = generator_input(mu, noise, self.config, latent_mean=self.latent_mean, latent_std=self.latent_std)
+        return self.generator(z)
+
+    def critic_loss(self, real: torch.Tensor, mu: torch.Tensor) -> CriticTerms:
+        """The critic's loss −gap + λ·GP on one batch, with its parts.
+
+        The critic maximises the gap E[D(real)] − E[D(fake)], its estimate of the Wasserstein-1
+        distance: a few critic steps with the generator fixed make it grow, and generator steps
+        against a fixed critic make it shrink.
+        """
+        y = self.condition(mu)
+        with torch.no_grad():
+            fake = self.fake(mu)
+        gap = self.critic(real, y).mean() - self.critic(fake, y).mean()
+        gp = gradient_penalty(self.critic, real, fake, y)
+        return CriticTerms(-gap + self.config.gp_lambda * gp, gap, gp)
+
+    def generator_loss(self, mu: torch.Tensor) -> torch.Tensor:
+        """−E[D(G(z), y)]: the generator raises the critic's score of its tiles for their own μ."""
+        return -self.critic(self.fake(mu), self.condition(mu)).mean()
+
+
+def latent_statistics(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and (population) std over training samples; near-constant dims get std 1.
+
+    Each sample counts once whatever its number of tiles. Collapsed VAE dimensions (std ≈ 0) are left
+    unscaled rather than blown up into noise (as scikit-learn's ``_handle_zeros_in_scale``).
+    """
+    mean = latents.mean(0)
+    std = latents.std(0, unbiased=False) if latents.shape[0] > 1 else torch.ones_like(mean)
+    return mean, torch.where(std < 1e-6, torch.ones_like(std), std)

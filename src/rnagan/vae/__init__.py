@@ -1,0 +1,1 @@
+"""The β-VAE stage: the network (``model``), its training loop (``train``), the latent space (``latent``), figures."""
