@@ -21,7 +21,8 @@ from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.expression.transform import ExpressionScaler
 from rnagan.gan.train import train_gan
-from rnagan.generate import Perturbation, generate_tiles, perturb, read_manifest
+from rnagan.generate import Perturbation, generate_tiles, perturb
+from rnagan.samples import read_manifest
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
 from rnagan.vae.train import train_vae

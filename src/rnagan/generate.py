@@ -32,30 +32,17 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from torchvision.utils import make_grid
 
 from rnagan.config import Config
 from rnagan.errors import InputFileError
 from rnagan.fileio import atomic_dir, write_json_atomic
 from rnagan.runtime import autocast, pick_device
+from rnagan.samples import COVERAGE, MANIFEST, MANIFEST_COLUMNS, sheet
 from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.csv"
-COVERAGE = "coverage.json"
-MANIFEST_COLUMNS = (
-    "profile",
-    "base_profile",
-    "perturbation",
-    "source",
-    "tissue",
-    "split",
-    "seed",
-    "noise_index",
-    "path",
-)
 _PERTURBATION = re.compile(r"^\s*(?P<gene>[^=\s]+)\s*=\s*(?P<op>[+-]|x|\*)\s*(?P<value>\d+(\.\d*)?|\.\d+)\s*$")
 
 
@@ -219,12 +206,6 @@ def _save_png(tile: torch.Tensor, path: Path) -> None:
     Image.fromarray(tile.permute(1, 2, 0).numpy()).save(path, compress_level=1)
 
 
-def sheet(tiles: torch.Tensor, columns: int | None = None) -> torch.Tensor:
-    """uint8 (N, 3, H, W) → one uint8 (3, H', W') grid with white gutters."""
-    columns = columns or max(1, int(np.ceil(np.sqrt(len(tiles)))))
-    return make_grid(tiles, nrow=columns, padding=2, pad_value=255)
-
-
 def generate_tiles(
     workspace: Workspace,
     config: Config,
@@ -324,16 +305,3 @@ def generate_tiles(
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
 
-
-def read_manifest(folder: str | Path) -> pd.DataFrame:
-    """A run's manifest with ``path`` made absolute."""
-    folder = Path(folder)
-    if not (folder / MANIFEST).is_file():
-        raise InputFileError(f"no generated tiles at {folder} ({MANIFEST} missing): run `rnagan generate` first")
-    manifest = pd.read_csv(
-        folder / MANIFEST,
-        dtype={"profile": str, "base_profile": str, "perturbation": str, "tissue": str, "split": str},
-        keep_default_na=False,
-    )
-    manifest["path"] = [str(folder / p) for p in manifest["path"]]
-    return manifest

@@ -61,7 +61,8 @@ from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.fileio import write_json_atomic, write_text_atomic
 from rnagan.gan.train import train_gan
-from rnagan.generate import generate_tiles, read_manifest
+from rnagan.generate import generate_tiles
+from rnagan.samples import read_manifest
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
 from rnagan.slides.tiler import tile_slides

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 import rnagan
-from rnagan.generate import sheet
+from rnagan.samples import sheet
 
 
 def png_bytes(image: torch.Tensor) -> bytes:

@@ -31,8 +31,8 @@ from rnagan.errors import InputFileError
 from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, report
 from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures, read_image
 from rnagan.fileio import write_json_atomic, write_text_atomic
-from rnagan.generate import read_manifest
 from rnagan.runtime import pick_device
+from rnagan.samples import has_manifest, read_manifest
 from rnagan.slides.dataset import read_tile_index
 from rnagan.slides.store import TileStore
 from rnagan.workspace import Workspace
@@ -191,7 +191,7 @@ def evaluate(
 
     for run in runs:
         folder = workspace.samples_run(run)
-        if not (folder / "manifest.csv").is_file():
+        if not has_manifest(folder):
             log.warning(
                 "run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)", run, folder, run
             )
