@@ -38,19 +38,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 from rich.console import Console
 
-import rnagan
 from rnagan.config import Config, DemoConfig
 from rnagan.datasets.lc25000 import CLASS_NAMES, CLASSES, lc25000_samples, load_lc25000
 from rnagan.datasets.simulate import simulate_counts
@@ -62,6 +59,7 @@ from rnagan.expression.prepare import prepare_expression
 from rnagan.fileio import write_json_atomic, write_text_atomic
 from rnagan.gan.train import train_gan
 from rnagan.generate import generate_tiles
+from rnagan.html import pct, render
 from rnagan.samples import read_manifest
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
@@ -283,8 +281,8 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
     }
     clock.console.print(
         "conditioning fidelity on held-out profiles: "
-        + ", ".join(f"{run} {_pct(acc)}" for run, acc in summary["conditioning_accuracy"].items())
-        + f" (chance {_pct(1 / len(CLASSES))}); total {times['total_seconds']:.0f} s of {total_seconds:.0f} s",
+        + ", ".join(f"{run} {pct(acc)}" for run, acc in summary["conditioning_accuracy"].items())
+        + f" (chance {pct(1 / len(CLASSES))}); total {times['total_seconds']:.0f} s of {total_seconds:.0f} s",
         highlight=False,
     )
     return summary
@@ -347,10 +345,6 @@ def _gan_steps(workspace: Workspace, run: str) -> int | None:
     return json.loads(meta.read_text()).get("step") if meta.is_file() else None
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f} %"
-
-
 def render_demo_report(
     config: Config,
     metrics: dict[str, Any],
@@ -359,14 +353,8 @@ def render_demo_report(
     figures: dict[str, Any],
 ) -> str:
     """The demo's page: the simulated-expression note, fidelity and FID per run, sheets per class, times."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files("rnagan") / "templates")),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["pct"] = _pct
-    environment.filters["img"] = report.data_uri
-    return environment.get_template("demo.html.j2").render(
+    return render(
+        "demo.html.j2",
         config=config,
         metrics=metrics,
         times=times,
@@ -376,6 +364,4 @@ def render_demo_report(
         class_names=CLASS_NAMES,
         evaluation_page=EVALUATION_PAGE,
         bar=FIDELITY_BAR,
-        version=rnagan.__version__,
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
