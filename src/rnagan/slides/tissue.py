@@ -14,8 +14,9 @@ Two methods, chosen by ``tiling.tissue_method``:
        balance are measured, not assumed), white when the slide holds no bright glass.
     2. Tissue score: optical density relative to that background (the stain amount, which the
        Beer–Lambert law makes additive), max over R, G, B. The threshold is Otsu's, clipped to
-       ``[0.04, 0.15]``: the ceiling keeps faint tissue when Otsu lands between pale and dense
-       tissue, the floor keeps glass noise out when the whole image is tissue (small slides).
+       ``[OD_FLOOR, OD_CEILING]`` = ``[0.02, 0.05]``: the ceiling keeps faint tissue when Otsu lands
+       between pale and dense tissue, the floor keeps glass noise out when the whole image is tissue
+       (small slides).
     3. Ink removed: H&E absorbs green at least as much as red (eosin and haematoxylin both do),
        so pixels that absorb clearly more red than green are blue or green pen; red pen has
        as much blue as green absorption; black pen is dark and grey. Only ink objects of at least
@@ -34,6 +35,7 @@ from scipy import ndimage as ndi
 from skimage.color import rgb2hsv
 from skimage.exposure import is_low_contrast as _skimage_is_low_contrast
 from skimage.filters import threshold_otsu
+from skimage.morphology import disk, remove_small_holes, remove_small_objects
 
 OD_FLOOR, OD_CEILING = 0.02, 0.05  # bounds of the optical-density threshold (log10 units)
 CLOSING_UM = 16.0  # bridge gaps in tissue narrower than this
@@ -118,9 +120,8 @@ def _otsu(values: np.ndarray) -> float:
 
 
 def _disk(radius_px: float) -> np.ndarray:
-    radius = max(1, round(radius_px))
-    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    return xx**2 + yy**2 <= radius**2
+    """A disk footprint of ``radius_px`` rounded to whole pixels, at least 1."""
+    return disk(max(1, round(radius_px)), dtype=bool)
 
 
 def _closing(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
@@ -131,21 +132,11 @@ def _closing(mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
 
 
 def _remove_small_objects(mask: np.ndarray, min_area_px: float) -> np.ndarray:
-    labels, count = ndi.label(mask)
-    if count == 0:
-        return mask
-    areas = np.bincount(labels.ravel())
-    keep = areas >= math.ceil(min_area_px)
-    keep[0] = False
-    return keep[labels]
+    """Objects (4-connected) of at least ``min_area_px`` pixels kept, smaller ones dropped."""
+    return remove_small_objects(mask, max_size=math.ceil(min_area_px) - 1)
 
 
 def _fill_small_holes(mask: np.ndarray, max_area_px: float) -> np.ndarray:
-    holes = ndi.binary_fill_holes(mask) & ~mask
-    labels, count = ndi.label(holes)
-    if count == 0:
-        return mask
-    areas = np.bincount(labels.ravel())
-    fill = areas <= max_area_px
-    fill[0] = False
-    return mask | fill[labels]
+    """Holes of at most ``max_area_px`` pixels filled; background touching the image edge is no hole."""
+    filled = remove_small_holes(mask, max_size=math.floor(max_area_px))
+    return mask | (filled & ndi.binary_fill_holes(mask))
