@@ -1,4 +1,4 @@
-"""What every training loop shares: seeding, devices, mixed precision, DDP, the lr schedule.
+"""What every training loop shares: seeding, devices, mixed precision, DDP, the lr schedule, RNG state.
 
 DDP is detected from the environment ``torchrun`` sets (RANK, WORLD_SIZE, LOCAL_RANK): NCCL on GPUs,
 gloo on CPUs, so multi-process training is testable on a laptop::
@@ -9,15 +9,16 @@ gloo on CPUs, so multi-process training is testable on a laptop::
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR
 
 
 def seed_everything(seed: int) -> None:
@@ -88,16 +89,29 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
-def warmup_cosine_lr(step: int, *, base_lr: float, warmup_steps: int, total_steps: int, min_lr: float = 0.0) -> float:
-    """Linear warm-up to ``base_lr`` then a single cosine decay to ``min_lr`` at ``total_steps``.
+def warmup_cosine_schedule(
+    optimizer: torch.optim.Optimizer, *, base_lr: float, warmup_steps: int, total_steps: int, start_step: int = 0
+) -> LRScheduler:
+    """torch's ``LinearLR`` warm-up to ``base_lr`` then one ``CosineAnnealingLR`` decay to 0 at ``total_steps``.
 
-    Unlike the reference code's restarted cosine (which cycles every 1,000 steps), this decays once.
+    Call ``step()`` after every optimiser step: step s (from 0) runs at ``base_lr · (s + 1) / warmup_steps``
+    during the warm-up, then at ``base_lr · ½(1 + cos(π (s − warmup_steps) / (total_steps − warmup_steps)))``.
+    Unlike the reference code's restarted cosine (which cycles every 1,000 steps), it decays once.
+    ``start_step`` replays that many steps (a resumed run), so it reaches the same numbers as an
+    uninterrupted one; the optimiser's groups are reset to ``base_lr`` first.
     """
-    if warmup_steps > 0 and step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    span = max(1, total_steps - warmup_steps)
-    progress = min(1.0, (step - warmup_steps) / span)
-    return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] = base_lr
+    decay = CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup_steps))
+    schedule: LRScheduler = decay
+    if warmup_steps > 0:
+        warmup = LinearLR(optimizer, start_factor=1 / warmup_steps, total_iters=max(1, warmup_steps - 1))
+        schedule = SequentialLR(optimizer, [warmup, decay], milestones=[warmup_steps])
+    with warnings.catch_warnings():  # replaying a resumed run's steps before its first optimiser step
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+        for _ in range(start_step):
+            schedule.step()
+    return schedule
 
 
 def rng_state() -> dict[str, torch.Tensor]:

@@ -45,7 +45,7 @@ from rnagan.runtime import (
     init_distributed,
     seed_everything,
     shutdown_distributed,
-    warmup_cosine_lr,
+    warmup_cosine_schedule,
 )
 from rnagan.vae import figures, latent
 from rnagan.vae.model import BetaVAE, vae_loss
@@ -224,6 +224,8 @@ def _train(
         progress = _restore(ws.vae / "last", config, data, model, optimizer)
         log.info("resuming after epoch %d of %d", progress["epoch"], cfg.epochs)
     history: list[dict[str, float]] = progress["history"]
+    schedule = warmup_cosine_schedule(optimizer, base_lr=cfg.lr, warmup_steps=cfg.warmup_steps,
+                                      total_steps=total_steps, start_step=progress["epoch"] * steps_per_epoch)
     net = DistributedDataParallel(model) if ddp.enabled else model
 
     stop_reason = "completed all epochs"
@@ -238,9 +240,7 @@ def _train(
         bar = tqdm(batches, total=steps_per_epoch, desc=f"vae epoch {epoch + 1}/{cfg.epochs}",
                    leave=False, disable=not ddp.is_main)
         for idx in bar:
-            lr = warmup_cosine_lr(step, base_lr=cfg.lr, warmup_steps=cfg.warmup_steps, total_steps=total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            lr = optimizer.param_groups[0]["lr"]
             stats = train_step(net, x_train[idx], optimizer, beta=beta, device=dev, ddp=ddp)
             if not torch.isfinite(stats).all():
                 kept = f"the last good checkpoint is kept at {ws.vae_checkpoint}" if ws.vae_checkpoint.exists() \
@@ -252,6 +252,7 @@ def _train(
             sums += stats
             n_batches += 1
             step += 1
+            schedule.step()
             train_samples += len(idx) * ddp.world_size
             bar.set_postfix(loss=f"{stats[0].item():.4f}")
         train_seconds += time.perf_counter() - tick
