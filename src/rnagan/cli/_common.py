@@ -1,4 +1,4 @@
-"""Options every subcommand shares (preset, config file, overrides, workspace), parsed once here."""
+"""Options every subcommand shares (preset, config file, overrides, workspace, device), defined once here."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override one field, e.g. --set vae.beta=0.0005 (repeatable; applied last)."),
 ]
+DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps...")]
 WorkspaceOpt = Annotated[
     Path,
     typer.Option(

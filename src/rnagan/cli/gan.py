@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
 
 app = typer.Typer(help="RNA-GAN: a WGAN-GP drawing tiles from expression latents.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def train_cli(
     )] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
-    device: Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1...")] = "auto",
+    device: DeviceOpt = "auto",
     max_seconds: Annotated[float | None, typer.Option(
         min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
 ) -> None:

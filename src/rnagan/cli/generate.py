@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
 
 
 def generate(
@@ -27,7 +27,7 @@ def generate(
         ),
     ] = None,
     scale: Annotated[
-        str,
+        Literal["raw", "z"],
         typer.Option(
             help="raw: expression values, scaled with the training scaler; z: z-scored profiles or a mu_* table."
         ),
@@ -46,7 +46,7 @@ def generate(
         typer.Option("--output", "-o", help="Output folder (default: WORKSPACE/samples/RUN); replaced whole."),
     ] = None,
     store: Annotated[bool, typer.Option(help="Also write the tiles into OUTPUT/store.lmdb.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    device: DeviceOpt = "auto",
 ) -> None:
     """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""
     from rnagan.generate import generate_tiles
@@ -56,9 +56,6 @@ def generate(
         cfg.generate.tiles_per_profile = n
     if seed is not None:
         cfg.generate.seed = seed
-    if scale not in ("raw", "z"):
-        raise typer.BadParameter(f"--scale must be raw or z, got {scale!r}")
-    scale_: Literal["raw", "z"] = "raw" if scale == "raw" else "z"
     manifest = generate_tiles(
         open_workspace(workspace),
         cfg,
@@ -66,7 +63,7 @@ def generate(
         samples=sample,
         split=split,
         expression_file=expression,
-        scale=scale_,
+        scale=scale,
         perturbations=perturb or [],
         out=out,
         store=store,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 import typer
@@ -116,7 +116,7 @@ def import_cmd(
         int | None, typer.Option(min=8, help="Resize tiles to this many px square (default: keep).")
     ] = None,
     image_format: Annotated[
-        str,
+        Literal["png", "jpeg", "raw"],
         typer.Option(
             "--format", help="png (lossless), jpeg (JPEG files kept as they are) or raw (fastest to load, largest)."
         ),
@@ -125,8 +125,6 @@ def import_cmd(
     """Import image files as tiles into WORKSPACE/tiles; re-importing a slide id replaces its tiles."""
     from rnagan.slides.folder import import_tiles
 
-    if image_format not in ("png", "jpeg", "raw"):
-        raise typer.BadParameter(f"--format must be png, jpeg or raw, got {image_format!r}")
     files = pd.read_csv(table) if table is not None else None
     index = import_tiles(folder, open_workspace(workspace), table=files, tile_size=tile_size, image_format=image_format)
     typer.echo(f"imported {len(index)} tiles of {index['slide_id'].nunique()} slides")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import pandas as pd
 import typer
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
 from rnagan.errors import InputFileError
 from rnagan.workspace import Workspace
 
@@ -23,8 +23,9 @@ CheckpointOpt = Annotated[
 ]
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Parquet file to write (samples × genes).")]
 ScaleOpt = Annotated[
-    str, typer.Option("--scale", help="expression: undo z-score and log with the checkpoint's scaler "
-                      "(the input's scale, e.g. TPM); z: the model's z-scores.")
+    Literal["expression", "z"],
+    typer.Option("--scale", help="expression: undo z-score and log with the checkpoint's scaler "
+                 "(the input's scale, e.g. TPM); z: the model's z-scores."),
 ]
 
 
@@ -36,7 +37,7 @@ def train_cli(
     set_: SetOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from vae/last/ (at most one epoch is lost).")]
     = False,
-    device: Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1...")] = "auto",
+    device: DeviceOpt = "auto",
     max_seconds: Annotated[float | None, typer.Option(
         min=0, help="Stop at the end of the first epoch past this many seconds; the best epoch is kept.")] = None,
 ) -> None:
@@ -84,8 +85,9 @@ def encode_cli(
 def sample_cli(
     tissue: Annotated[str, typer.Option("--tissue", "-t", help="Tissue whose centroid the draws are added to.")],
     n: Annotated[int, typer.Option("-n", min=1, help="Number of profiles.")] = 100,
-    mode: Annotated[str, typer.Option(help="prior: centroid + N(0, I) (the paper); around: centroid + the "
-                                      "tissue's own spread of μ (stays inside the cluster).")] = "prior",
+    mode: Annotated[Literal["prior", "around"], typer.Option(
+        help="prior: centroid + N(0, I) (the paper); around: centroid + the tissue's own spread of μ "
+        "(stays inside the cluster).")] = "prior",
     seed: Annotated[int, typer.Option(help="Seed of the latent draws.")] = 0,
     scale: ScaleOpt = "expression",
     workspace: WorkspaceOpt = Path("workspace"),
@@ -96,10 +98,7 @@ def sample_cli(
     from rnagan.vae import latent
 
     ws, vae, latents, samples = _open(workspace, checkpoint)
-    if mode not in ("prior", "around"):
-        raise typer.BadParameter(f"--mode must be prior or around, got {mode!r}")
-    profiles = latent.sample_profiles(vae, latents, samples, tissue, n, seed=seed,
-                                      mode=cast(Literal["prior", "around"], mode))
+    profiles = latent.sample_profiles(vae, latents, samples, tissue, n, seed=seed, mode=mode)
     path = _write(_rescale(vae, profiles, scale), output or ws.vae / f"synthetic_{tissue}.parquet")
     typer.echo(f"{n} synthetic {tissue} profiles ({mode}, {scale} scale) → {path}")
 
@@ -158,11 +157,7 @@ def _open(workspace: Path, checkpoint: Path | None) -> tuple[Workspace, LoadedVA
 def _rescale(vae: LoadedVAE, profiles: pd.DataFrame, scale: str) -> pd.DataFrame:
     from rnagan.vae import latent
 
-    if scale == "z":
-        return profiles
-    if scale != "expression":
-        raise typer.BadParameter(f"--scale must be expression or z, got {scale!r}")
-    return latent.to_expression(vae, profiles)
+    return profiles if scale == "z" else latent.to_expression(vae, profiles)
 
 
 def _read_parquet(path: Path, hint: str) -> pd.DataFrame:
