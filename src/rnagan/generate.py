@@ -39,7 +39,7 @@ from rnagan.fileio import atomic_dir, write_json_atomic
 from rnagan.runtime import autocast, pick_device
 from rnagan.samples import COVERAGE, MANIFEST, MANIFEST_COLUMNS, sheet
 from rnagan.slides.store import TileStore, encode_tile, tile_key
-from rnagan.workspace import Workspace
+from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def load_profiles(
     """The profiles of one source (see module docstring), in the VAE's gene space."""
     if expression_file is not None:
         return _file_profiles(Path(expression_file), config, vae, scale)
-    table = pd.read_csv(workspace.samples_table, dtype=str).set_index("sample_id")
+    table = read_samples(workspace)
     if samples:
         unknown = [s for s in samples if s not in table.index]
         if unknown:

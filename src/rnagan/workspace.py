@@ -4,6 +4,7 @@ Each stage reads the previous stage's files and writes its own, so any stage can
 
     ws = Workspace("runs/lung")
     ws.expression_matrix   # runs/lung/expression/matrix.parquet
+    samples = read_samples(ws)  # expression/samples.csv, indexed by sample_id
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from rnagan.errors import InputFileError
+
 STAGES = ("tiles", "expression", "vae", "gan", "samples", "reports")
+SAMPLE_COLUMNS = ("sample_id", "tissue", "split")  # what every stage reads from the samples table
 
 
 @dataclass(frozen=True)
@@ -122,3 +128,20 @@ class Workspace:
     @property
     def report_html(self) -> Path:
         return self.reports / "report.html"
+
+
+def read_samples(source: Workspace | str | Path) -> pd.DataFrame:
+    """The samples table (``expression/samples.csv``) of a workspace, or at a path: the one reader.
+
+    Every column is read as text (IDs such as ``007`` keep their zeros); the index is ``sample_id``;
+    ``tissue`` and ``split`` (train/val/test) are required. A missing file or column raises
+    :class:`InputFileError` naming the command that writes the table.
+    """
+    path = source.samples_table if isinstance(source, Workspace) else Path(source)
+    if not path.is_file():
+        raise InputFileError(f"no samples table at {path}: run `rnagan expr prepare` first")
+    table = pd.read_csv(path, dtype=str)
+    missing = [c for c in SAMPLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputFileError(f"samples table {path} lacks the column(s) {missing}: rerun `rnagan expr prepare`")
+    return table.set_index("sample_id")

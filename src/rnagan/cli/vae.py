@@ -10,7 +10,7 @@ import typer
 
 from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
 from rnagan.errors import InputFileError
-from rnagan.workspace import Workspace
+from rnagan.workspace import Workspace, read_samples
 
 if TYPE_CHECKING:
     from rnagan.vae.latent import LoadedVAE
@@ -148,10 +148,7 @@ def _open(workspace: Path, checkpoint: Path | None) -> tuple[Workspace, LoadedVA
     ws = open_workspace(workspace)
     vae = latent.load_vae(checkpoint or ws.vae_checkpoint)
     latents = _read_parquet(ws.latents, "run `rnagan vae encode` first")
-    if not ws.samples_table.is_file():
-        raise InputFileError(f"{ws.samples_table} not found: run `rnagan expr prepare` first")
-    samples = pd.read_csv(ws.samples_table, dtype={"sample_id": str})
-    return ws, vae, latents, samples
+    return ws, vae, latents, read_samples(ws)
 
 
 def _rescale(vae: LoadedVAE, profiles: pd.DataFrame, scale: str) -> pd.DataFrame:

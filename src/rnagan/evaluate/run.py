@@ -35,7 +35,7 @@ from rnagan.runtime import pick_device
 from rnagan.samples import has_manifest, read_manifest
 from rnagan.slides.dataset import read_tile_index
 from rnagan.slides.store import TileStore
-from rnagan.workspace import Workspace
+from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ PAPER_CONDITIONING = {"accuracy": 0.805, "f1": 0.797, "auc": 0.805, "source": "C
 def real_tiles(workspace: Workspace) -> pd.DataFrame:
     """Tile index rows joined to the samples table: key, sample_id, tissue, split."""
     index = read_tile_index(workspace.tile_index)
-    if not workspace.samples_table.is_file():
-        raise InputFileError(f"{workspace.samples_table}: missing; run `rnagan expr prepare` first")
-    samples = pd.read_csv(workspace.samples_table, dtype=str)[["sample_id", "tissue", "split"]]
+    samples = read_samples(workspace).reset_index()[["sample_id", "tissue", "split"]]
     joined = index[["key", "sample_id"]].astype(str).merge(samples, on="sample_id", how="inner")
     if joined.empty:
         raise InputFileError(f"no tile of {workspace.tile_index} belongs to a sample of {workspace.samples_table}")

@@ -33,7 +33,7 @@ from rnagan.expression.io import check_values, normalize_metadata, read_expressi
 from rnagan.expression.splits import make_splits
 from rnagan.expression.transform import ExpressionScaler, normalize
 from rnagan.fileio import atomic_dir, atomic_path, write_json_atomic
-from rnagan.workspace import Workspace
+from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +156,10 @@ def _matrix_table(matrix: pd.DataFrame) -> pa.Table:
 
 def load_prepared(workspace: Workspace) -> PreparedCohort:
     """Read what :func:`prepare_expression` wrote, checking the files agree with each other."""
-    for path in (workspace.expression_matrix, workspace.samples_table):
-        if not path.is_file():
-            raise InputFileError(f"{path}: missing; run `rnagan expr prepare` first")
+    if not workspace.expression_matrix.is_file():
+        raise InputFileError(f"{workspace.expression_matrix}: missing; run `rnagan expr prepare` first")
     matrix = pd.read_parquet(workspace.expression_matrix)
-    samples = pd.read_csv(workspace.samples_table, dtype=str).set_index("sample_id")
+    samples = read_samples(workspace)
     scaler = ExpressionScaler.load(workspace.scaler)
     if not matrix.index.equals(samples.index):
         raise InputFileError(f"{workspace.samples_table}: samples differ from {workspace.expression_matrix}")

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset, Sampler
 from rnagan.config import GANConfig
 from rnagan.errors import InputFileError
 from rnagan.slides.dataset import TileDataset, read_tile_index
-from rnagan.workspace import Workspace
+from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +80,7 @@ def pair_tiles(workspace: Workspace, config: GANConfig) -> PairedData:
     """
     index = read_tile_index(workspace.tile_index)
     latents = read_latents(workspace.latents)
-    if not workspace.samples_table.is_file():
-        raise InputFileError(f"no samples table at {workspace.samples_table} (run `rnagan expr prepare` first)")
-    samples = pd.read_csv(workspace.samples_table, dtype={"sample_id": str})
-    missing = {"sample_id", "tissue", "split"} - set(samples.columns)
-    if missing:
-        raise InputFileError(f"samples table {workspace.samples_table} lacks the columns {sorted(missing)}")
-    samples = samples.set_index("sample_id")
+    samples = read_samples(workspace)
 
     index = index.assign(sample_id=index["sample_id"].astype(str))
     tile_ids, latent_ids = set(index["sample_id"]), set(latents.index)

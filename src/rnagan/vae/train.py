@@ -49,7 +49,7 @@ from rnagan.runtime import (
 )
 from rnagan.vae import figures, latent
 from rnagan.vae.model import BetaVAE, vae_loss
-from rnagan.workspace import Workspace
+from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,11 @@ class Cohort:
 
 def load_cohort(workspace: Workspace) -> Cohort:
     """Read the expression stage's matrix and samples table, checking they agree."""
-    for path in (workspace.expression_matrix, workspace.samples_table):
-        if not path.is_file():
-            raise InputFileError(f"{path} not found: run `rnagan expr prepare` on this workspace first")
+    if not workspace.expression_matrix.is_file():
+        raise InputFileError(f"{workspace.expression_matrix} not found: run `rnagan expr prepare` first")
     matrix = pd.read_parquet(workspace.expression_matrix)
     matrix.index = matrix.index.astype(str)
-    samples = pd.read_csv(workspace.samples_table, dtype={"sample_id": str, "donor_id": str})
-    missing_cols = {"sample_id", "tissue", "split"} - set(samples.columns)
-    if missing_cols:
-        raise InputFileError(f"{workspace.samples_table} lacks column(s) {', '.join(sorted(missing_cols))}")
-    samples = samples.set_index("sample_id")
+    samples = read_samples(workspace)
     absent = samples.index.difference(matrix.index)
     if len(absent):
         raise InputFileError(
