@@ -19,7 +19,7 @@ def test_read_samples_indexes_by_id_and_keeps_ids_as_text(tmp_path) -> None:
 
 def test_read_samples_names_the_command_and_the_missing_columns(tmp_path) -> None:
     ws = Workspace(tmp_path).create()
-    with pytest.raises(InputFileError, match="no samples table at .*samples.csv: run `rnagan expr prepare` first"):
+    with pytest.raises(InputFileError, match=r"no samples table at .*samples\.csv: run `rnagan expr prepare` first"):
         read_samples(ws)
     ws.samples_table.write_text("sample_id,tissue\n1,lung\n")
     with pytest.raises(InputFileError, match=r"lacks the column\(s\) \['split'\]"):

@@ -1,11 +1,12 @@
-"""TileDataset over the store: multi-worker DataLoaders and augmentation."""
+"""TileDataset over the store (multi-worker DataLoaders) and slides.augment."""
 
 from __future__ import annotations
 
 import torch
 from torch.utils.data import DataLoader
 
-from rnagan.slides.dataset import TileDataset, read_tile_index, tile_augmentation
+from rnagan.slides.augment import augment, random_flips
+from rnagan.slides.dataset import TileDataset, read_tile_index
 from rnagan.slides.store import TileStore
 from rnagan.workspace import Workspace
 
@@ -27,8 +28,10 @@ def test_augmentation_keeps_shape_and_flips_keep_pixels(real_workspace: Workspac
     index = read_tile_index(real_workspace.tile_index).head(1)
     plain = TileDataset(real_workspace.tile_store, index)[0]
     torch.manual_seed(0)
-    flipped = [tile_augmentation(color_jitter=False)(plain) for _ in range(8)]
+    flipped = random_flips(plain[None].expand(8, -1, -1, -1))
     assert all(torch.equal(f.flatten().sort().values, plain.flatten().sort().values) for f in flipped)
     assert any(not torch.equal(f, plain) for f in flipped)
-    jittered = TileDataset(real_workspace.tile_store, index, augment=True)[0]
-    assert jittered.shape == plain.shape and jittered.dtype == torch.uint8
+    batch = augment(plain[None].expand(4, -1, -1, -1), flips=True, jitter=0.05)
+    assert batch.shape == (4, *plain.shape) and batch.dtype == torch.float32 and batch.abs().max() <= 1
+    same = TileDataset(real_workspace.tile_store, index, augment=lambda t: t.flip(-1))[0]
+    assert torch.equal(same, plain.flip(-1))

@@ -24,6 +24,7 @@ from torch import nn
 from torchvision.models import resnet18
 
 from rnagan.runtime import evaluating, seed_everything
+from rnagan.slides.augment import random_flips
 
 
 @dataclass
@@ -50,15 +51,6 @@ class TissueClassifier:
                 logits = self.model(self._prepare(images[start : start + batch_size]))
                 out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
         return np.concatenate(out)
-
-
-def _random_flips(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Horizontal and vertical flips drawn independently for every tile."""
-    n = len(x)
-    flip_h = torch.rand(n, generator=generator) < 0.5
-    flip_v = torch.rand(n, generator=generator) < 0.5
-    x = torch.where(flip_h[:, None, None, None].to(x.device), x.flip(-1), x)
-    return torch.where(flip_v[:, None, None, None].to(x.device), x.flip(-2), x)
 
 
 def train_classifier(
@@ -100,7 +92,7 @@ def train_classifier(
             batch = order[start : start + batch_size]
             if len(batch) < 2:
                 continue  # BatchNorm needs two tiles
-            x = _random_flips(clf._prepare(images[batch]), generator)
+            x = random_flips(clf._prepare(images[batch]), transpose=False, generator=generator)
             loss = F.cross_entropy(clf.model(x), y[batch].to(device), weight=weight)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

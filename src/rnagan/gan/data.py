@@ -8,8 +8,9 @@ What differs from the reference code (reference_notes §4.3), and why:
   per-batch standardisation) erased the expression signal;
 - the cap on tiles per sample is drawn **with the run's seed** and recorded (published: unseeded);
 - the order is a pure function of (seed, epoch, position), so ``--resume`` continues the same order;
-- augmentation (flips, 90° rotations, mild colour jitter) runs on the batch in the training process,
-  on the training device, with the global RNG that the checkpoint saves.
+- augmentation (:func:`rnagan.slides.augment.augment`: flips, 90° rotations, mild colour jitter)
+  runs on the batch in the training process, on the training device, with the global RNG that the
+  checkpoint saves.
 
 Tiles are stored uint8 at ``image_size`` (resized with antialiasing once when read); small cohorts
 are held in memory whole, which on two CPU cores saves a PNG/JPEG decode per tile per step.
@@ -202,29 +203,3 @@ class EpochBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:  # infinite; DataLoader only needs this for its progress hints
         return 2**62
 
-
-def augment(tiles: torch.Tensor, *, flips: bool, jitter: float) -> torch.Tensor:
-    """uint8 (N, 3, S, S) → float (N, 3, S, S) in [-1, 1], each tile randomly flipped/rotated/jittered.
-
-    Histology has no canonical orientation, so the 8 dihedral transforms are all valid; colour
-    jitter is mild (``jitter`` ≈ 0.05) because stain colour is part of what the tissue class looks like.
-    """
-    x = tiles.float() / 255.0
-    n = x.shape[0]
-    if flips:
-        hflip = torch.rand(n, device=x.device) < 0.5
-        vflip = torch.rand(n, device=x.device) < 0.5
-        transpose = torch.rand(n, device=x.device) < 0.5
-        x = torch.where(hflip[:, None, None, None], x.flip(-1), x)
-        x = torch.where(vflip[:, None, None, None], x.flip(-2), x)
-        x = torch.where(transpose[:, None, None, None], x.transpose(-1, -2), x)
-    if jitter > 0:
-        def factor() -> torch.Tensor:
-            return 1.0 + jitter * (2 * torch.rand(n, 1, 1, 1, device=x.device) - 1)
-
-        x = x * factor()  # brightness
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = mean + (x - mean) * factor()  # contrast
-        gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
-        x = gray + (x - gray) * factor()  # saturation
-    return (x.clamp(0, 1) - 0.5) / 0.5

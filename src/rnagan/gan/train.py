@@ -39,7 +39,7 @@ from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from rnagan.config import Config, GANConfig
 from rnagan.errors import CheckpointError, ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, augment, pair_tiles
+from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, pair_tiles
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
 from rnagan.gan.sample import TileGenerator
@@ -53,6 +53,7 @@ from rnagan.runtime import (
     set_rng_state,
     shutdown_distributed,
 )
+from rnagan.slides.augment import augment
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)

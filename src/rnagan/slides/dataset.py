@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from rnagan.errors import TileStoreError
 from rnagan.slides.store import INDEX_COLUMNS, TileStore
 
-__all__ = ["INDEX_COLUMNS", "TileDataset", "read_tile_index", "tile_augmentation"]
+__all__ = ["INDEX_COLUMNS", "TileDataset", "read_tile_index"]
 
 
 def read_tile_index(path: str | Path) -> pd.DataFrame:
@@ -28,44 +28,12 @@ def read_tile_index(path: str | Path) -> pd.DataFrame:
     return index
 
 
-class RandomRot90(torch.nn.Module):
-    """Rotate a (..., H, W) tensor by a random multiple of 90°: tissue has no "up"."""
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        k = int(torch.randint(4, ()))
-        return torch.rot90(image, k, dims=(-2, -1)) if k else image
-
-
-def tile_augmentation(
-    *,
-    flips: bool = True,
-    color_jitter: bool = True,
-    brightness: float = 0.1,
-    contrast: float = 0.1,
-    saturation: float = 0.1,
-    hue: float = 0.02,
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The paper's augmentation of uint8 (3, H, W) tiles: flips and 90° rotations, colour jitter.
-
-    The 8 flips/rotations are exact symmetries of a tile (no interpolation). The jitter is small
-    on purpose: stain colour carries tissue information a conditional generator should keep.
-    """
-    from torchvision.transforms import v2
-
-    steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
-    if flips:
-        steps += [v2.RandomHorizontalFlip(), RandomRot90()]
-    if color_jitter:
-        steps.append(v2.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue))
-    return v2.Compose(steps) if steps else v2.Identity()
-
-
 class TileDataset(Dataset):
     """Tiles listed in ``index`` (a DataFrame with a ``key`` column), as uint8 tensors (3, H, W).
 
-    ``augment``: ``True`` for :func:`tile_augmentation`'s defaults, or any callable on the tensor.
-    ``transform`` is applied after it (e.g. conversion to float). Safe with any number of
-    DataLoader workers: each opens its own read-only LMDB handle on first use.
+    ``augment``, then ``transform``, are optional callables applied to each tile (training loops
+    augment whole batches on the device instead: :mod:`rnagan.slides.augment`). Safe with any
+    number of DataLoader workers: each opens its own read-only LMDB handle on first use.
     """
 
     def __init__(
@@ -73,14 +41,14 @@ class TileDataset(Dataset):
         store_path: str | Path,
         index: pd.DataFrame,
         *,
-        augment: bool | Callable[[torch.Tensor], torch.Tensor] = False,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         if "key" not in index.columns:
             raise TileStoreError("the tile index passed to TileDataset has no 'key' column")
         self.store_path = Path(store_path)
         self.keys = index["key"].astype(str).tolist()
-        self.augment = tile_augmentation() if augment is True else (augment or None)
+        self.augment = augment
         self.transform = transform
         self._store: TileStore | None = None
         self._pid: int | None = None
