@@ -1,0 +1,135 @@
+"""Data flows one way: expression/slides → vae → gan → generate/evaluate → demo → cli.
+
+Every ``import`` of every module under ``src/rnagan`` (function-level ones included) is read with
+``ast``; a module may import the shared ground, its own stage, and stages below it, never one above
+nor a sibling of its own layer (evaluate reads generated folders through ``rnagan.samples``, not
+through ``rnagan.generate``). A new top-level module or package must be given a layer in ``LAYERS``
+(the failure says so).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import rnagan
+
+# Layer of each top-level module or package of rnagan; different names on one layer must not import
+# each other (expression and slides are independent, and so are generate and evaluate).
+LAYERS: dict[str, int] = {
+    # shared ground: no stage
+    "__init__": 0,
+    "config": 0,
+    "workspace": 0,
+    "checkpoint": 0,
+    "errors": 0,
+    "fileio": 0,
+    "logs": 0,
+    "runtime": 0,
+    "samples": 0,
+    "html": 0,
+    "datasets": 0,
+    # stages, lowest first
+    "expression": 1,
+    "slides": 1,
+    "vae": 2,
+    "gan": 3,
+    "generate": 4,
+    "evaluate": 4,
+    "demo": 5,
+    "cli": 6,
+    "__main__": 7,
+}
+
+PACKAGE = Path(rnagan.__file__).parent
+
+
+def _top(module: str) -> str | None:
+    """``rnagan.gan.train`` → ``gan``; None for modules outside rnagan (and ``rnagan`` itself)."""
+    parts = module.split(".")
+    if parts[0] != "rnagan":
+        return None
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _is_module(package_root: Path, name: str) -> bool:
+    return name in LAYERS or (package_root / f"{name}.py").is_file() or (package_root / name).is_dir()
+
+
+def _imports(path: Path, package_root: Path) -> set[str]:
+    """Dotted names of every rnagan module ``path`` imports (``from rnagan import x`` counts as rnagan.x)."""
+    module_parts = ["rnagan", *path.relative_to(package_root).with_suffix("").parts]
+    if module_parts[-1] == "__init__":
+        module_parts = module_parts[:-1]
+        here = module_parts
+    else:
+        here = module_parts[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(here[: len(here) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            if base == "rnagan":  # `from rnagan import gan` names a module; `import __version__`, an attribute
+                found.update(f"rnagan.{alias.name}" for alias in node.names if _is_module(package_root, alias.name))
+    return {name for name in found if name == "rnagan" or name.startswith("rnagan.")}
+
+
+def violations(package_root: Path, layers: dict[str, int]) -> list[str]:
+    """One line per import that goes up a layer, across two stages of one layer, or from an unplaced module."""
+    problems = []
+    for path in sorted(package_root.rglob("*.py")):
+        relative = path.relative_to(package_root)
+        owner = relative.parts[0].removesuffix(".py")
+        if owner not in layers:
+            problems.append(f"{relative}: rnagan.{owner} has no layer; add it to LAYERS in tests/test_layers.py")
+            continue
+        for name in sorted(_imports(path, package_root)):
+            target = _top(name)
+            if target is None or target == owner or target == "__init__":
+                continue
+            if target not in layers:
+                problems.append(f"{relative}: imports {name}, which has no layer in LAYERS")
+            elif layers[target] > layers[owner] or (layers[target] == layers[owner] and layers[owner] > 0):
+                problems.append(
+                    f"{relative} (layer {layers[owner]}, {owner}) imports {name} (layer {layers[target]}, {target})"
+                )
+    return problems
+
+
+def test_no_module_imports_a_higher_stage() -> None:
+    assert violations(PACKAGE, LAYERS) == []
+
+
+def _write(root: Path, relative: str, text: str) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("vae/train.py", "from rnagan.gan.model import Generator\n", "imports rnagan.gan.model"),
+        ("vae/train.py", "def f():\n    from rnagan import generate\n", "imports rnagan.generate"),
+        ("vae/train.py", "from ..gan import model\n", "imports rnagan.gan"),
+        ("evaluate/run.py", "import rnagan.generate\n", "imports rnagan.generate"),
+        ("generate.py", "from rnagan.evaluate.features import read_image\n", "imports rnagan.evaluate.features"),
+        ("demo/pipeline.py", "from rnagan import __version__, cli\n", "imports rnagan.cli"),
+        ("slides/tiler.py", "from rnagan.expression import genes\n", "imports rnagan.expression"),
+        ("workspace.py", "from rnagan.slides.store import TileStore\n", "imports rnagan.slides.store"),
+        ("quiz/app.py", "from rnagan.config import Config\n", "has no layer"),
+    ],
+)
+def test_the_check_catches_a_wrong_import(tmp_path: Path, module: str, source: str, expected: str) -> None:
+    _write(tmp_path, "gan/model.py", "import torch\n")
+    _write(tmp_path, "vae/model.py", "from rnagan.config import Config\nfrom rnagan.vae import latent\n")
+    _write(tmp_path, module, source)
+    problems = violations(tmp_path, LAYERS)
+    assert len(problems) == 1 and expected in problems[0], problems
