@@ -107,7 +107,7 @@ def test_projection_input_uses_fixed_statistics_not_the_batch(cfg) -> None:
 
 
 def test_reference_batch_standardisation_cancels_a_shared_mu(cfg) -> None:
-    """reference_notes §4.4: one profile per batch → the published input no longer depends on μ."""
+    """The published per-batch standardisation: one profile per batch → the input no longer depends on μ."""
     ref = cfg.model_copy(update={"conditioning": "reference", "reference_batch_standardize": True})
     noise = sample_noise(8, ref, generator=torch.Generator().manual_seed(0))
     stats = {"latent_mean": torch.zeros(ref.latent_dim), "latent_std": torch.ones(ref.latent_dim)}

@@ -135,7 +135,7 @@ class InceptionFeatures:
     weights_path: Path
     weights_sha1: str
     device: torch.device
-    batch_size: int = 8  # 8 beat 32 on 2 CPU cores (shared/BENCHMARK_NOTES.md)
+    batch_size: int = 8  # measured: batches of 8 run faster than 32 on 2 CPU cores
 
     @classmethod
     def load(

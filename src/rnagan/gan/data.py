@@ -1,6 +1,6 @@
 """The GAN's paired data: every tile of a training sample, carrying that sample's VAE latent μ.
 
-What differs from the reference code (reference_notes §4.3), and why:
+What differs from the published code, and why:
 
 - batches are drawn from one **seeded permutation** per epoch (of all tiles, or of one tile per
   sample with ``gan.balance: sample``), so every batch mixes slides and tissues; the

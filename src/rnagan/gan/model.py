@@ -3,7 +3,7 @@
 Both networks are built from one channel ladder: the critic has ``base_channels`` at full resolution
 and doubles them at each halving (capped at ``max_channels``) down to 4×4; the generator mirrors it.
 With ``image_size=256, base_channels=64, max_channels=1024`` that is the paper's DCGAN
-(torchgan ``DCGANGenerator``/``DCGANDiscriminator``, reference_notes §4.1) up to the head.
+(torchgan ``DCGANGenerator``/``DCGANDiscriminator``, as the published code used) up to the head.
 
 Deliberate differences from the published networks, each for a stated reason:
 

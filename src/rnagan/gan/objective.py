@@ -11,7 +11,7 @@ Conditioning modes (``gan.conditioning``):
   projection term, so tiles that ignore μ are penalised;
 - ``reference`` (the paper's): μ + U(-0.3, 0.3) to the generator, the critic blind to it;
   ``reference_batch_standardize`` adds the published per-batch standardisation, which cancels μ
-  exactly whenever a batch holds one profile (reference_notes §4.4);
+  exactly whenever a batch holds one profile;
 - ``none``: noise only (the paper's GAN baseline).
 """
 
@@ -71,7 +71,7 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: 
     """Mean over samples of (‖∇ₓ D(x̂ᵢ, yᵢ)‖₂ − 1)², x̂ᵢ = εᵢ realᵢ + (1 − εᵢ) fakeᵢ, εᵢ ~ U(0, 1).
 
     One ε and one gradient norm *per sample* (Gulrajani et al. 2017, Algorithm 1). The published code
-    drew one ε per batch and took the norm of the whole batch's gradient (reference_notes §4.2),
+    drew one ε per batch and took the norm of the whole batch's gradient,
     which constrains the average slope, not the slope at each sample.
     """
     eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
