@@ -26,20 +26,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 
-from rnagan.config import Config
+from rnagan.config import Config, GenerateConfig
 from rnagan.errors import InputFileError
 from rnagan.fileio import atomic_dir, write_json_atomic
 from rnagan.runtime import autocast, pick_device
 from rnagan.samples import COVERAGE, MANIFEST, MANIFEST_COLUMNS, sheet
 from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.workspace import Workspace, read_samples
+
+if TYPE_CHECKING:
+    from rnagan.gan.sample import TileGenerator
 
 log = logging.getLogger(__name__)
 
@@ -222,40 +225,72 @@ def generate_tiles(
 ) -> pd.DataFrame:
     """Write ``tiles_per_profile`` tiles per profile (and per perturbed twin); return the manifest."""
     from rnagan.gan.sample import load_generator
-    from rnagan.vae.latent import encode_cohort, load_vae, mu_columns
+    from rnagan.vae.latent import load_vae
 
-    settings = config.generate
     parsed = [Perturbation.parse(p) for p in perturbations]
     torch_device = pick_device(device)
     vae = load_vae(workspace.vae_checkpoint, device=str(torch_device))
     profiles = load_profiles(
         workspace, config, vae, samples=samples, split=split, expression_file=expression_file, scale=scale
     )
+    info, mu = _latents_with_twins(profiles, parsed, vae)
+    generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
+    seeds = _noise_seeds(info, config.generate.seed)
+    tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
+    out = Path(out) if out is not None else workspace.samples_run(run)
+    manifest = _write_folder(out, tiles, info, seeds, profiles.coverage, config.generate, store=store)
+    log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
+    return manifest
+
+
+def _latents_with_twins(
+    profiles: Profiles, parsed: Sequence[Perturbation], vae: Any
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each profile's info row (+ base_profile, perturbation) and raw μ; the perturbed twins follow them all.
+
+    Twins are named ``<profile>|<perturbations>``; a latent table (no z-scores) cannot be perturbed.
+    """
+    from rnagan.vae.latent import encode_cohort, mu_columns
+
     info = profiles.info.assign(base_profile=profiles.info.index, perturbation="")
-    if profiles.z is not None:
-        z = profiles.z
-        if parsed:
-            label = ",".join(p.label for p in parsed)
-            moved = perturb(z, parsed, vae.scaler).set_axis([f"{name}|{label}" for name in z.index], axis=0)
-            info = pd.concat([info, info.assign(perturbation=label).set_axis(moved.index, axis=0)])
-            z = pd.concat([z, moved])
-        latents = encode_cohort(vae, z)
-        mu = latents[mu_columns(latents)].to_numpy(np.float32)
-    else:
+    if profiles.z is None:
         if parsed:
             raise InputFileError("perturbations need expression profiles, not a latent table (mu_* columns)")
-        mu = profiles.mu.to_numpy(np.float32)
+        return info, profiles.mu.to_numpy(np.float32)
+    z = profiles.z
+    if parsed:
+        label = ",".join(p.label for p in parsed)
+        moved = perturb(z, parsed, vae.scaler).set_axis([f"{name}|{label}" for name in z.index], axis=0)
+        info = pd.concat([info, info.assign(perturbation=label).set_axis(moved.index, axis=0)])
+        z = pd.concat([z, moved])
+    latents = encode_cohort(vae, z)
+    return info, latents[mu_columns(latents)].to_numpy(np.float32)
 
-    generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
-    n = settings.tiles_per_profile
-    # One noise seed per measured profile, shared with its perturbed twin: twins differ by the
-    # perturbation alone, while different profiles get independent noise (one seed for all would
-    # make a noise-only generator draw the same n tiles for every profile, and FID see duplicates).
+
+def _noise_seeds(info: pd.DataFrame, seed: int) -> pd.Series:
+    """One noise seed per measured profile, shared with its perturbed twin.
+
+    Twins differ by the perturbation alone, while different profiles get independent noise (one seed
+    for all would make a noise-only generator draw the same n tiles for every profile, and FID see
+    duplicates).
+    """
     bases = list(dict.fromkeys(info["base_profile"]))
-    seeds = info["base_profile"].map({b: settings.seed + k for k, b in enumerate(bases)})
+    return info["base_profile"].map({b: seed + k for k, b in enumerate(bases)})
+
+
+def _draw(
+    generator: TileGenerator,
+    info: pd.DataFrame,
+    mu: np.ndarray,
+    seeds: pd.Series,
+    settings: GenerateConfig,
+    device: torch.device,
+) -> torch.Tensor:
+    """``tiles_per_profile`` uint8 tiles per row of ``info``: (P * n, 3, S, S), profile-major in ``info`` order."""
+    n = settings.tiles_per_profile
     parts: dict[str, torch.Tensor] = {}
-    with torch.inference_mode(), autocast(torch_device):
-        for base in bases:
+    with torch.inference_mode(), autocast(device):
+        for base in dict.fromkeys(info["base_profile"]):
             rows_of = np.flatnonzero((info["base_profile"] == base).to_numpy())
             drawn = generator.generate(
                 torch.from_numpy(mu[rows_of]),
@@ -265,9 +300,21 @@ def generate_tiles(
             )  # (len(rows_of)*n, 3, S, S), profile-major
             for i, row in enumerate(rows_of):
                 parts[info.index[row]] = drawn[i * n : (i + 1) * n]
-    tiles = torch.cat([parts[name] for name in info.index])  # (P*n, 3, S, S) in info order
+    return torch.cat([parts[name] for name in info.index])
 
-    out = Path(out) if out is not None else workspace.samples_run(run)
+
+def _write_folder(
+    out: Path,
+    tiles: torch.Tensor,
+    info: pd.DataFrame,
+    seeds: pd.Series,
+    coverage: dict[str, Any] | None,
+    settings: GenerateConfig,
+    *,
+    store: bool,
+) -> pd.DataFrame:
+    """PNG tiles, contact sheets, perturbation panels, manifest (+ coverage, store) into ``out``, replaced whole."""
+    n = settings.tiles_per_profile
     rows = []
     with atomic_dir(out) as tmp:
         slugs = _slugs(info.index)
@@ -293,8 +340,8 @@ def generate_tiles(
                 _save_png(sheet(pair, columns=len(shown)), tmp / "panels" / f"{slugs[name]}.png")
         manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
         manifest.to_csv(tmp / MANIFEST, index=False)
-        if profiles.coverage is not None:
-            write_json_atomic(tmp / COVERAGE, profiles.coverage)
+        if coverage is not None:
+            write_json_atomic(tmp / COVERAGE, coverage)
         if store:
             with TileStore(tmp / "store.lmdb", readonly=False) as tile_store:
                 tile_store.put_many(
@@ -302,6 +349,4 @@ def generate_tiles(
                     for p, name in enumerate(info.index)
                     for j in range(n)
                 )
-    log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
-

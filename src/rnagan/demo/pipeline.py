@@ -267,6 +267,11 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
             "gan_steps": {run: _gan_steps(ws, run) for run in RUNS},
         }
         write_text_atomic(ws.report_html, render_demo_report(cfg, metrics, times, facts, figures))
+    return _finish(ws, metrics, clock)
+
+
+def _finish(ws: Workspace, metrics: dict[str, Any], clock: StageClock) -> dict[str, Any]:
+    """Stage times to ``reports/demo_times.json``, the headline printed; the summary ``run_demo`` returns."""
     times = clock.summary()
     write_json_atomic(ws.reports / "demo_times.json", times)
     summary = {
@@ -282,7 +287,7 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
     clock.console.print(
         "conditioning fidelity on held-out profiles: "
         + ", ".join(f"{run} {pct(acc)}" for run, acc in summary["conditioning_accuracy"].items())
-        + f" (chance {pct(1 / len(CLASSES))}); total {times['total_seconds']:.0f} s of {total_seconds:.0f} s",
+        + f" (chance {pct(1 / len(CLASSES))}); total {times['total_seconds']:.0f} s of {clock.total_seconds:.0f} s",
         highlight=False,
     )
     return summary

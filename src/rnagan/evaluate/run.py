@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from rnagan.config import Config
+from rnagan.config import Config, EvaluateConfig
 from rnagan.errors import InputFileError
 from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, report
 from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures, read_image
@@ -116,6 +117,21 @@ def _fid_entry(
     }
 
 
+@dataclass
+class _RealSets:
+    """The real reference (``real_split``) and training tiles drawn for the Inception measures."""
+
+    test_rows: pd.DataFrame
+    train_rows: pd.DataFrame
+    test_tiles: list[torch.Tensor]
+    train_tiles: list[torch.Tensor]
+    test_feats: np.ndarray
+    train_feats: np.ndarray
+    test_stats: fid.FeatureStats
+    test_batch: torch.Tensor  # (N, 3, S, S) uint8
+    checkerboard: float  # the real tiles' set score, the unit of the runs' scores
+
+
 def evaluate(
     workspace: Workspace,
     config: Config,
@@ -133,6 +149,69 @@ def evaluate(
     cache = _FeatureCache(workspace.reports / "cache", extractor)
 
     tiles_table = real_tiles(workspace)
+    real = _real_sets(workspace, tiles_table, cfg, cache, real_split, train_split)
+    classifier = train_fidelity_classifier(workspace, tiles_table, train_split, config, device)
+    metrics: dict[str, Any] = {
+        "settings": {
+            "runs": list(runs),
+            "real_split": real_split,
+            "train_split": train_split,
+            "inception": inception,
+            "evaluate": cfg.model_dump(mode="json"),
+            "preset": config.preset,
+        },
+        "real": {
+            "n_test": len(real.test_tiles),
+            "n_train": len(real.train_tiles),
+            "tissues": real.test_rows["tissue"].value_counts().sort_index().to_dict(),
+            "fid_train_vs_test": _fid_entry(real.test_stats, real.train_feats, real_split, inception),
+            "checkerboard_set_score": real.checkerboard,
+        },
+        "paper_conditioning": PAPER_CONDITIONING,
+        "runs": {},
+    }
+    figures: dict[str, Any] = {
+        "real_sheets": _real_sheets(real, cfg.report_tiles),
+        "runs": {},
+        "pairs": {},
+        "panels": {},
+    }
+    if classifier is not None:
+        metrics["classifier"] = _classifier_metrics(workspace, classifier, tiles_table, real_split, cfg)
+    umap_sets = {"real": (real.test_feats, real.test_rows["tissue"].tolist())}
+
+    for run in runs:
+        folder = workspace.samples_run(run)
+        if not has_manifest(folder):
+            log.warning(
+                "run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)", run, folder, run
+            )
+            metrics["runs"][run] = {"status": "missing", "folder": str(folder)}
+            continue
+        metrics["runs"][run], umap_sets[run], run_figures = _evaluate_run(
+            folder, real, classifier, cache, inception, cfg, real_split
+        )
+        for key, value in run_figures.items():
+            figures[key][run] = value
+
+    figures["umap"] = embed.feature_map_figure(
+        umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed
+    )
+    write_json_atomic(workspace.metrics, metrics)
+    write_text_atomic(workspace.report_html, report.render_report(metrics, figures))
+    log.info("metrics in %s, report in %s", workspace.metrics, workspace.report_html)
+    return metrics
+
+
+def _real_sets(
+    workspace: Workspace,
+    tiles_table: pd.DataFrame,
+    cfg: EvaluateConfig,
+    cache: _FeatureCache,
+    real_split: str,
+    train_split: str,
+) -> _RealSets:
+    """At most ``fid_max_images`` real tiles of each split (seeded), their features and checkerboard score."""
     test_rows = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fid_max_images, cfg.seed)
     train_rows = _draw(tiles_table[tiles_table["split"] == train_split], cfg.fid_max_images, cfg.seed)
     if len(test_rows) < 2 or len(train_rows) < 2:
@@ -147,103 +226,98 @@ def evaluate(
     )
     test_feats = cache(_store_identity(workspace, test_rows["key"].tolist()), test_tiles)
     train_feats = cache(_store_identity(workspace, train_rows["key"].tolist()), train_tiles)
-    test_stats = fid.FeatureStats.from_features(test_feats)
     test_batch = _stack(test_tiles)
-    real_score = artifacts.set_score(test_batch, cfg.checkerboard_periods)
-
-    classifier = train_fidelity_classifier(workspace, tiles_table, train_split, config, device)
-    metrics: dict[str, Any] = {
-        "settings": {
-            "runs": list(runs),
-            "real_split": real_split,
-            "train_split": train_split,
-            "inception": inception,
-            "evaluate": cfg.model_dump(mode="json"),
-            "preset": config.preset,
-        },
-        "real": {
-            "n_test": len(test_tiles),
-            "n_train": len(train_tiles),
-            "tissues": test_rows["tissue"].value_counts().sort_index().to_dict(),
-            "fid_train_vs_test": _fid_entry(test_stats, train_feats, real_split, inception),
-            "checkerboard_set_score": real_score,
-        },
-        "paper_conditioning": PAPER_CONDITIONING,
-        "runs": {},
-    }
-    figures: dict[str, Any] = {"real_sheets": {}, "runs": {}, "pairs": {}, "panels": {}}
-    for tissue, rows in test_rows.groupby("tissue"):
-        positions = [test_rows.index.get_loc(i) for i in rows.index[: cfg.report_tiles]]
-        figures["real_sheets"][tissue] = report.tiles_png(test_batch[positions])
-    if classifier is not None:
-        scored = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fidelity_max_tiles, cfg.seed)
-        proba = _predict_in_chunks(
-            classifier, scored["key"].tolist(), lambda keys: _load_store_tiles(workspace.tile_store, keys)
-        )
-        metrics["classifier"] = {
-            "classes": classifier.classes,
-            "n_train_tiles": classifier.n_train,
-            "real_test": classify.classification_metrics(scored["tissue"], proba, classifier.classes),
-        }
-    umap_sets = {"real": (test_feats, test_rows["tissue"].tolist())}
-
-    for run in runs:
-        folder = workspace.samples_run(run)
-        if not has_manifest(folder):
-            log.warning(
-                "run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)", run, folder, run
-            )
-            metrics["runs"][run] = {"status": "missing", "folder": str(folder)}
-            continue
-        manifest = read_manifest(folder)
-        plain = _draw(manifest[manifest["perturbation"] == ""].reset_index(drop=True), cfg.fid_max_images, cfg.seed)
-        tiles = [read_image(p) for p in plain["path"]]
-        feats = cache(_file_identity(plain["path"].tolist()), tiles)
-        batch = _stack(tiles)
-        kid_mean, kid_std = fid.kernel_inception_distance(
-            test_feats, feats, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size, seed=cfg.seed
-        )
-        memo = memorisation.memorisation_check(feats, train_feats, test_feats, quantile=cfg.memorisation_quantile)
-        entry: dict[str, Any] = {
-            "status": "ok",
-            "n_tiles": len(tiles),
-            "n_profiles": int(plain["profile"].nunique()),
-            "fid": _fid_entry(test_stats, feats, real_split, inception),
-            "kid": {
-                "mean": kid_mean,
-                "std": kid_std,
-                "subsets": cfg.kid_subsets,
-                "subset_size": min(cfg.kid_subset_size, len(feats), len(test_feats)),
-            },
-            "checkerboard": {
-                "score": artifacts.set_score(batch, cfg.checkerboard_periods) / real_score,
-                "periods": cfg.checkerboard_periods,
-            },
-            "memorisation": memo.summary(cfg.memorisation_quantile),
-        }
-        held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == real_split)]
-        held_out = _draw(held_out.reset_index(drop=True), cfg.fidelity_max_tiles, cfg.seed)
-        if classifier is not None and not held_out.empty:
-            proba = _predict_in_chunks(
-                classifier, held_out["path"].tolist(), lambda paths: [read_image(p) for p in paths]
-            )
-            entry["conditioning"] = classify.classification_metrics(held_out["tissue"], proba, classifier.classes)
-        metrics["runs"][run] = entry
-        umap_sets[run] = (feats, plain["tissue"].replace("", "unknown").tolist())
-        figures["runs"][run] = report.tiles_png(batch[: cfg.report_tiles])
-        figures["pairs"][run] = [
-            (report.png_bytes(tiles[g]), report.png_bytes(train_tiles[t]), d)
-            for g, t, d in memo.closest(cfg.report_pairs)
-        ]
-        figures["panels"][run] = {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))}
-
-    figures["umap"] = embed.feature_map_figure(
-        umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed
+    return _RealSets(
+        test_rows=test_rows,
+        train_rows=train_rows,
+        test_tiles=test_tiles,
+        train_tiles=train_tiles,
+        test_feats=test_feats,
+        train_feats=train_feats,
+        test_stats=fid.FeatureStats.from_features(test_feats),
+        test_batch=test_batch,
+        checkerboard=artifacts.set_score(test_batch, cfg.checkerboard_periods),
     )
-    write_json_atomic(workspace.metrics, metrics)
-    write_text_atomic(workspace.report_html, report.render_report(metrics, figures))
-    log.info("metrics in %s, report in %s", workspace.metrics, workspace.report_html)
-    return metrics
+
+
+def _real_sheets(real: _RealSets, n: int) -> dict[str, bytes]:
+    """A contact sheet (PNG) of the first ``n`` real reference tiles of each tissue."""
+    sheets = {}
+    for tissue, rows in real.test_rows.groupby("tissue"):
+        positions = [real.test_rows.index.get_loc(i) for i in rows.index[:n]]
+        sheets[tissue] = report.tiles_png(real.test_batch[positions])
+    return sheets
+
+
+def _classifier_metrics(
+    workspace: Workspace,
+    classifier: classify.TissueClassifier,
+    tiles_table: pd.DataFrame,
+    real_split: str,
+    cfg: EvaluateConfig,
+) -> dict[str, Any]:
+    """How well the tissue classifier names real held-out tiles: the ceiling for conditioning fidelity."""
+    scored = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fidelity_max_tiles, cfg.seed)
+    proba = _predict_in_chunks(
+        classifier, scored["key"].tolist(), lambda keys: _load_store_tiles(workspace.tile_store, keys)
+    )
+    return {
+        "classes": classifier.classes,
+        "n_train_tiles": classifier.n_train,
+        "real_test": classify.classification_metrics(scored["tissue"], proba, classifier.classes),
+    }
+
+
+def _evaluate_run(
+    folder: Path,
+    real: _RealSets,
+    classifier: classify.TissueClassifier | None,
+    cache: _FeatureCache,
+    inception: dict[str, Any],
+    cfg: EvaluateConfig,
+    real_split: str,
+) -> tuple[dict[str, Any], tuple[np.ndarray, list[str]], dict[str, Any]]:
+    """One run's metrics entry, its UMAP set (features, tissues) and its figures (sheet, pairs, panels)."""
+    manifest = read_manifest(folder)
+    plain = _draw(manifest[manifest["perturbation"] == ""].reset_index(drop=True), cfg.fid_max_images, cfg.seed)
+    tiles = [read_image(p) for p in plain["path"]]
+    feats = cache(_file_identity(plain["path"].tolist()), tiles)
+    batch = _stack(tiles)
+    kid_mean, kid_std = fid.kernel_inception_distance(
+        real.test_feats, feats, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size, seed=cfg.seed
+    )
+    memo = memorisation.memorisation_check(feats, real.train_feats, real.test_feats, quantile=cfg.memorisation_quantile)
+    entry: dict[str, Any] = {
+        "status": "ok",
+        "n_tiles": len(tiles),
+        "n_profiles": int(plain["profile"].nunique()),
+        "fid": _fid_entry(real.test_stats, feats, real_split, inception),
+        "kid": {
+            "mean": kid_mean,
+            "std": kid_std,
+            "subsets": cfg.kid_subsets,
+            "subset_size": min(cfg.kid_subset_size, len(feats), len(real.test_feats)),
+        },
+        "checkerboard": {
+            "score": artifacts.set_score(batch, cfg.checkerboard_periods) / real.checkerboard,
+            "periods": cfg.checkerboard_periods,
+        },
+        "memorisation": memo.summary(cfg.memorisation_quantile),
+    }
+    held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == real_split)]
+    held_out = _draw(held_out.reset_index(drop=True), cfg.fidelity_max_tiles, cfg.seed)
+    if classifier is not None and not held_out.empty:
+        proba = _predict_in_chunks(classifier, held_out["path"].tolist(), lambda paths: [read_image(p) for p in paths])
+        entry["conditioning"] = classify.classification_metrics(held_out["tissue"], proba, classifier.classes)
+    figures = {
+        "runs": report.tiles_png(batch[: cfg.report_tiles]),
+        "pairs": [
+            (report.png_bytes(tiles[g]), report.png_bytes(real.train_tiles[t]), d)
+            for g, t, d in memo.closest(cfg.report_pairs)
+        ],
+        "panels": {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))},
+    }
+    return entry, (feats, plain["tissue"].replace("", "unknown").tolist()), figures
 
 
 def _predict_in_chunks(

@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +198,35 @@ def _check_compatible(saved: GANConfig, wanted: GANConfig, path: Path) -> None:
                               "resume with the checkpoint's settings or start a new --run")
 
 
+@dataclass
+class _Trainer:
+    """What one run trains and a checkpoint restores: networks, EMA generator, optimisers, position."""
+
+    objective: GANObjective
+    ema: Generator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    step: int = 0
+    batches_done: int = 0
+    calibrated_at: int = -1  # the step whose weights the EMA's BN statistics belong to
+
+
+@dataclass
+class _Run:
+    """Where one run writes, and what every rank needs to write it."""
+
+    config: Config
+    name: str
+    world: Distributed
+    data: PairedData
+    latents: torch.Tensor  # (n_samples, d) raw μ on the device
+    folder: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoint"
+
+
 def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resume: bool = False,
               device: str = "auto", max_seconds: float | None = None) -> Path:
     """Train (or resume) one GAN run; returns ``workspace.gan_run(run) / "checkpoint"``.
@@ -208,157 +237,194 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
     """
     cfg = config.gan
     world, dev = init_distributed(device)
-    run_dir = workspace.gan_run(run)
-    ckpt_dir, samples_dir, log_file = run_dir / "checkpoint", run_dir / "samples", run_dir / "log.jsonl"
     started = time.monotonic()
     try:
-        data = pair_tiles(workspace, cfg)
-        if world.is_main:
-            r = data.report
-            log.info("GAN data: %d train samples paired (of %d with tiles, %d with latents, %d in the train split); "
-                     "%d tiles kept, %d dropped (other splits, unpaired, over the cap of %d per sample)",
-                     r["samples_paired"], r["samples_with_tiles"], r["samples_with_latents"], r["train_samples"],
-                     r["tiles_paired"], r["tiles_dropped"], cfg.tiles_per_sample)
-        if cfg.conditioning != "none" and data.latent_dim != cfg.latent_dim:
-            raise ConfigError(f"the latents in {workspace.latents} have {data.latent_dim} dimensions but "
-                              f"gan.latent_dim is {cfg.latent_dim}: set --set gan.latent_dim={data.latent_dim}")
-
-        # Same seed on every rank for the weights; then a per-rank seed for noise and augmentation.
-        seed_everything(cfg.seed)
-        mean, std = latent_statistics(data.latents)
-        objective = GANObjective(cfg, latent_mean=mean, latent_std=std).to(dev)
-        if dev.type == "cuda":  # NHWC lets cuDNN use tensor cores for the convolutions under bf16
-            objective.to(memory_format=torch.channels_last)
-        ema = copy.deepcopy(objective.generator).eval().requires_grad_(False)
-        step, batches_done = 0, 0
-        opt_g = torch.optim.Adam(objective.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
-        opt_d = torch.optim.Adam(objective.critic.parameters(), lr=cfg.lr_critic, betas=cfg.betas)
-        seed_everything(cfg.seed + world.rank)
+        data = _paired_data(workspace, cfg, world)
+        trainer = _new_trainer(cfg, data, dev, world)
         if resume:
-            ckpt = load_checkpoint(ckpt_dir, with_state=True)  # optimisers move their state to the params
-            _check_compatible(ckpt.config.gan, cfg, ckpt.path)
-            objective.generator.load_state_dict(ckpt.subset("generator"))
-            objective.critic.load_state_dict(ckpt.subset("critic"))
-            ema.load_state_dict(ckpt.subset("ema"))
-            objective.latent_mean.copy_(ckpt.tensors["latent_mean"])  # the run's fixed statistics
-            objective.latent_std.copy_(ckpt.tensors["latent_std"])
-            opt_g.load_state_dict(ckpt.state["opt_g"])
-            opt_d.load_state_dict(ckpt.state["opt_d"])
-            for opt, lr in ((opt_g, cfg.lr_generator), (opt_d, cfg.lr_critic)):  # the config may lower them
-                for group in opt.param_groups:
-                    group["lr"], group["betas"] = lr, cfg.betas
-            step, batches_done = int(ckpt.state["step"]), int(ckpt.state["batches_done"])
-            if str(world.rank) in ckpt.state["rng"] and int(ckpt.meta.get("world_size", 1)) == world.world_size:
-                set_rng_state(ckpt.state["rng"][str(world.rank)])
-            elif world.is_main:
-                log.warning("resuming with a different number of processes: the RNG streams restart")
-            if world.is_main:
-                log.info("resumed %s at step %d", ckpt.path, step)
-
-        latents = data.latents.to(dev)
-        dataset = PairedTileDataset(workspace.tile_store, data.tiles, cfg.image_size, cache_mb=cfg.cache_mb)
-        sampler = EpochBatchSampler(len(dataset), cfg.batch_size, seed=cfg.seed, rank=world.rank,
-                                    world_size=world.world_size, start=batches_done,
-                                    groups=data.tiles["row"].to_numpy() if cfg.balance == "sample" else None)
-        workers = 0 if dataset.cache is not None else cfg.num_workers
-        # Its own generator: creating the iterator would otherwise draw from the global RNG and shift
-        # the noise stream of a resumed run by one draw.
-        batches = iter(DataLoader(dataset, batch_sampler=sampler, num_workers=workers,
-                                  pin_memory=dev.type == "cuda", persistent_workers=workers > 0,
-                                  generator=torch.Generator().manual_seed(cfg.seed)))
+            _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world)
+        job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run))
+        batches = _batches(workspace, job, dev, start=trainer.batches_done)
         grid = _fixed_grid(data, cfg)
-        writer = None
-        if world.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            _truncate_log(log_file, step)
-            writer = SummaryWriter(str(run_dir / "tb"), purge_step=step if resume else None)
-
-        calibrated_at = -1
-
-        def recalibrate() -> None:
-            """Standing BN statistics for the EMA weights, once per step at most."""
-            nonlocal calibrated_at
-            if calibrated_at != step:
-                recalibrate_batch_norm(ema, latents, cfg, latent_mean=objective.latent_mean,
-                                       latent_std=objective.latent_std)
-                calibrated_at = step
-
-        def save() -> None:
-            """Checkpoint (rank 0 writes; every rank contributes its RNG state)."""
-            _check_ranks_in_sync(objective, world)
-            recalibrate()
-            rngs = [rng_state()]
-            if world.enabled:
-                rngs = [None] * world.world_size
-                dist.all_gather_object(rngs, rng_state())
-            if world.is_main:
-                tensors = {**{f"generator.{k}": v for k, v in objective.generator.state_dict().items()},
-                           **{f"critic.{k}": v for k, v in objective.critic.state_dict().items()},
-                           **{f"ema.{k}": v for k, v in ema.state_dict().items()},
-                           "latent_mean": objective.latent_mean, "latent_std": objective.latent_std}
-                save_checkpoint(
-                    ckpt_dir, tensors=tensors, config=config,
-                    meta={"kind": "gan", "run": run, "step": step, "conditioning": cfg.conditioning,
-                          "world_size": world.world_size, "pairing": data.report,
-                          "data_fingerprint": fingerprint(data.latents, "\n".join(data.tiles["key"]))},
-                    state={"step": step, "batches_done": batches_done, "opt_g": opt_g.state_dict(),
-                           "opt_d": opt_d.state_dict(), "rng": {str(i): s for i, s in enumerate(rngs)}},
-                    files={"training_tiles.csv": data.tiles.to_csv(index=False).encode()},
-                )
-            world.barrier()
-
-        bar = tqdm(total=cfg.steps, initial=step, unit="step", disable=not world.is_main, dynamic_ncols=True)
+        writer = _open_logs(job, trainer.step, resume)
+        bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", disable=not world.is_main, dynamic_ncols=True)
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-            nonlocal batches_done
             tiles, rows = next(batches)
-            batches_done += 1
-            return tiles.to(dev, non_blocking=True), latents[rows.to(dev)]
+            trainer.batches_done += 1
+            return tiles.to(dev, non_blocking=True), job.latents[rows.to(dev)]
 
-        while step < cfg.steps:
-            (loss_d, gap, gp), loss_g = train_step(objective, opt_d, opt_g, next_batch, world)
-            _update_ema(ema, objective.generator, min(cfg.ema_decay, (1 + step) / (10 + step)))
-            step += 1
-
+        while trainer.step < cfg.steps:
+            terms, loss_g = train_step(trainer.objective, trainer.opt_d, trainer.opt_g, next_batch, world)
+            decay = min(cfg.ema_decay, (1 + trainer.step) / (10 + trainer.step))
+            _update_ema(trainer.ema, trainer.objective.generator, decay)
+            trainer.step += 1
             out_of_time = max_seconds is not None and time.monotonic() - started > max_seconds
-            stats = torch.stack([loss_d.detach().float(), loss_g.detach().float(), gap.detach().float(),
-                                 gp.detach().float(), torch.tensor(float(out_of_time), device=dev)])
-            if world.enabled:
-                dist.all_reduce(stats)
-                stats[:4] /= world.world_size
-            loss_d_v, loss_g_v, gap_v, gp_v, stop = stats.tolist()
-            if not all(math.isfinite(v) for v in (loss_d_v, loss_g_v, gap_v, gp_v)):
-                raise TrainingDivergedError(
-                    f"GAN training diverged at step {step} (critic loss {loss_d_v}, generator loss {loss_g_v}, "
-                    f"gradient penalty {gp_v}); the last good checkpoint is kept in {ckpt_dir}: lower "
-                    "gan.lr_generator / gan.lr_critic, or resume from it with --resume")
+            record, stop = _step_record(trainer.step, terms, loss_g, out_of_time, world, job.checkpoint)
             bar.update(1)
-            if world.is_main and (step % cfg.log_every == 0 or step == cfg.steps):
-                record = {"step": step, "loss_critic": loss_d_v, "loss_generator": loss_g_v,
-                          "wasserstein_gap": gap_v, "gradient_penalty": gp_v}
-                for key, value in record.items():
-                    if key != "step":
-                        writer.add_scalar(f"gan/{key}", value, step)
-                with log_file.open("a") as handle:
-                    handle.write(json.dumps(record) + "\n")
-                bar.set_postfix(d=f"{loss_d_v:.3f}", g=f"{loss_g_v:.3f}", gap=f"{gap_v:.3f}", gp=f"{gp_v:.3f}")
-            if world.is_main and step % cfg.sample_every == 0:
-                recalibrate()
-                _save_grid(ema, cfg, objective, grid, samples_dir / f"step_{step:07d}.png")
-            if stop or step == cfg.steps or step % cfg.checkpoint_every == 0:
-                save()
+            if world.is_main and (trainer.step % cfg.log_every == 0 or trainer.step == cfg.steps):
+                _log_record(record, writer, job.folder / "log.jsonl", bar)
+            if world.is_main and trainer.step % cfg.sample_every == 0:
+                _recalibrate(trainer, job)
+                grid_png = job.folder / "samples" / f"step_{trainer.step:07d}.png"
+                _save_grid(trainer.ema, cfg, trainer.objective, grid, grid_png)
+            if stop or trainer.step == cfg.steps or trainer.step % cfg.checkpoint_every == 0:
+                _save(trainer, job)
             if stop:
                 if world.is_main:
-                    log.info("stopped at step %d after %.0f s (max_seconds=%s)", step,
+                    log.info("stopped at step %d after %.0f s (max_seconds=%s)", trainer.step,
                              time.monotonic() - started, max_seconds)
                 break
         bar.close()
         if world.is_main:
             writer.close()
-            log.info("GAN checkpoint: %s (step %d, %.0f s)", ckpt_dir, step, time.monotonic() - started)
-        return ckpt_dir
+            log.info("GAN checkpoint: %s (step %d, %.0f s)", job.checkpoint, trainer.step, time.monotonic() - started)
+        return job.checkpoint
     finally:
         shutdown_distributed()
+
+
+def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed) -> PairedData:
+    """The training tiles paired with their sample's μ, reported, and checked against ``gan.latent_dim``."""
+    data = pair_tiles(workspace, cfg)
+    if world.is_main:
+        r = data.report
+        log.info("GAN data: %d train samples paired (of %d with tiles, %d with latents, %d in the train split); "
+                 "%d tiles kept, %d dropped (other splits, unpaired, over the cap of %d per sample)",
+                 r["samples_paired"], r["samples_with_tiles"], r["samples_with_latents"], r["train_samples"],
+                 r["tiles_paired"], r["tiles_dropped"], cfg.tiles_per_sample)
+    if cfg.conditioning != "none" and data.latent_dim != cfg.latent_dim:
+        raise ConfigError(f"the latents in {workspace.latents} have {data.latent_dim} dimensions but "
+                          f"gan.latent_dim is {cfg.latent_dim}: set --set gan.latent_dim={data.latent_dim}")
+    return data
+
+
+def _new_trainer(cfg: GANConfig, data: PairedData, dev: torch.device, world: Distributed) -> _Trainer:
+    """Fresh networks (the same on every rank), EMA copy and optimisers; then a per-rank seed."""
+    seed_everything(cfg.seed)  # same weights on every rank; then a per-rank seed for noise and augmentation
+    mean, std = latent_statistics(data.latents)
+    objective = GANObjective(cfg, latent_mean=mean, latent_std=std).to(dev)
+    if dev.type == "cuda":  # NHWC lets cuDNN use tensor cores for the convolutions under bf16
+        objective.to(memory_format=torch.channels_last)
+    ema = copy.deepcopy(objective.generator).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(objective.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
+    opt_d = torch.optim.Adam(objective.critic.parameters(), lr=cfg.lr_critic, betas=cfg.betas)
+    seed_everything(cfg.seed + world.rank)
+    return _Trainer(objective, ema, opt_g, opt_d)
+
+
+def _resume(trainer: _Trainer, ckpt_dir: Path, cfg: GANConfig, world: Distributed) -> None:
+    """Load weights, EMA, fixed statistics, optimisers, position and this rank's RNG from ``ckpt_dir``."""
+    ckpt = load_checkpoint(ckpt_dir, with_state=True)  # optimisers move their state to the params
+    _check_compatible(ckpt.config.gan, cfg, ckpt.path)
+    objective = trainer.objective
+    objective.generator.load_state_dict(ckpt.subset("generator"))
+    objective.critic.load_state_dict(ckpt.subset("critic"))
+    trainer.ema.load_state_dict(ckpt.subset("ema"))
+    objective.latent_mean.copy_(ckpt.tensors["latent_mean"])  # the run's fixed statistics
+    objective.latent_std.copy_(ckpt.tensors["latent_std"])
+    trainer.opt_g.load_state_dict(ckpt.state["opt_g"])
+    trainer.opt_d.load_state_dict(ckpt.state["opt_d"])
+    for opt, lr in ((trainer.opt_g, cfg.lr_generator), (trainer.opt_d, cfg.lr_critic)):  # the config may lower them
+        for group in opt.param_groups:
+            group["lr"], group["betas"] = lr, cfg.betas
+    trainer.step, trainer.batches_done = int(ckpt.state["step"]), int(ckpt.state["batches_done"])
+    if str(world.rank) in ckpt.state["rng"] and int(ckpt.meta.get("world_size", 1)) == world.world_size:
+        set_rng_state(ckpt.state["rng"][str(world.rank)])
+    elif world.is_main:
+        log.warning("resuming with a different number of processes: the RNG streams restart")
+    if world.is_main:
+        log.info("resumed %s at step %d", ckpt.path, trainer.step)
+
+
+def _batches(workspace: Workspace, job: _Run, dev: torch.device, *, start: int) -> Iterator[list[torch.Tensor]]:
+    """Endless (uint8 tiles, latent rows) batches of this rank, from batch ``start`` on (resume)."""
+    cfg, world = job.config.gan, job.world
+    dataset = PairedTileDataset(workspace.tile_store, job.data.tiles, cfg.image_size, cache_mb=cfg.cache_mb)
+    sampler = EpochBatchSampler(len(dataset), cfg.batch_size, seed=cfg.seed, rank=world.rank,
+                                world_size=world.world_size, start=start,
+                                groups=job.data.tiles["row"].to_numpy() if cfg.balance == "sample" else None)
+    workers = 0 if dataset.cache is not None else cfg.num_workers
+    # Its own generator: creating the iterator would otherwise draw from the global RNG and shift
+    # the noise stream of a resumed run by one draw.
+    return iter(DataLoader(dataset, batch_sampler=sampler, num_workers=workers,
+                           pin_memory=dev.type == "cuda", persistent_workers=workers > 0,
+                           generator=torch.Generator().manual_seed(cfg.seed)))
+
+
+def _open_logs(job: _Run, step: int, resume: bool) -> SummaryWriter | None:
+    """On rank 0: the run folder, log.jsonl cut back to ``step``, and a TensorBoard writer; None elsewhere."""
+    if not job.world.is_main:
+        return None
+    job.folder.mkdir(parents=True, exist_ok=True)
+    _truncate_log(job.folder / "log.jsonl", step)
+    return SummaryWriter(str(job.folder / "tb"), purge_step=step if resume else None)
+
+
+def _step_record(step: int, terms: CriticTerms, loss_g: torch.Tensor, out_of_time: bool, world: Distributed,
+                 ckpt_dir: Path) -> tuple[dict[str, float], bool]:
+    """The step's losses averaged over ranks (raising if one is not finite), and rank 0's stop decision."""
+    loss_d, gap, gp = terms
+    stats = torch.stack([loss_d.detach().float(), loss_g.detach().float(), gap.detach().float(),
+                         gp.detach().float(), torch.tensor(float(out_of_time), device=loss_d.device)])
+    if world.enabled:
+        dist.all_reduce(stats)
+        stats[:4] /= world.world_size
+    loss_d_v, loss_g_v, gap_v, gp_v, stop = stats.tolist()
+    if not all(math.isfinite(v) for v in (loss_d_v, loss_g_v, gap_v, gp_v)):
+        raise TrainingDivergedError(
+            f"GAN training diverged at step {step} (critic loss {loss_d_v}, generator loss {loss_g_v}, "
+            f"gradient penalty {gp_v}); the last good checkpoint is kept in {ckpt_dir}: lower "
+            "gan.lr_generator / gan.lr_critic, or resume from it with --resume")
+    record = {"step": step, "loss_critic": loss_d_v, "loss_generator": loss_g_v,
+              "wasserstein_gap": gap_v, "gradient_penalty": gp_v}
+    return record, bool(stop)
+
+
+def _log_record(record: dict[str, float], writer: SummaryWriter, log_file: Path, bar: tqdm) -> None:
+    """One step's scalars to TensorBoard, log.jsonl and the progress bar."""
+    for key, value in record.items():
+        if key != "step":
+            writer.add_scalar(f"gan/{key}", value, record["step"])
+    with log_file.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    bar.set_postfix(d=f"{record['loss_critic']:.3f}", g=f"{record['loss_generator']:.3f}",
+                    gap=f"{record['wasserstein_gap']:.3f}", gp=f"{record['gradient_penalty']:.3f}")
+
+
+def _recalibrate(trainer: _Trainer, job: _Run) -> None:
+    """Standing BN statistics for the EMA weights, once per step at most."""
+    if trainer.calibrated_at != trainer.step:
+        recalibrate_batch_norm(trainer.ema, job.latents, job.config.gan, latent_mean=trainer.objective.latent_mean,
+                               latent_std=trainer.objective.latent_std)
+        trainer.calibrated_at = trainer.step
+
+
+def _save(trainer: _Trainer, job: _Run) -> None:
+    """Checkpoint (rank 0 writes; every rank contributes its RNG state)."""
+    world, objective = job.world, trainer.objective
+    _check_ranks_in_sync(objective, world)
+    _recalibrate(trainer, job)
+    rngs = [rng_state()]
+    if world.enabled:
+        rngs = [None] * world.world_size
+        dist.all_gather_object(rngs, rng_state())
+    if world.is_main:
+        tensors = {**{f"generator.{k}": v for k, v in objective.generator.state_dict().items()},
+                   **{f"critic.{k}": v for k, v in objective.critic.state_dict().items()},
+                   **{f"ema.{k}": v for k, v in trainer.ema.state_dict().items()},
+                   "latent_mean": objective.latent_mean, "latent_std": objective.latent_std}
+        save_checkpoint(
+            job.checkpoint, tensors=tensors, config=job.config,
+            meta={"kind": "gan", "run": job.name, "step": trainer.step, "conditioning": job.config.gan.conditioning,
+                  "world_size": world.world_size, "pairing": job.data.report,
+                  "data_fingerprint": fingerprint(job.data.latents, "\n".join(job.data.tiles["key"]))},
+            state={"step": trainer.step, "batches_done": trainer.batches_done,
+                   "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(),
+                   "rng": {str(i): s for i, s in enumerate(rngs)}},
+            files={"training_tiles.csv": job.data.tiles.to_csv(index=False).encode()},
+        )
+    world.barrier()
 
 
 def _truncate_log(path: Path, step: int) -> None:

@@ -146,52 +146,11 @@ def tile_slide(
         slide_id = slide_id or slide.slide_id
         sample_id = sample_id or slide_id
         geometry = tile_geometry(slide, config)
-        cells = min(MASK_CELLS, geometry.size0)
-        mask_downsample = geometry.size0 / cells
         width0, height0 = slide.dimensions
-        # One read serves both: a picture large enough for a person, shrunk for the mask.
-        view_downsample = min(mask_downsample, max(1.0, max(width0, height0) / THUMBNAIL_MIN_SIDE))
-        view = read_downsampled(slide, view_downsample)
-        mask_shape = (math.ceil(width0 / mask_downsample), math.ceil(height0 / mask_downsample))
-        thumb = (
-            view
-            if view_downsample == mask_downsample
-            else np.asarray(Image.fromarray(view).resize(mask_shape, Image.Resampling.BOX))
-        )
-        mask_mpp = (slide.mpp or config.assume_mpp or 0.5) * mask_downsample  # units for the µm sizes
-        mask = tissue_mask(thumb, mask_mpp, config.tissue_method)
-
+        view, view_downsample, mask = _view_and_mask(slide, geometry, config)
         n_x, n_y = width0 // geometry.size0, height0 // geometry.size0
-        fractions = mask[: n_y * cells, : n_x * cells].reshape(n_y, cells, n_x, cells).mean(axis=(1, 3))
-        enough = fractions >= config.min_tissue_fraction
-        if config.min_tissue_fraction == 0.0:
-            enough = np.ones_like(enough)
-        rows, cols = np.nonzero(enough)
-        order = np.random.default_rng(config.seed).permutation(len(rows))
-        rows, cols = rows[order], cols[order]
-
-        kept: list[tuple[int, int, float]] = []  # (row, col, tissue fraction) in shuffle order
-        low_contrast = 0
-        position = 0
-        while len(kept) < config.max_tiles_per_slide and position < len(rows):
-            need = min(config.max_tiles_per_slide - len(kept), READ_BATCH)
-            batch = range(position, min(position + need, len(rows)))
-            position = batch.stop
-            records: list[tuple[int, int, int, float, bytes]] = []
-            for i in sorted(batch, key=lambda i: (rows[i], cols[i])):
-                row, col = int(rows[i]), int(cols[i])
-                tile = _read_tile(slide, geometry, col * geometry.size0, row * geometry.size0)
-                if config.low_contrast_filter and is_low_contrast(tile, config.low_contrast_fraction):
-                    low_contrast += 1
-                    continue
-                data = encode_tile(tile, config.image_format, config.jpeg_quality)
-                records.append((i, row, col, float(fractions[row, col]), data))
-            records.sort()  # back to shuffle order
-            store.put_many(
-                (tile_key(slide_id, col * geometry.size0, row * geometry.size0), data)
-                for _, row, col, _, data in records
-            )
-            kept.extend((row, col, fraction) for _, row, col, fraction, _ in records)
+        fractions, rows, cols = _candidates(mask, n_x, n_y, min(MASK_CELLS, geometry.size0), config)
+        kept, low_contrast, position = _read_kept(slide, store, geometry, config, slide_id, fractions, rows, cols)
 
     index = pd.DataFrame(
         {
@@ -226,6 +185,78 @@ def tile_slide(
         view, mask, [(c * geometry.size0, r * geometry.size0) for r, c, _ in kept], geometry.size0, view_downsample
     )
     return SlideTiling(summary=summary, index=index, thumbnail=thumbnail)
+
+
+def _view_and_mask(
+    slide: SlideReader, geometry: TileGeometry, config: TilingConfig
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """A picture of the slide for people (and its downsample) and the tissue mask, ``MASK_CELLS`` per tile side."""
+    cells = min(MASK_CELLS, geometry.size0)
+    mask_downsample = geometry.size0 / cells
+    width0, height0 = slide.dimensions
+    # One read serves both: a picture large enough for a person, shrunk for the mask.
+    view_downsample = min(mask_downsample, max(1.0, max(width0, height0) / THUMBNAIL_MIN_SIDE))
+    view = read_downsampled(slide, view_downsample)
+    mask_shape = (math.ceil(width0 / mask_downsample), math.ceil(height0 / mask_downsample))
+    thumb = (
+        view
+        if view_downsample == mask_downsample
+        else np.asarray(Image.fromarray(view).resize(mask_shape, Image.Resampling.BOX))
+    )
+    mask_mpp = (slide.mpp or config.assume_mpp or 0.5) * mask_downsample  # units for the µm sizes
+    return view, view_downsample, tissue_mask(thumb, mask_mpp, config.tissue_method)
+
+
+def _candidates(
+    mask: np.ndarray, n_x: int, n_y: int, cells: int, config: TilingConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tissue fraction of every grid cell (n_y, n_x), and the rows and columns with enough, shuffled (seeded)."""
+    fractions = mask[: n_y * cells, : n_x * cells].reshape(n_y, cells, n_x, cells).mean(axis=(1, 3))
+    enough = fractions >= config.min_tissue_fraction
+    if config.min_tissue_fraction == 0.0:
+        enough = np.ones_like(enough)
+    rows, cols = np.nonzero(enough)
+    order = np.random.default_rng(config.seed).permutation(len(rows))
+    return fractions, rows[order], cols[order]
+
+
+def _read_kept(
+    slide: SlideReader,
+    store: TileStore,
+    geometry: TileGeometry,
+    config: TilingConfig,
+    slide_id: str,
+    fractions: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> tuple[list[tuple[int, int, float]], int, int]:
+    """Read candidates in shuffle order (in position order within a batch), drop low-contrast ones, store the rest.
+
+    Stops at ``max_tiles_per_slide`` kept tiles. Returns the kept (row, col, tissue fraction) in shuffle
+    order, the number dropped as low contrast, and how many candidates were looked at.
+    """
+    kept: list[tuple[int, int, float]] = []
+    low_contrast = 0
+    position = 0
+    while len(kept) < config.max_tiles_per_slide and position < len(rows):
+        need = min(config.max_tiles_per_slide - len(kept), READ_BATCH)
+        batch = range(position, min(position + need, len(rows)))
+        position = batch.stop
+        records: list[tuple[int, int, int, float, bytes]] = []
+        for i in sorted(batch, key=lambda i: (rows[i], cols[i])):
+            row, col = int(rows[i]), int(cols[i])
+            tile = _read_tile(slide, geometry, col * geometry.size0, row * geometry.size0)
+            if config.low_contrast_filter and is_low_contrast(tile, config.low_contrast_fraction):
+                low_contrast += 1
+                continue
+            data = encode_tile(tile, config.image_format, config.jpeg_quality)
+            records.append((i, row, col, float(fractions[row, col]), data))
+        records.sort()  # back to shuffle order
+        store.put_many(
+            (tile_key(slide_id, col * geometry.size0, row * geometry.size0), data) for _, row, col, _, data in records
+        )
+        kept.extend((row, col, fraction) for _, row, col, fraction, _ in records)
+    return kept, low_contrast, position
 
 
 def _read_tile(slide: SlideReader, geometry: TileGeometry, x0: int, y0: int) -> np.ndarray:

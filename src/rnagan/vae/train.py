@@ -32,10 +32,11 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
 from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
-from rnagan.config import Config
+from rnagan.config import Config, VAEConfig
 from rnagan.errors import CheckpointError, InputFileError, TrainingDivergedError
 from rnagan.fileio import atomic_path, write_json_atomic
 from rnagan.runtime import (
@@ -228,37 +229,19 @@ def _train(
     for epoch in range(progress["epoch"], cfg.epochs):
         seed_everything(cfg.seed * 1_000_003 + epoch * 1_009 + ddp.rank)  # dropout and ε, resumable
         beta = cfg.beta * min(1.0, (epoch + 1) / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs else cfg.beta
-        net.train()
-        sums, n_batches, tick = torch.zeros(3, device=dev), 0, time.perf_counter()
-        step = epoch * steps_per_epoch
-        batches = epoch_batches(len(x_train), rank_batch, seed=cfg.seed, epoch=epoch, ddp=ddp)
-        bar = tqdm(batches, total=steps_per_epoch, desc=f"vae epoch {epoch + 1}/{cfg.epochs}",
-                   leave=False, disable=not ddp.is_main)
-        for idx in bar:
-            lr = optimizer.param_groups[0]["lr"]
-            stats = train_step(net, x_train[idx], optimizer, beta=beta, device=dev, ddp=ddp)
-            if not torch.isfinite(stats).all():
-                kept = f"the last good checkpoint is kept at {ws.vae_checkpoint}" if ws.vae_checkpoint.exists() \
-                    else "no checkpoint had been written yet"
-                raise TrainingDivergedError(
-                    f"VAE loss became {stats[0].item()} at step {step} (epoch {epoch + 1}, lr {lr:.3g}); "
-                    f"training stopped and {kept}. Try a lower vae.lr or a longer vae.warmup_steps."
-                )
-            sums += stats
-            n_batches += 1
-            step += 1
-            schedule.step()
-            train_samples += len(idx) * ddp.world_size
-            bar.set_postfix(loss=f"{stats[0].item():.4f}")
+        tick = time.perf_counter()
+        train, lr, step, seen = _train_epoch(
+            net, optimizer, schedule, x_train, epoch=epoch, beta=beta, rank_batch=rank_batch,
+            steps_per_epoch=steps_per_epoch, config=cfg, ddp=ddp, device=dev, checkpoint=ws.vae_checkpoint,
+        )
         train_seconds += time.perf_counter() - tick
-
-        train_loss, train_recon, train_kl = (sums / max(1, n_batches)).tolist()
+        train_samples += seen
         average_buffers(model, ddp)
         val = evaluate_loss(model, x_val, beta=cfg.beta)  # every rank: same weights, same numbers
         if not math.isfinite(val["loss"]):
             raise TrainingDivergedError(f"VAE validation loss became {val['loss']} after epoch {epoch + 1}")
-        history.append({"epoch": epoch + 1, "step": step, "lr": lr, "beta": beta, "train_loss": train_loss,
-                        "train_recon": train_recon, "train_kl": train_kl, "val_loss": val["loss"],
+        history.append({"epoch": epoch + 1, "step": step, "lr": lr, "beta": beta, "train_loss": train[0],
+                        "train_recon": train[1], "train_kl": train[2], "val_loss": val["loss"],
                         "val_recon": val["recon"], "val_kl": val["kl"]})
         improved = val["loss"] < progress["best_val"]
         if improved:
@@ -267,7 +250,7 @@ def _train(
             progress["bad_epochs"] += 1
         progress["epoch"] = epoch + 1
         if ddp.is_main:
-            log.info("epoch %d: train %.4f  val %.4f (recon %.4f)%s", epoch + 1, train_loss, val["loss"],
+            log.info("epoch %d: train %.4f  val %.4f (recon %.4f)%s", epoch + 1, train[0], val["loss"],
                      val["recon"], "  *best*" if improved else "")
             if improved:
                 _save_best(ws, config, data, model, progress)
@@ -279,18 +262,70 @@ def _train(
         if max_seconds is not None and _agree(time.monotonic() - started >= max_seconds, ddp):
             stop_reason = f"time limit of {max_seconds:g} s"
             break
+    speed = train_samples / train_seconds if train_seconds else None
+    return _wrap_up(ws, config, data, model, progress, ddp, dev, stop_reason, speed, started)
 
+
+def _train_epoch(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: LRScheduler,
+    x_train: torch.Tensor,
+    *,
+    epoch: int,
+    beta: float,
+    rank_batch: int,
+    steps_per_epoch: int,
+    config: VAEConfig,
+    ddp: Distributed,
+    device: torch.device,
+    checkpoint: Path,
+) -> tuple[list[float], float, int, int]:
+    """One epoch of steps on this rank's batches.
+
+    Returns the mean [total, recon, kl] over its batches, the lr of its last step, the global step
+    count after it and the samples all ranks trained on. A non-finite loss raises, naming the step.
+    """
+    net.train()
+    sums, n_batches, seen = torch.zeros(3, device=device), 0, 0
+    step, lr = epoch * steps_per_epoch, optimizer.param_groups[0]["lr"]
+    batches = epoch_batches(len(x_train), rank_batch, seed=config.seed, epoch=epoch, ddp=ddp)
+    bar = tqdm(batches, total=steps_per_epoch, desc=f"vae epoch {epoch + 1}/{config.epochs}",
+               leave=False, disable=not ddp.is_main)
+    for idx in bar:
+        lr = optimizer.param_groups[0]["lr"]
+        stats = train_step(net, x_train[idx], optimizer, beta=beta, device=device, ddp=ddp)
+        if not torch.isfinite(stats).all():
+            kept = f"the last good checkpoint is kept at {checkpoint}" if checkpoint.exists() \
+                else "no checkpoint had been written yet"
+            raise TrainingDivergedError(
+                f"VAE loss became {stats[0].item()} at step {step} (epoch {epoch + 1}, lr {lr:.3g}); "
+                f"training stopped and {kept}. Try a lower vae.lr or a longer vae.warmup_steps."
+            )
+        sums += stats
+        n_batches += 1
+        step += 1
+        schedule.step()
+        seen += len(idx) * ddp.world_size
+        bar.set_postfix(loss=f"{stats[0].item():.4f}")
+    return (sums / max(1, n_batches)).tolist(), lr, step, seen
+
+
+def _wrap_up(
+    ws: Workspace, config: Config, data: Cohort, model: BetaVAE, progress: dict[str, Any], ddp: Distributed,
+    dev: torch.device, stop_reason: str, speed: float | None, started: float,
+) -> dict[str, Any]:
+    """This rank's summary; on rank 0 also the test metrics, latents and figures, written to metrics.json."""
     weights = model.state_dict()
     last_sha = fingerprint(*(weights[k] for k in sorted(weights)))  # compare ranks, or with vae/last/
     summary = {
         "rank": ddp.rank, "world_size": ddp.world_size, "device": str(dev), "stop_reason": stop_reason,
         "epochs_run": progress["epoch"], "best_epoch": progress["best_epoch"], "best_val_loss": progress["best_val"],
-        "train_samples_per_second": train_samples / train_seconds if train_seconds else None,
-        "last_weights_sha": last_sha,
+        "train_samples_per_second": speed, "last_weights_sha": last_sha,
     }
     if not ddp.is_main:
         return summary
-    metrics = {**summary, **_finish(ws, config, data, history)}
+    metrics = {**summary, **_finish(ws, config, data, progress["history"])}
     metrics["seconds"] = time.monotonic() - started
     write_json_atomic(ws.vae_metrics, metrics)
     log.info("test RMSE %.4f (z scale), MAPE %s; metrics in %s", metrics["test"]["rmse"] or math.nan,
