@@ -13,7 +13,9 @@ Deliberate differences from the published networks, each for a stated reason:
 - the critic can see the condition through a **projection** term (Miyato & Koyama 2018, eq. 3):
   ``D(x, y) = ψ(φ(x)) + ⟨V y, φ(x)⟩``, the standard way to condition a critic on a continuous vector;
 - the generator can upsample by **resize-then-convolution** (Odena et al. 2016, "Deconvolution and
-  checkerboard artifacts") as well as by the paper's transposed convolutions.
+  checkerboard artifacts") as well as by the paper's transposed convolutions;
+- the critic's layers can be **spectrally normalised** (Miyato et al. 2018), which bounds its slope
+  without a penalty term, for the hinge objective.
 """
 
 from __future__ import annotations
@@ -76,24 +78,27 @@ class Generator(nn.Module):
 
 
 class Critic(nn.Module):
-    """image (N, 3, S, S) [+ condition y (N, cond_dim)] -> score (N,); no normalisation layers.
+    """image (N, 3, S, S) [+ condition y (N, cond_dim)] -> score (N,); no batch-dependent normalisation.
 
-    ``cond_dim=0`` gives the unconditional (blind) critic of the paper and of the baseline.
+    ``cond_dim=0`` gives the unconditional (blind) critic of the paper and of the baseline;
+    ``spectral_norm`` normalises every layer's weight by its largest singular value.
     """
 
-    def __init__(self, *, image_size: int, base_channels: int, max_channels: int, cond_dim: int = 0) -> None:
+    def __init__(self, *, image_size: int, base_channels: int, max_channels: int, cond_dim: int = 0,
+                 spectral_norm: bool = False) -> None:
         super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         ladder = channel_ladder(image_size, base_channels, max_channels)
-        layers: list[nn.Module] = [nn.Conv2d(3, ladder[0], 3, padding=1), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [sn(nn.Conv2d(3, ladder[0], 3, padding=1)), nn.LeakyReLU(0.2)]
         for a, b in itertools.pairwise(ladder):
-            layers += [nn.Conv2d(a, b, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            layers += [sn(nn.Conv2d(a, b, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
         feat = ladder[-1]
-        self.phi = nn.Sequential(nn.Flatten(), nn.Linear(feat * 16, feat), nn.LeakyReLU(0.2))
-        self.psi = nn.Linear(feat, 1)
+        self.phi = nn.Sequential(nn.Flatten(), sn(nn.Linear(feat * 16, feat)), nn.LeakyReLU(0.2))
+        self.psi = sn(nn.Linear(feat, 1))
         self.cond_dim = cond_dim
         # V of the projection term; no bias, so y = 0 (the training mean) adds nothing.
-        self.embed = nn.Linear(cond_dim, feat, bias=False) if cond_dim > 0 else None
+        self.embed = sn(nn.Linear(cond_dim, feat, bias=False)) if cond_dim > 0 else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)  # (N, C_4, 4, 4)

@@ -3,12 +3,17 @@
 Histology has no canonical orientation, so the 8 dihedral transforms (flips, 90° rotations) are exact
 symmetries of a tile (no interpolation). Colour jitter stays mild because stain colour is part of what
 a tissue class looks like. The GAN's loop augments real tiles with :func:`augment`; the evaluation's
-tissue classifier flips its training tiles with :func:`random_flips`.
+tissue classifier flips its training tiles with :func:`random_flips`. :func:`diff_augment` is of
+another kind: it transforms real and generated tiles alike just before the GAN's critic, and the
+generator learns through it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
 
 
 def _coin(n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
@@ -55,3 +60,41 @@ def augment(tiles: torch.Tensor, *, flips: bool, jitter: float) -> torch.Tensor:
         gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
         x = gray + (x - gray) * factor()  # saturation
     return (x.clamp(0, 1) - 0.5) / 0.5
+
+
+def diff_augment(x: torch.Tensor, policy: Sequence[str], *, translation: float = 0.125,
+                 cutout: float = 0.5) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020): random colour, translation and cutout, differentiable in ``x``.
+
+    Applied to real *and* generated tiles before the critic, a critic cannot memorise a small training
+    set, and the generator, whose tiles are augmented alike, still learns un-augmented tissue. ``x`` is
+    float (N, 3, H, W) in [-1, 1]; every tile draws its own parameters from the global RNG. ``policy``
+    lists "color", "translation" (shift by up to ``translation`` of the side, zeros coming in) and
+    "cutout" (a square of ``cutout`` of the side set to 0), applied in that order.
+    """
+    n, c, h, w = x.shape
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(n, 1, 1, 1, device=x.device)
+
+    if "color" in policy:
+        x = x + uniform(-0.5, 0.5)  # brightness
+        mean = x.mean(1, keepdim=True)
+        x = (x - mean) * uniform(0.0, 2.0) + mean  # saturation
+        mean = x.mean((1, 2, 3), keepdim=True)
+        x = (x - mean) * uniform(0.5, 1.5) + mean  # contrast
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    if "translation" in policy:
+        pad = int(h * translation + 0.5)
+        shift = torch.randint(-pad, pad + 1, (n, 2, 1, 1), device=x.device)
+        index = ((rows + pad + shift[:, 0]) * (w + 2 * pad) + cols + pad + shift[:, 1]).flatten(1)  # (N, H*W)
+        padded = F.pad(x, [pad] * 4).flatten(2)  # (N, C, (H+2p)*(W+2p))
+        x = padded.gather(2, index[:, None].expand(n, c, h * w)).view(n, c, h, w)
+    if "cutout" in policy:
+        half_h, half_w = int(h * cutout + 0.5) // 2, int(w * cutout + 0.5) // 2
+        centre_y = torch.randint(0, h, (n, 1, 1), device=x.device)
+        centre_x = torch.randint(0, w, (n, 1, 1), device=x.device)
+        keep = ((rows - centre_y).abs() >= half_h) | ((cols - centre_x).abs() >= half_w)  # (N, H, W)
+        x = x * keep[:, None].to(x.dtype)
+    return x
