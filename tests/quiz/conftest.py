@@ -1,87 +1,17 @@
-"""A small study: a workspace with real held-out tiles (bundled LC25000, stored at 128 px) and two generated runs."""
+"""Fixtures of the quiz tests: one small study workspace per session, a fresh database and app per test."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image, ImageFilter
+from quiz_helpers import ADMIN, make_workspace
 
 from rnagan.quiz.app import create_app
 from rnagan.quiz.serve import StudyOptions, open_study
-from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.workspace import Workspace
-
-LC25000 = Path(str(resources.files("rnagan.datasets") / "data" / "lc25000"))
-TISSUES = ("lung_aca", "lung_n")
-ADMIN = "test-admin-token"
-
-
-def _images(tissue: str, start: int, n: int) -> list[Image.Image]:
-    files = sorted((LC25000 / tissue).glob("*.jpg"))[start : start + n]
-    return [Image.open(f).convert("RGB") for f in files]
-
-
-def make_workspace(root: Path, n: int = 12) -> Workspace:
-    """Real: n tiles per tissue (test split) plus train tiles that must stay out; synthetic: runs rnagan, baseline."""
-    ws = Workspace(root).create()
-    rows, samples = [], []
-    with TileStore(ws.tile_store, readonly=False) as store:
-        for tissue in TISSUES:
-            for split, start in (("test", 0), ("train", n)):
-                sample = f"{tissue}-{split}"
-                samples.append({"sample_id": sample, "donor_id": sample, "tissue": tissue, "split": split})
-                for i, image in enumerate(_images(tissue, start, n)):
-                    key = tile_key(sample, i, 0)
-                    store.put_many([(key, encode_tile(np.asarray(image.resize((128, 128))), "jpeg", 80))])
-                    rows.append(
-                        {
-                            "key": key,
-                            "slide_id": sample,
-                            "sample_id": sample,
-                            "x": i,
-                            "y": 0,
-                            "level": 0,
-                            "mpp": 0.5,
-                            "tissue_fraction": 1.0,
-                        }
-                    )
-    pd.DataFrame(rows).to_parquet(ws.tile_index)
-    pd.DataFrame(samples).to_csv(ws.samples_table, index=False)
-    for run, blur in (("rnagan", 0.6), ("baseline", 1.5)):
-        _samples_run(ws.samples_run(run), blur, n)
-    return ws
-
-
-def _samples_run(folder: Path, blur: float, n: int) -> None:
-    """Stand-ins for generated tiles (64 px PNG): other LC25000 tiles, blurred, plus a perturbed profile to skip."""
-    rows = []
-    for tissue in TISSUES:
-        for i, image in enumerate(_images(tissue, 2 * n, n)):
-            for perturbation in ("", "EGFR=+2"):
-                path = f"tiles/{tissue}{perturbation and '_p'}/{i:04d}.png"
-                (folder / path).parent.mkdir(parents=True, exist_ok=True)
-                image.filter(ImageFilter.GaussianBlur(blur)).save(folder / path)
-                rows.append(
-                    {
-                        "profile": tissue,
-                        "base_profile": tissue,
-                        "perturbation": perturbation,
-                        "source": "cohort",
-                        "tissue": tissue,
-                        "split": "test",
-                        "seed": 0,
-                        "noise_index": i,
-                        "path": path,
-                    }
-                )
-    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
 
 
 @pytest.fixture(scope="session")
@@ -107,22 +37,3 @@ def study(study_workspace: Workspace, tmp_path: Path):
 def client(study) -> Iterator[TestClient]:
     with TestClient(create_app(*study), base_url="http://127.0.0.1") as test_client:
         yield test_client
-
-
-def form_fields(html: str) -> dict[str, str]:
-    """The hidden inputs of a page's form (csrf, tile, nonce)."""
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
-
-
-def start_quiz(client: TestClient) -> dict[str, str]:
-    page = client.get("/quiz")
-    response = client.post("/quiz/start", data={"csrf": form_fields(page.text)["csrf"]})
-    assert response.status_code == 200 and "Tile 1 of" in response.text
-    return form_fields(response.text)
-
-
-def create_invite(client: TestClient, label: str = "pathologist") -> str:
-    """Create one invite as admin and return its join path."""
-    page = client.get("/admin", params={"token": ADMIN})
-    client.post("/admin/invites", data={"csrf": form_fields(page.text)["csrf"], "label": label, "count": 1})
-    return re.findall(r"/rate/join/[\w-]+", client.get("/admin").text)[-1]
