@@ -7,10 +7,13 @@ they hold even when two requests race.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import threading
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import (
     Boolean,
@@ -130,7 +133,10 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL (readers never block the writer) and a generous busy timeout."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # One pooled connection per request thread (anyio's 40): no connection is opened per request.
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=40, max_overflow=0, pool_timeout=60
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -140,7 +146,22 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    _WRITE_LOCKS[engine] = threading.Lock()
     return engine
+
+
+# SQLite allows one writer at a time, and a writer that finds the lock taken sleeps in growing steps
+# (its busy handler), which turns a short queue into long stalls. Writers of this process therefore
+# queue on a lock of ours, which wakes the next one at once. Other databases take concurrent writers.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session in one transaction, committed on success, rolled back on error."""
+    lock = _WRITE_LOCKS.get(engine) or contextlib.nullcontext()
+    with lock, Session(engine) as session, session.begin():
+        yield session
 
 
 def init_db(engine: Engine) -> None:
@@ -150,7 +171,7 @@ def init_db(engine: Engine) -> None:
 def sync_tiles(engine: Engine, refs: Iterable[TileRef]) -> dict[str, str]:
     """Stable key → opaque id for every ref: ids already in the database are kept, new tiles get fresh ones."""
     refs = list(refs)
-    with Session(engine) as session, session.begin():
+    with transaction(engine) as session:
         known = dict(session.execute(select(Tile.key, Tile.id)).tuples().all())
         for ref in refs:
             if ref.key not in known:
@@ -163,7 +184,7 @@ def sync_tiles(engine: Engine, refs: Iterable[TileRef]) -> dict[str, str]:
 
 def meta_value(engine: Engine, key: str, default: str) -> str:
     """The stored value of ``key``; ``default`` is stored first if there is none (e.g. a fresh secret)."""
-    with Session(engine) as session, session.begin():
+    with transaction(engine) as session:
         row = session.get(Meta, key)
         if row is None:
             row = Meta(key=key, value=default)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from rnagan.quiz.app import refuse, render
-from rnagan.quiz.db import Player, Rater
+from rnagan.quiz.db import Player, Rater, transaction
 from rnagan.quiz.draws import rating_order, session_rng
 from rnagan.quiz.results import ratings_frame, summary
 from rnagan.quiz.security import admin_ok, csrf_ok
@@ -23,7 +23,7 @@ MAX_INVITES_AT_ONCE = 50
 def _denied(request: Request) -> Response | None:
     if admin_ok(request, request.app.state.settings.admin_token):
         return None
-    with Session(request.app.state.engine) as db, db.begin():
+    with transaction(request.app.state.engine) as db:
         return refuse(request, db, "admin_token", 401)
 
 
@@ -67,7 +67,7 @@ def create_invites(
     if (denied := _denied(request)) is not None:
         return denied
     settings = request.app.state.settings
-    with Session(request.app.state.engine) as db, db.begin():
+    with transaction(request.app.state.engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/admin")
         for i in range(max(1, min(count, MAX_INVITES_AT_ONCE))):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnagan.quiz.app import refuse, render
-from rnagan.quiz.db import Answer, Player, Tile
+from rnagan.quiz.db import Answer, Player, Tile, transaction
 from rnagan.quiz.draws import quiz_sequence, session_rng
 from rnagan.quiz.rounds import STATUS, advance, problem
 from rnagan.quiz.security import csrf_ok
@@ -38,7 +38,7 @@ def start_page(request: Request) -> HTMLResponse:
 @router.post("/quiz/start")
 def start(request: Request, csrf: str | None = Form(None)) -> Response:
     settings = request.app.state.settings
-    with Session(request.app.state.engine) as db, db.begin():
+    with transaction(request.app.state.engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/quiz")
         if request.session.get("plays", 0) >= settings.max_plays:
@@ -84,7 +84,7 @@ def answer(
 ) -> Response:
     """Accept the answer only for the tile this session is being shown, with that page's nonce, once."""
     settings, pool = request.app.state.settings, request.app.state.pool
-    with Session(request.app.state.engine) as db, db.begin():
+    with transaction(request.app.state.engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/quiz/play")
         player = _player(request, db)

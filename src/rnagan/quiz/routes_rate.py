@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rnagan.quiz.app import refuse, render
-from rnagan.quiz.db import Rater, Rating
+from rnagan.quiz.db import Rater, Rating, transaction
 from rnagan.quiz.rounds import STATUS, advance, problem
 from rnagan.quiz.security import csrf_ok
 
@@ -30,7 +30,7 @@ def _rater(request: Request, db: Session, token: str | None = None) -> Rater | N
 
 @router.get("/rate/join/{token}", response_class=HTMLResponse)
 def join_page(request: Request, token: str) -> HTMLResponse:
-    with Session(request.app.state.engine) as db, db.begin():
+    with transaction(request.app.state.engine) as db:
         rater = _rater(request, db, token)
         if rater is None:
             return refuse(request, db, "bad_invite", 404)
@@ -39,7 +39,7 @@ def join_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/rate/join/{token}")
 def join(request: Request, token: str, csrf: str | None = Form(None)) -> Response:
-    with Session(request.app.state.engine) as db, db.begin():
+    with transaction(request.app.state.engine) as db:
         rater = _rater(request, db, token)
         if rater is None:
             return refuse(request, db, "bad_invite", 404)
@@ -91,7 +91,7 @@ def rate(
 ) -> Response:
     """One rating per rater and tile, only for the tile on the rater's screen, with that page's nonce."""
     settings, pool = request.app.state.settings, request.app.state.pool
-    with Session(request.app.state.engine) as db, db.begin():
+    with transaction(request.app.state.engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/rate")
         rater = _rater(request, db)

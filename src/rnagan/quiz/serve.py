@@ -105,4 +105,4 @@ def serve(options: StudyOptions, host: str = "127.0.0.1", port: int = 8000) -> N
     if settings.mode in ("rate", "both"):
         print(f"raters: create invite links on the admin page ({len(settings.rate_ids)} tiles per rater)", flush=True)
     app = create_app(settings, pool, engine)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, backlog=4096)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, backlog=4096, timeout_keep_alive=60)
