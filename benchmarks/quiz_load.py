@@ -185,6 +185,12 @@ def run_phase(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc): the server's cost, whatever else loads the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stored_answers(base: str) -> int:
     summary = httpx.get(f"{base}/admin/summary.json", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
     return int(summary.json()["answers"])
@@ -194,8 +200,15 @@ def measure(players: int, rounds: int, think: float, max_seconds: float, seed: i
     with tempfile.TemporaryDirectory() as tmp:
         server, base = start_server(Path(tmp), rounds)
         try:
+            cpu = cpu_seconds(server.pid)
             baseline = run_phase("healthz", base, players, rounds, think, max_seconds, seed, processes)
+            baseline["server_cpu_ms_per_request"] = round(
+                1000 * (cpu_seconds(server.pid) - cpu) / baseline["accepted"], 2
+            )
+            cpu = cpu_seconds(server.pid)
             quiz = run_phase("quiz", base, players, rounds, think, max_seconds, seed, processes)
+            # per answer: the answer POST, the next page and its tile
+            quiz["server_cpu_ms_per_answer"] = round(1000 * (cpu_seconds(server.pid) - cpu) / quiz["accepted"], 2)
             quiz["stored"] = stored_answers(base)
             quiz["lost"] = quiz["accepted"] - quiz["stored"]
         finally:
@@ -216,6 +229,7 @@ def main() -> None:
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one connection per simulated player
+    load_at_start = os.getloadavg()
     runs = {}
     for n in args.players:
         runs[str(n)] = measure(n, args.rounds, args.think, args.max_seconds, args.seed, args.client_processes)
@@ -223,7 +237,11 @@ def main() -> None:
     result = {
         "benchmark": "quiz_load",
         "settings": vars(args),
-        "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": os.getloadavg(),
+        },
         "bar": "200 players: p99 < 200 ms, 0 lost",
         "goal": "1000 players: p99 < 100 ms, 0 lost",
         "runs": runs,

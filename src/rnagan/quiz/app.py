@@ -1,4 +1,9 @@
-"""The FastAPI application: ``create_app(settings, pool, engine)`` wires the pages, tiles and middleware."""
+"""The FastAPI application: ``create_app(settings, pool, engine)`` wires the pages, tiles and middleware.
+
+Player and rater pages are ``async`` handlers that call the database directly: each call is a short
+indexed query, SQLite serialises writers anyway, and on a small machine handing every request to a
+thread costs more than it saves. Admin pages, which compute statistics, stay in the thread pool.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from rnagan.quiz.security import BodyLimit, SecurityHeaders, csrf_token
 from rnagan.quiz.tiles import TilePool
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")  # autoescape is on
+TEMPLATES.env.auto_reload = False  # templates are package files: no stat() per page
 MODES = ("quiz", "rate", "both")
 
 
@@ -105,14 +111,14 @@ def refuse(request: Request, db: Session, reason: str, status_code: int, back: s
     return render(request, "message.html", status_code, title="Not accepted", reason=reason, back=back)
 
 
-def _index(request: Request) -> HTMLResponse:
+async def _index(request: Request) -> HTMLResponse:
     return render(request, "index.html", mode=request.app.state.settings.mode)
 
 
-def _health() -> str:
+async def _health() -> str:
     return "ok"
 
 
-def _keys_js() -> Response:
+async def _keys_js() -> Response:
     script = (Path(__file__).parent / "templates" / "keys.js").read_bytes()
     return Response(script, media_type="text/javascript", headers={"cache-control": "max-age=3600"})

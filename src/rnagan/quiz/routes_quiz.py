@@ -27,7 +27,7 @@ def _player(request: Request, db: Session) -> Player | None:
 
 
 @router.get("/quiz", response_class=HTMLResponse)
-def start_page(request: Request) -> HTMLResponse:
+async def start_page(request: Request) -> HTMLResponse:
     settings = request.app.state.settings
     with Session(request.app.state.engine) as db:
         player = _player(request, db)
@@ -36,7 +36,7 @@ def start_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/quiz/start")
-def start(request: Request, csrf: str | None = Form(None)) -> Response:
+async def start(request: Request, csrf: str | None = Form(None)) -> Response:
     settings = request.app.state.settings
     with transaction(request.app.state.engine) as db:
         if not csrf_ok(request, csrf):
@@ -54,7 +54,7 @@ def start(request: Request, csrf: str | None = Form(None)) -> Response:
 
 
 @router.get("/quiz/play", response_class=HTMLResponse)
-def play(request: Request) -> Response:
+async def play(request: Request) -> Response:
     with Session(request.app.state.engine) as db:
         player = _player(request, db)
         if player is None:
@@ -75,7 +75,7 @@ def play(request: Request) -> Response:
 
 
 @router.post("/quiz/answer")
-def answer(
+async def answer(
     request: Request,
     csrf: str | None = Form(None),
     tile: str | None = Form(None),
@@ -104,7 +104,7 @@ def answer(
 
 
 @router.get("/quiz/done", response_class=HTMLResponse)
-def done(request: Request) -> Response:
+async def done(request: Request) -> Response:
     settings = request.app.state.settings
     with Session(request.app.state.engine) as db:
         player = _player(request, db)

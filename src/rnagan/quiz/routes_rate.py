@@ -29,7 +29,7 @@ def _rater(request: Request, db: Session, token: str | None = None) -> Rater | N
 
 
 @router.get("/rate/join/{token}", response_class=HTMLResponse)
-def join_page(request: Request, token: str) -> HTMLResponse:
+async def join_page(request: Request, token: str) -> HTMLResponse:
     with transaction(request.app.state.engine) as db:
         rater = _rater(request, db, token)
         if rater is None:
@@ -38,7 +38,7 @@ def join_page(request: Request, token: str) -> HTMLResponse:
 
 
 @router.post("/rate/join/{token}")
-def join(request: Request, token: str, csrf: str | None = Form(None)) -> Response:
+async def join(request: Request, token: str, csrf: str | None = Form(None)) -> Response:
     with transaction(request.app.state.engine) as db:
         rater = _rater(request, db, token)
         if rater is None:
@@ -51,7 +51,7 @@ def join(request: Request, token: str, csrf: str | None = Form(None)) -> Respons
 
 
 @router.get("/rate", response_class=HTMLResponse)
-def rate_page(request: Request) -> Response:
+async def rate_page(request: Request) -> Response:
     with Session(request.app.state.engine) as db:
         rater = _rater(request, db)
         if rater is None:
@@ -79,7 +79,7 @@ def rate_page(request: Request) -> Response:
 
 
 @router.post("/rate/answer")
-def rate(
+async def rate(
     request: Request,
     csrf: str | None = Form(None),
     tile: str | None = Form(None),
