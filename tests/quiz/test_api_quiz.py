@@ -138,7 +138,7 @@ def test_plays_per_browser_are_limited(client: TestClient, study) -> None:
     assert _count(engine, Player) == settings.max_plays
 
 
-def test_pages_escape_and_carry_security_headers(client: TestClient) -> None:
+def test_pages_carry_security_headers_and_load_nothing_external(client: TestClient) -> None:
     response = client.get("/quiz")
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
