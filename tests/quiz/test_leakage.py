@@ -25,8 +25,12 @@ def _fetches(client: TestClient, pool) -> list[leakage.Fetch]:
 
 
 def _result(fetches: list[leakage.Fetch], pool):
+    """One row per tile; real tile i and synthetic tile i form pair i, one cross-validation group."""
+    fetches = leakage.per_tile(fetches)
+    ids = _balanced_ids(pool)
+    pair = {tile_id: i % (len(ids) // 2) for i, tile_id in enumerate(ids)}
     labels = [int(pool.tiles[f.tile_id].ref.source == "synthetic") for f in fetches]
-    return leakage.classify([leakage.features(f) for f in fetches], labels, [f.tile_id for f in fetches])
+    return leakage.classify([leakage.features(f) for f in fetches], labels, [pair[f.tile_id] for f in fetches])
 
 
 def test_classifier_on_everything_but_pixels_is_at_chance(client: TestClient, study) -> None:
