@@ -13,11 +13,14 @@ import base64
 import functools
 from datetime import datetime, timezone
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
 import rnagan
+
+TEMPLATE_DIR = Path(str(resources.files("rnagan") / "templates"))
 
 
 def data_uri(png: bytes) -> str:
@@ -43,7 +46,8 @@ def pct(value: float | None) -> str:
 def environment() -> jinja2.Environment:
     """The package's templates, autoescaped, failing loudly on an undefined name."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files("rnagan") / "templates")),
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        auto_reload=False,  # package files: no stat() per page (the quiz renders one per answer)
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )

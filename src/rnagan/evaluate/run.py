@@ -29,11 +29,12 @@ import torch.nn.functional as F
 
 from rnagan.config import Config, EvaluateConfig
 from rnagan.errors import InputFileError
-from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, report
+from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, probes, realism, report
 from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures, read_image
 from rnagan.fileio import write_json_atomic, write_text_atomic
 from rnagan.runtime import pick_device
 from rnagan.samples import has_manifest, read_manifest
+from rnagan.slides.augment import resize_tiles
 from rnagan.slides.dataset import read_tile_index
 from rnagan.slides.store import TileStore
 from rnagan.workspace import Workspace, read_samples
@@ -60,9 +61,10 @@ def _draw(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
     return frame.sample(n=limit, random_state=seed).sort_index()
 
 
-def _load_store_tiles(store_path: Path, keys: Sequence[str]) -> list[torch.Tensor]:
+def _load_store_tiles(store_path: Path, keys: Sequence[str], size: int) -> list[torch.Tensor]:
+    """Real tiles, resized to the generator's ``size`` exactly as its training resized them."""
     with TileStore(store_path) as store:
-        return [torch.from_numpy(np.array(store.get(k))).permute(2, 0, 1) for k in keys]
+        return [resize_tiles(torch.from_numpy(np.array(store.get(k))).permute(2, 0, 1), size) for k in keys]
 
 
 def _stack(tiles: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -95,9 +97,9 @@ class _FeatureCache:
         return features
 
 
-def _store_identity(workspace: Workspace, keys: Sequence[str]) -> list[str]:
+def _store_identity(workspace: Workspace, keys: Sequence[str], size: int) -> list[str]:
     stat = (workspace.tile_store / "data.mdb").stat()
-    return [f"store:{stat.st_size}:{stat.st_mtime_ns}", *keys]
+    return [f"store:{stat.st_size}:{stat.st_mtime_ns}:{size}px", *keys]
 
 
 def _file_identity(paths: Sequence[str]) -> list[str]:
@@ -130,6 +132,14 @@ class _RealSets:
     test_stats: fid.FeatureStats
     test_batch: torch.Tensor  # (N, 3, S, S) uint8
     checkerboard: float  # the real tiles' set score, the unit of the runs' scores
+    probe: probes.LinearProbe  # tissue from frozen Inception features, fitted on the training tiles
+    colour: probes.LinearProbe  # tissue from colour alone (per-channel mean and sd), the same tiles
+
+    def fid_train(self, n: int, seed: int) -> float:
+        """FID of ``n`` real training tiles (drawn with ``seed``) against the reference: the unit of a run's
+        FID at the same n, since FID falls as n grows."""
+        rows = np.random.default_rng(seed).choice(len(self.train_feats), min(n, len(self.train_feats)), replace=False)
+        return fid.frechet_distance(self.test_stats, fid.FeatureStats.from_features(self.train_feats[rows]))
 
 
 def evaluate(
@@ -149,8 +159,10 @@ def evaluate(
     cache = _FeatureCache(workspace.reports / "cache", extractor)
 
     tiles_table = real_tiles(workspace)
-    real = _real_sets(workspace, tiles_table, cfg, cache, real_split, train_split)
+    size = config.gan.image_size
+    real = _real_sets(workspace, tiles_table, cfg, cache, real_split, train_split, size)
     classifier = train_fidelity_classifier(workspace, tiles_table, train_split, config, device)
+    test_tissues = real.test_rows["tissue"].tolist()
     metrics: dict[str, Any] = {
         "settings": {
             "runs": list(runs),
@@ -166,6 +178,8 @@ def evaluate(
             "tissues": real.test_rows["tissue"].value_counts().sort_index().to_dict(),
             "fid_train_vs_test": _fid_entry(real.test_stats, real.train_feats, real_split, inception),
             "checkerboard_set_score": real.checkerboard,
+            "probe": real.probe.score(real.test_feats, test_tissues),
+            "colour_control": real.colour.score(probes.colour_features(real.test_batch), test_tissues),
         },
         "paper_conditioning": PAPER_CONDITIONING,
         "runs": {},
@@ -177,7 +191,7 @@ def evaluate(
         "panels": {},
     }
     if classifier is not None:
-        metrics["classifier"] = _classifier_metrics(workspace, classifier, tiles_table, real_split, cfg)
+        metrics["classifier"] = _classifier_metrics(workspace, classifier, tiles_table, real_split, cfg, size)
     umap_sets = {"real": (real.test_feats, real.test_rows["tissue"].tolist())}
 
     for run in runs:
@@ -210,6 +224,7 @@ def _real_sets(
     cache: _FeatureCache,
     real_split: str,
     train_split: str,
+    image_size: int,
 ) -> _RealSets:
     """At most ``fid_max_images`` real tiles of each split (seeded), their features and checkerboard score."""
     test_rows = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fid_max_images, cfg.seed)
@@ -219,14 +234,16 @@ def _real_sets(
             f"need at least 2 real tiles in splits {real_split!r} and {train_split!r}; "
             f"found {len(test_rows)} and {len(train_rows)}"
         )
-    test_tiles = _load_store_tiles(workspace.tile_store, test_rows["key"].tolist())
-    train_tiles = _load_store_tiles(workspace.tile_store, train_rows["key"].tolist())
+    size = image_size
+    test_tiles = _load_store_tiles(workspace.tile_store, test_rows["key"].tolist(), size)
+    train_tiles = _load_store_tiles(workspace.tile_store, train_rows["key"].tolist(), size)
     log.info(
         "Inception features of %d %s and %d %s real tiles", len(test_tiles), real_split, len(train_tiles), train_split
     )
-    test_feats = cache(_store_identity(workspace, test_rows["key"].tolist()), test_tiles)
-    train_feats = cache(_store_identity(workspace, train_rows["key"].tolist()), train_tiles)
+    test_feats = cache(_store_identity(workspace, test_rows["key"].tolist(), size), test_tiles)
+    train_feats = cache(_store_identity(workspace, train_rows["key"].tolist(), size), train_tiles)
     test_batch = _stack(test_tiles)
+    train_tissues = train_rows["tissue"].tolist()
     return _RealSets(
         test_rows=test_rows,
         train_rows=train_rows,
@@ -237,6 +254,8 @@ def _real_sets(
         test_stats=fid.FeatureStats.from_features(test_feats),
         test_batch=test_batch,
         checkerboard=artifacts.set_score(test_batch, cfg.checkerboard_periods),
+        probe=probes.LinearProbe.fit(train_feats, train_tissues),
+        colour=probes.LinearProbe.fit(probes.colour_features(_stack(train_tiles)), train_tissues),
     )
 
 
@@ -255,11 +274,12 @@ def _classifier_metrics(
     tiles_table: pd.DataFrame,
     real_split: str,
     cfg: EvaluateConfig,
+    size: int,
 ) -> dict[str, Any]:
     """How well the tissue classifier names real held-out tiles: the ceiling for conditioning fidelity."""
     scored = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fidelity_max_tiles, cfg.seed)
     proba = _predict_in_chunks(
-        classifier, scored["key"].tolist(), lambda keys: _load_store_tiles(workspace.tile_store, keys)
+        classifier, scored["key"].tolist(), lambda keys: _load_store_tiles(workspace.tile_store, keys, size)
     )
     return {
         "classes": classifier.classes,
@@ -283,27 +303,34 @@ def _evaluate_run(
     tiles = [read_image(p) for p in plain["path"]]
     feats = cache(_file_identity(plain["path"].tolist()), tiles)
     batch = _stack(tiles)
+    # Subsets of at most half the smaller set, so they differ from each other and the spread means something.
+    kid_size = max(2, min(cfg.kid_subset_size, len(feats) // 2, len(real.test_feats) // 2))
     kid_mean, kid_std = fid.kernel_inception_distance(
-        real.test_feats, feats, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size, seed=cfg.seed
+        real.test_feats, feats, subsets=cfg.kid_subsets, subset_size=kid_size, seed=cfg.seed
     )
+    tissues = plain["tissue"].replace("", "unknown").tolist()
+    fid_entry = _fid_entry(real.test_stats, feats, real_split, inception)
     memo = memorisation.memorisation_check(feats, real.train_feats, real.test_feats, quantile=cfg.memorisation_quantile)
     entry: dict[str, Any] = {
         "status": "ok",
         "n_tiles": len(tiles),
         "n_profiles": int(plain["profile"].nunique()),
-        "fid": _fid_entry(real.test_stats, feats, real_split, inception),
-        "kid": {
-            "mean": kid_mean,
-            "std": kid_std,
-            "subsets": cfg.kid_subsets,
-            "subset_size": min(cfg.kid_subset_size, len(feats), len(real.test_feats)),
-        },
+        "fid": fid_entry,
+        "fid_ratio": {"value": fid_entry["value"] / real.fid_train(len(feats), cfg.seed), "n": len(feats)},
+        "kid": {"mean": kid_mean, "std": kid_std, "subsets": cfg.kid_subsets, "subset_size": kid_size},
+        "two_sample_test": realism.two_sample_test(real.test_feats, feats, seed=cfg.seed),
+        "diversity": realism.diversity(feats, tissues, real.test_feats, real.test_rows["tissue"].tolist()),
         "checkerboard": {
             "score": artifacts.set_score(batch, cfg.checkerboard_periods) / real.checkerboard,
             "periods": cfg.checkerboard_periods,
         },
         "memorisation": memo.summary(cfg.memorisation_quantile),
     }
+    held_out_drawn = (plain["split"] == real_split).to_numpy()
+    if held_out_drawn.any():  # the probes score the drawn held-out tiles, whose features are at hand
+        labels = plain.loc[held_out_drawn, "tissue"].tolist()
+        entry["probe"] = real.probe.score(feats[held_out_drawn], labels)
+        entry["colour_control"] = real.colour.score(probes.colour_features(batch[held_out_drawn]), labels)
     held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == real_split)]
     held_out = _draw(held_out.reset_index(drop=True), cfg.fidelity_max_tiles, cfg.seed)
     if classifier is not None and not held_out.empty:
@@ -317,7 +344,7 @@ def _evaluate_run(
         ],
         "panels": {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))},
     }
-    return entry, (feats, plain["tissue"].replace("", "unknown").tolist()), figures
+    return entry, (feats, tissues), figures
 
 
 def _predict_in_chunks(
@@ -345,8 +372,9 @@ def train_fidelity_classifier(
         val = train.sample(frac=0.1, random_state=cfg.seed)
         train = train.drop(val.index)
     log.info("training the tissue classifier on %d real tiles (%d for validation)", len(train), len(val))
-    images = _stack(_load_store_tiles(workspace.tile_store, train["key"].tolist()))
-    val_images = _stack(_load_store_tiles(workspace.tile_store, val["key"].tolist()))
+    size = config.gan.image_size
+    images = _stack(_load_store_tiles(workspace.tile_store, train["key"].tolist(), size))
+    val_images = _stack(_load_store_tiles(workspace.tile_store, val["key"].tolist(), size))
     return classify.train_classifier(
         images,
         train["tissue"].tolist(),

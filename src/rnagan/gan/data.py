@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch.utils.data import Dataset, Sampler
 
 from rnagan.config import GANConfig
 from rnagan.errors import InputFileError
+from rnagan.slides.augment import resize_tiles
 from rnagan.slides.dataset import TileDataset, read_tile_index
 from rnagan.workspace import Workspace, read_samples
 
@@ -138,10 +138,7 @@ class PairedTileDataset(Dataset):
             self.cache = torch.stack([self._load(i) for i in range(len(tiles))])  # (N, 3, S, S) uint8
 
     def _load(self, i: int) -> torch.Tensor:
-        tile = self.tiles[i]  # (3, H, W) uint8
-        if tile.shape[-1] != self.image_size or tile.shape[-2] != self.image_size:
-            tile = TF.resize(tile, [self.image_size, self.image_size], antialias=True)
-        return tile
+        return resize_tiles(self.tiles[i], self.image_size)  # (3, S, S) uint8
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -14,6 +14,18 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
+
+
+def resize_tiles(tiles: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (..., 3, H, W) → uint8 (..., 3, size, size), antialiased bilinear: how the GAN sees stored tiles.
+
+    Evaluation resizes real tiles with this same function, so real and generated tiles are compared at
+    the size, and through the resampling, the generator learned from.
+    """
+    if tiles.shape[-2:] == (size, size):
+        return tiles
+    return TF.resize(tiles, [size, size], antialias=True)
 
 
 def _coin(n: int, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:

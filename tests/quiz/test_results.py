@@ -1,0 +1,52 @@
+"""``rnagan quiz results``: tables, summary and figures from a database filled through the pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from fastapi.testclient import TestClient
+from quiz_helpers import create_invite, form_fields, start_quiz
+from typer.testing import CliRunner
+
+from rnagan.cli import app as cli
+
+
+def _play(client: TestClient, rounds: int, pool) -> None:
+    """Answer the truth for synthetic tiles and 'synthetic' for real ones: accuracy exactly 50 %."""
+    fields = start_quiz(client)
+    for _ in range(rounds):
+        page = client.post("/quiz/answer", data={**fields, "answer": "synthetic"})
+        fields = form_fields(page.text)
+
+
+def _rate_all(client: TestClient, label: str, quality: str) -> None:
+    link = create_invite(client, label)
+    page = client.post(link, data={"csrf": form_fields(client.get(link).text)["csrf"]})
+    while "nonce" in form_fields(page.text):
+        fields = form_fields(page.text)
+        rating = {"tissue": "lung_n", "quality": quality, "artifacts": "no", "comment": "fine"}
+        page = client.post("/rate/answer", data={**fields, **rating})
+
+
+def test_results_command_writes_tables_summary_and_figures(client: TestClient, study, tmp_path: Path) -> None:
+    settings, pool, engine = study
+    for _ in range(2):
+        _play(client, settings.rounds, pool)
+    _rate_all(client, "a", "4")
+    _rate_all(client, "b", "3")
+    out = tmp_path / "results"
+    result = CliRunner().invoke(cli, ["quiz", "results", "--db", str(engine.url), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    assert {"summary.json", "quiz.png", "ratings.png", "quiz_players.csv", "ratings_comparisons.csv"} <= names
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["answers"] == 2 * settings.rounds
+    assert summary["quiz"]["accuracy"]["estimate"] == 0.5
+    assert summary["quiz"]["sensitivity"]["estimate"] == 1.0 and summary["quiz"]["specificity"]["estimate"] == 0.0
+    assert summary["ratings"] == 2 * len(settings.rate_ids)
+    agreement = summary["ratings_study"]["agreement"]
+    assert agreement["tiles_rated_by_all"] == len(settings.rate_ids)
+    players = pd.read_csv(out / "quiz_players.csv")
+    assert list(players["k"]) == [settings.rounds // 2] * 2
