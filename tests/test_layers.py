@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "gan": 3,
     "generate": 4,
     "evaluate": 4,
+    "ssl": 4,
     "demo": 5,
     "cli": 6,
     "__main__": 7,
