@@ -48,5 +48,5 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
 def test_a_backbone_of_another_architecture_is_refused(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
     tiny.ssl.pretrain_epochs = 1
     pretrain(tiles, tiny, tmp_path, progress=False)
-    with pytest.raises(CheckpointError, match="holds a tiny backbone; ssl.backbone is resnet18"):
+    with pytest.raises(CheckpointError, match=r"holds a tiny backbone; ssl\.backbone is resnet18"):
         load_backbone(tmp_path / "checkpoint", "resnet18")

@@ -38,6 +38,9 @@ class LabelledTiles:
     labels: list[str]
     groups: list[str]
 
+    def __len__(self) -> int:
+        return len(self.labels)
+
     def subset(self, keep: np.ndarray) -> LabelledTiles:
         index = np.flatnonzero(keep)
         return LabelledTiles(
@@ -85,7 +88,7 @@ def train_on_synthetic(
         m: scores["tstr"][m] / scores["trtr"][m] if scores["trtr"][m] else None
         for m in ("accuracy", "f1_macro", "auc_macro")
     }
-    return {**scores, "ratio": ratio, "n_test": len(real_test.labels)}
+    return {**scores, "ratio": ratio, "n_test": len(real_test)}
 
 
 def _store_tiles(workspace: Workspace, split: str, limit: int | None, seed: int) -> LabelledTiles:
