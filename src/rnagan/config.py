@@ -283,10 +283,13 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                      "classifier_epochs": 8, "classifier_lr": 1e-3, "classifier_image_size": 64,
                      "classifier_max_tiles": 600},
         # sized for ``rnagan ssl experiment --minutes 20`` on 2 CPU cores (docs/ssl.md)
+        # sized for ``rnagan ssl experiment`` (the demo's workspace) in 20 minutes on 2 CPU cores (docs/ssl.md):
+        # few SimCLR epochs on a draw of the pools; fine-tuning at a higher lr than the paper's 3e-5, which
+        # moves a from-scratch ResNet too little in a few hundred steps.
         "ssl": {"backbone": "resnet18", "image_size": 64, "min_scale": 0.25, "color_jitter": 0.5,
-                "pretrain_epochs": 20, "pretrain_batch_size": 64, "pretrain_max_tiles": 2000,
+                "pretrain_epochs": 3, "pretrain_batch_size": 64, "pretrain_max_tiles": 512,
                 "finetune_epochs": 6, "finetune_batch_size": 16, "finetune_lr": 1e-3, "minutes": 20.0,
-                "num_workers": 0},
+                "pretrain_share": 0.3, "num_workers": 0},
     },
     "tiny": {
         "vae": {

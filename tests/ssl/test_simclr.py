@@ -9,13 +9,14 @@ from rnagan.checkpoint import load_checkpoint
 from rnagan.config import Config
 from rnagan.errors import CheckpointError
 from rnagan.runtime import seed_everything
+from rnagan.ssl import simclr
 from rnagan.ssl.simclr import SimCLR, contrastive_loss, load_backbone, pretrain
 from rnagan.ssl.sources import TileSet
 
 
 def _trained(out: Path, config: Config) -> SimCLR:
     model = SimCLR(config.ssl.backbone, config.ssl.projection_dim)
-    model.load_state_dict(load_checkpoint(out / "last").subset("model"))
+    model.load_state_dict(load_checkpoint(out / "last").subset("model"))  # backbone and head
     return model
 
 
@@ -30,12 +31,20 @@ def test_pretraining_lowers_the_contrastive_loss(tmp_path: Path, tiles: TileSet,
     assert (tmp_path / "loss.png").stat().st_size > 1000
 
 
-def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
-    tmp_path: Path, tiles: TileSet, tiny: Config
+def test_a_run_resumed_after_a_crash_ends_with_the_weights_of_an_uninterrupted_one(
+    tmp_path: Path, tiles: TileSet, tiny: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pretrain(tiles, tiny, tmp_path / "straight", progress=False)
-    stopped = pretrain(tiles, tiny, tmp_path / "resumed", max_seconds=0, progress=False)  # ends after epoch 1
-    assert stopped["stopped_early"] and stopped["epoch"] == 1
+    save_last = simclr._save_last
+
+    def crash_after_saving(*args: object) -> None:
+        save_last(*args)
+        raise KeyboardInterrupt  # killed right after epoch 1's checkpoint
+
+    monkeypatch.setattr(simclr, "_save_last", crash_after_saving)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(tiles, tiny, tmp_path / "resumed", progress=False)
+    monkeypatch.undo()
     meta = pretrain(tiles, tiny, tmp_path / "resumed", resume=True, progress=False)
     assert meta["epoch"] == 2 and not meta["stopped_early"]
     straight, _ = load_backbone(tmp_path / "straight" / "checkpoint", "tiny")
@@ -43,6 +52,12 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(
     assert straight.keys() == resumed.keys()
     for name in straight:
         torch.testing.assert_close(resumed[name], straight[name], msg=name)
+
+
+def test_the_time_budget_stops_within_an_epoch(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
+    meta = pretrain(tiles, tiny, tmp_path, max_seconds=0, progress=False)
+    assert meta["stopped_early"] and meta["epoch"] == 0 and len(meta["step_losses"]) == 1
+    assert (tmp_path / "checkpoint").is_dir() and not (tmp_path / "last").exists()
 
 
 def test_a_backbone_of_another_architecture_is_refused(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:

@@ -119,7 +119,7 @@ def finetune_once(
     train_tiles, train_y = data.tiles[split.train], y[split.train]
     val_tiles, val_y = data.tiles[split.val], y[split.val]
     best_loss, best_state, best_epoch, epochs_run = math.inf, copy.deepcopy(model.state_dict()), 0, 0
-    started = time.monotonic()
+    started, out_of_time = time.monotonic(), False
     for epoch in range(1, cfg.finetune_epochs + 1):
         model.train()
         order = torch.randperm(len(train_tiles), generator=generator)
@@ -132,11 +132,14 @@ def finetune_once(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            out_of_time = max_seconds is not None and time.monotonic() - started > max_seconds
+            if out_of_time:
+                break  # the budget holds to the step; this partial epoch is validated like a full one
         epochs_run = epoch
         val_loss = _loss(model, val_tiles, val_y, device)
         if val_loss < best_loss:
             best_loss, best_state, best_epoch = val_loss, copy.deepcopy(model.state_dict()), epoch
-        if max_seconds is not None and time.monotonic() - started > max_seconds:
+        if out_of_time:
             break
     model.load_state_dict(best_state)
     proba = predict_proba(model, data.tiles[split.test], device)
@@ -144,6 +147,7 @@ def finetune_once(
         **classification_scores(y[split.test].numpy(), proba),
         "best_epoch": best_epoch,
         "epochs_run": epochs_run,
+        "stopped_early": out_of_time,
         "val_loss": best_loss,
         "n_train": len(split.train),
         "n_val": len(split.val),
@@ -192,26 +196,31 @@ def cross_validate(
 ) -> dict[str, Any]:
     """Every arm × label fraction × fold; scores per fold, mean ± sd, paired tests against ``scratch``.
 
-    ``max_seconds`` is shared equally by the runs (each stops after the epoch that passes its share).
+    ``max_seconds`` is shared by the runs: each gets what is left over the runs left and stops at the step
+    that passes it (the best-validation reload still applies). Arms take turns within each label fraction
+    and fold, so a tight budget cuts every arm alike.
     """
     cfg, device = config.ssl, torch.device(device)
     classes = data.classes
     y = torch.tensor([classes.index(label) for label in data.labels])
-    n_runs = len(inits) * len(cfg.label_fractions) * cfg.folds
-    per_run = None if max_seconds is None else max_seconds / n_runs
-    arms: dict[str, Any] = {name: {} for name in inits}
+    runs_left = len(inits) * len(cfg.label_fractions) * cfg.folds
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    folds: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in inits}
     for fraction in cfg.label_fractions:
-        splits = fold_splits(data, config, fraction)
-        for name, init in inits.items():
-            folds = []
-            for k, split in enumerate(splits):
+        for k, split in enumerate(fold_splits(data, config, fraction)):
+            for name, init in inits.items():
                 model = build_classifier(config, len(classes), init, cfg.seed + k)
-                folds.append(
-                    finetune_once(model, data, y, split, config, seed=cfg.seed + k, device=device, max_seconds=per_run)
-                )
+                # what is left, shared by the runs left: time a short run leaves goes to the later ones
+                share = None if deadline is None else max(deadline - time.monotonic(), 0.0) / runs_left
+                run = finetune_once(model, data, y, split, config, seed=cfg.seed + k, device=device, max_seconds=share)
+                folds[name].setdefault(str(fraction), []).append(run)
+                runs_left -= 1
                 if log is not None:
-                    log(f"{name} {fraction:.0%} fold {k + 1}: accuracy {folds[-1]['accuracy']:.3f}")
-            arms[name][str(fraction)] = {"folds": folds, **summarise(folds, METRICS)}
+                    log(f"{name} {fraction:.0%} fold {k + 1}: accuracy {run['accuracy']:.3f}")
+    arms = {
+        name: {fraction: {"folds": runs, **summarise(runs, METRICS)} for fraction, runs in by_fraction.items()}
+        for name, by_fraction in folds.items()
+    }
     return {
         "classes": classes,
         "n_tiles": len(data),

@@ -110,13 +110,12 @@ def _loader(tiles: TileSet, cfg: Any, dist: Distributed, epoch: int) -> DataLoad
     return DataLoader(dataset, batch, sampler=sampler, drop_last=True, num_workers=cfg.num_workers)
 
 
-def _save(run: _Run, out: Path, config: Config, tiles: TileSet, *, final: bool) -> None:
-    raw = run.model.module if isinstance(run.model, DistributedDataParallel) else run.model
-    meta = {
+def _meta(run: _Run, config: Config, tiles: TileSet) -> dict[str, Any]:
+    return {
         "kind": "simclr",
         "backbone": config.ssl.backbone,
         "image_size": config.ssl.image_size,
-        "epoch": run.epoch,
+        "epoch": run.epoch,  # completed epochs
         "seconds": run.seconds,
         "n_tiles": len(tiles),
         "origins": {o: int((tiles.origin == o).sum()) for o in np.unique(tiles.origin)},
@@ -124,12 +123,33 @@ def _save(run: _Run, out: Path, config: Config, tiles: TileSet, *, final: bool) 
         "step_losses": run.step_losses,
         "seed": config.ssl.seed,
     }
+
+
+def _raw(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _save_last(run: _Run, out: Path, config: Config, tiles: TileSet) -> None:
+    """Everything a resume needs, at an epoch's end (so a resumed run repeats the next epoch exactly)."""
     state = {"optimiser": run.optimiser.state_dict(), "rng": rng_state()}
-    tensors = {f"model.{k}": v for k, v in raw.state_dict().items()}
-    save_checkpoint(out / LAST, tensors=tensors, config=config, meta=meta, state=state)
-    if final:
-        backbone = {f"backbone.{k}": v for k, v in raw.backbone.state_dict().items()}
-        save_checkpoint(out / BEST, tensors=backbone, config=config, meta=meta)
+    tensors = {f"model.{k}": v for k, v in _raw(run.model).state_dict().items()}
+    save_checkpoint(out / LAST, tensors=tensors, config=config, meta=_meta(run, config, tiles), state=state)
+
+
+def _save_backbone(run: _Run, out: Path, config: Config, tiles: TileSet) -> None:
+    """The backbone alone: what fine-tuning loads."""
+    tensors = {f"backbone.{k}": v for k, v in _raw(run.model).backbone.state_dict().items()}
+    save_checkpoint(out / BEST, tensors=tensors, config=config, meta=_meta(run, config, tiles))
+
+
+def _out_of_time(started: float, max_seconds: float | None, dist: Distributed, dev: torch.device) -> bool:
+    """Whether the budget is spent; under DDP the ranks agree (any rank over: all stop), or they would hang."""
+    over = max_seconds is not None and time.monotonic() - started > max_seconds
+    if not dist.enabled:
+        return over
+    flag = torch.tensor([float(over)], device=dev)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def _resume(run: _Run, out: Path, config: Config) -> None:
@@ -138,8 +158,7 @@ def _resume(run: _Run, out: Path, config: Config) -> None:
         raise CheckpointError(
             f"{out / LAST} holds a {ckpt.config.ssl.backbone} SimCLR run; this run asks for {config.ssl.backbone}"
         )
-    raw = run.model.module if isinstance(run.model, DistributedDataParallel) else run.model
-    raw.load_state_dict(ckpt.subset("model"))
+    _raw(run.model).load_state_dict(ckpt.subset("model"))
     run.optimiser.load_state_dict(ckpt.state["optimiser"])
     set_rng_state(ckpt.state["rng"])
     run.epoch, run.step_losses, run.seconds = ckpt.meta["epoch"], ckpt.meta["step_losses"], ckpt.meta["seconds"]
@@ -157,8 +176,9 @@ def pretrain(
 ) -> dict[str, Any]:
     """SimCLR on ``tiles`` (labels unused) → ``out/checkpoint`` (backbone), ``out/last`` (resumable), ``out/loss.png``.
 
-    Stops after the epoch that passes ``max_seconds`` (recorded as ``stopped_early``); the cosine schedule
-    still spans ``ssl.pretrain_epochs``. Returns the checkpoint's meta.
+    Stops at the step that passes ``max_seconds`` (``stopped_early``; the backbone is saved as it is, and
+    ``resume`` restarts from the last completed epoch); the cosine schedule spans ``ssl.pretrain_epochs``.
+    Returns the backbone checkpoint's meta.
     """
     cfg, out = config.ssl, Path(out)
     tiles = tiles.draw(cfg.pretrain_max_tiles, cfg.seed)
@@ -188,27 +208,28 @@ def pretrain(
     criterion = NTXentLoss(temperature=cfg.temperature, gather_distributed=dist.enabled)
     started, stopped_early = time.monotonic() - run.seconds, False
     bar = tqdm(total=cfg.pretrain_epochs * steps_per_epoch, initial=len(run.step_losses), disable=not progress)
-    while run.epoch < cfg.pretrain_epochs:
+    while run.epoch < cfg.pretrain_epochs and not stopped_early:
         for view0, view1 in _loader(tiles, cfg, dist, run.epoch):
             loss = _step(run, criterion, view0.to(dev), view1.to(dev), dev)
             schedule.step()
             run.step_losses.append(loss)
             bar.update()
             bar.set_postfix(epoch=run.epoch + 1, loss=f"{loss:.4f}")
-        run.epoch += 1
+            stopped_early = _out_of_time(started, max_seconds, dist, dev)
+            if stopped_early:
+                break  # the budget holds to the step; last/ keeps the previous epoch's end
         run.seconds = time.monotonic() - started
-        stopped_early = max_seconds is not None and run.seconds > max_seconds and run.epoch < cfg.pretrain_epochs
-        done = stopped_early or run.epoch == cfg.pretrain_epochs
-        if dist.is_main:
-            _save(run, out, config, tiles, final=done)
-        if stopped_early:
-            break
+        if not stopped_early:
+            run.epoch += 1
+            if dist.is_main:
+                _save_last(run, out, config, tiles)
     bar.close()
     if dist.is_main:
+        _save_backbone(run, out, config, tiles)
         write_bytes_atomic(out / "loss.png", loss_curve_png(run.step_losses, steps_per_epoch))
     dist.barrier()
     shutdown_distributed()
-    return {**load_checkpoint(out / LAST).meta, "stopped_early": stopped_early, "steps_per_epoch": steps_per_epoch}
+    return {**load_checkpoint(out / BEST).meta, "stopped_early": stopped_early, "steps_per_epoch": steps_per_epoch}
 
 
 def _step(run: _Run, criterion: nn.Module, view0: torch.Tensor, view1: torch.Tensor, dev: torch.device) -> float:
