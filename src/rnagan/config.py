@@ -282,7 +282,6 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "evaluate": {"fid_max_images": 100, "kid_subsets": 50, "kid_subset_size": 100,
                      "classifier_epochs": 8, "classifier_lr": 1e-3, "classifier_image_size": 64,
                      "classifier_max_tiles": 600},
-        # sized for ``rnagan ssl experiment --minutes 20`` on 2 CPU cores (docs/ssl.md)
         # sized for ``rnagan ssl experiment`` (the demo's workspace) in 20 minutes on 2 CPU cores (docs/ssl.md):
         # few SimCLR epochs on a draw of the pools; fine-tuning at a higher lr than the paper's 3e-5, which
         # moves a from-scratch ResNet too little in a few hundred steps.

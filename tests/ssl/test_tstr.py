@@ -18,11 +18,12 @@ def test_tstr_and_trtr_score_the_same_real_test_tiles() -> None:
     cfg = preset("tiny").evaluate
     cfg.classifier_epochs = 1
     synthetic, real_train, real_test = (_labelled(make_tiles(5, seed=s)) for s in (1, 2, 3))
-    result = train_on_synthetic(synthetic, real_train, real_test, cfg)
-    assert result["n_test"] == len(real_test.labels)
-    for arm in ("tstr", "trtr"):
-        assert 0 <= result[arm]["accuracy"] <= 1 and result[arm]["n"] == result["n_test"]
-    assert result["ratio"]["accuracy"] == pytest.approx(result["tstr"]["accuracy"] / result["trtr"]["accuracy"])
+    result = train_on_synthetic({"rnagan": synthetic}, real_train, real_test, cfg)
+    run = result["runs"]["rnagan"]
+    assert result["n_test"] == len(real_test)
+    for scores in (run["tstr"], result["trtr"]):
+        assert 0 <= scores["accuracy"] <= 1 and scores["n"] == result["n_test"]
+    assert run["ratio"]["accuracy"] == pytest.approx(run["tstr"]["accuracy"] / result["trtr"]["accuracy"])
 
 
 def test_validation_holds_out_whole_groups_of_each_label() -> None:
@@ -34,5 +35,5 @@ def test_validation_holds_out_whole_groups_of_each_label() -> None:
 def test_a_tissue_without_generated_tiles_is_refused() -> None:
     real = _labelled(make_tiles(3))
     only_a = real.subset(np.asarray(real.labels) == "a")
-    with pytest.raises(InputFileError, match=r"no generated tiles of the tissues \['b'\]"):
-        train_on_synthetic(only_a, real, real, preset("tiny").evaluate)
+    with pytest.raises(InputFileError, match=r"run rnagan has no generated tiles of the tissues \['b'\]"):
+        train_on_synthetic({"rnagan": only_a}, real, real, preset("tiny").evaluate)

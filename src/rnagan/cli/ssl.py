@@ -130,23 +130,24 @@ def experiment_cmd(
 @app.command("tstr")
 def tstr_cmd(
     workspace: WorkspaceOpt = Path("."),
-    run: Annotated[str, typer.Option(help="Generated run (samples/<run>/).")] = "rnagan",
+    run: Annotated[
+        list[str] | None, typer.Option(help="Generated run (samples/<run>/), repeatable (default: rnagan).")
+    ] = None,
     preset: PresetOpt = "small",
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Train on synthetic, test on real, beside train on real → WORKSPACE/reports/tstr_<run>.json."""
+    """Train on synthetic, test on real, beside train on real → WORKSPACE/reports/tstr.json."""
     from rnagan.evaluate.tstr import workspace_tstr
     from rnagan.fileio import write_json_atomic
     from rnagan.workspace import Workspace
 
     ws = Workspace(workspace)
-    result = workspace_tstr(ws, resolve_config(preset, config, set_), run=run)
-    write_json_atomic(ws.reports / f"tstr_{run}.json", result)
-    typer.echo(
-        f"TSTR accuracy {result['tstr']['accuracy']:.3f}, TRTR {result['trtr']['accuracy']:.3f}, "
-        f"ratio {result['ratio']['accuracy']:.3f}"
-    )
+    result = workspace_tstr(ws, resolve_config(preset, config, set_), runs=tuple(run or ("rnagan",)))
+    write_json_atomic(ws.reports / "tstr.json", result)
+    typer.echo(f"TRTR accuracy {result['trtr']['accuracy']:.3f}")
+    for name, entry in result["runs"].items():
+        typer.echo(f"{name}: TSTR accuracy {entry['tstr']['accuracy']:.3f}, ratio {entry['ratio']['accuracy']:.3f}")
 
 
 def register(root: typer.Typer) -> None:

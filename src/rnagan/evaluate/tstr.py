@@ -7,8 +7,8 @@ tiles. Each training set keeps a fifth of its own groups (profiles; samples) for
 reload, so the synthetic arm never sees a real tile. TSTR / TRTR accuracy near 1 means the generated
 tiles teach the classes as well as real ones (Esteban et al. 2017)::
 
-    result = workspace_tstr(Workspace("demo"), preset("small"), run="rnagan")
-    result["ratio"]["accuracy"]
+    result = workspace_tstr(Workspace("demo"), preset("small"), runs=("rnagan", "baseline"))
+    result["runs"]["rnagan"]["ratio"]["accuracy"]
 """
 
 from __future__ import annotations
@@ -60,35 +60,33 @@ def hold_out_groups(tiles: LabelledTiles, fraction: float, seed: int) -> tuple[L
     return tiles.subset(~in_val), tiles.subset(in_val)
 
 
+def _fit_and_score(train_set: LabelledTiles, real_test: LabelledTiles, cfg: EvaluateConfig) -> dict[str, Any]:
+    """The fidelity classifier trained on ``train_set`` (a fifth of its groups for validation), scored on real tiles."""
+    train, val = hold_out_groups(train_set, 0.2, cfg.seed)
+    classifier = train_classifier(
+        train.tiles, train.labels, val.tiles, val.labels,
+        epochs=cfg.classifier_epochs, lr=cfg.classifier_lr, batch_size=cfg.classifier_batch_size,
+        image_size=cfg.classifier_image_size, seed=cfg.seed, device="cpu" if cfg.device == "auto" else cfg.device,
+    )  # fmt: skip
+    proba = classifier.predict_proba(real_test.tiles)
+    return {**classification_metrics(real_test.labels, proba, classifier.classes), "n_train": len(train)}
+
+
 def train_on_synthetic(
-    synthetic: LabelledTiles, real_train: LabelledTiles, real_test: LabelledTiles, cfg: EvaluateConfig
+    synthetic: dict[str, LabelledTiles], real_train: LabelledTiles, real_test: LabelledTiles, cfg: EvaluateConfig
 ) -> dict[str, Any]:
-    """TSTR and TRTR scores on ``real_test`` and their ratio (TSTR / TRTR) per metric."""
-    missing = sorted(set(real_test.labels) - set(synthetic.labels))
-    if missing:
-        raise InputFileError(f"no generated tiles of the tissues {missing}: TSTR cannot score them")
-    scores = {}
-    for name, source in (("tstr", synthetic), ("trtr", real_train)):
-        train, val = hold_out_groups(source, 0.2, cfg.seed)
-        classifier = train_classifier(
-            train.tiles,
-            train.labels,
-            val.tiles,
-            val.labels,
-            epochs=cfg.classifier_epochs,
-            lr=cfg.classifier_lr,
-            batch_size=cfg.classifier_batch_size,
-            image_size=cfg.classifier_image_size,
-            seed=cfg.seed,
-            device="cpu" if cfg.device == "auto" else cfg.device,
-        )
-        proba = classifier.predict_proba(real_test.tiles)
-        scores[name] = {**classification_metrics(real_test.labels, proba, classifier.classes), "n_train": len(train)}
-    ratio = {
-        m: scores["tstr"][m] / scores["trtr"][m] if scores["trtr"][m] else None
-        for m in ("accuracy", "f1_macro", "auc_macro")
-    }
-    return {**scores, "ratio": ratio, "n_test": len(real_test)}
+    """TRTR once, TSTR per generated run, all on ``real_test``; each run's ratio TSTR / TRTR per metric."""
+    for run, tiles in synthetic.items():
+        missing = sorted(set(real_test.labels) - set(tiles.labels))
+        if missing:
+            raise InputFileError(f"run {run} has no generated tiles of the tissues {missing}: TSTR cannot score them")
+    trtr = _fit_and_score(real_train, real_test, cfg)
+    runs = {}
+    for run, tiles in synthetic.items():
+        tstr = _fit_and_score(tiles, real_test, cfg)
+        ratio = {m: tstr[m] / trtr[m] if trtr[m] else None for m in ("accuracy", "f1_macro", "auc_macro")}
+        runs[run] = {"tstr": tstr, "ratio": ratio}
+    return {"trtr": trtr, "runs": runs, "n_test": len(real_test)}
 
 
 def _store_tiles(workspace: Workspace, split: str, limit: int | None, seed: int) -> LabelledTiles:
@@ -119,10 +117,14 @@ def _stack(tiles: list[torch.Tensor], what: str) -> torch.Tensor:
     return torch.stack(tiles)
 
 
-def workspace_tstr(workspace: Workspace, config: Config, *, run: str = "rnagan") -> dict[str, Any]:
-    """TSTR vs TRTR for one generated run of a workspace: real train split to learn, real test split to score."""
+def workspace_tstr(workspace: Workspace, config: Config, *, runs: tuple[str, ...] = ("rnagan",)) -> dict[str, Any]:
+    """TSTR for each generated run of a workspace beside TRTR: real train split to learn, real test split to score.
+
+    To add it to ``rnagan evaluate``: ``metrics["tstr"] = tstr.workspace_tstr(workspace, config, runs=present)``
+    with ``present`` the runs whose samples folder exists.
+    """
     cfg = config.evaluate
-    synthetic = _generated_tiles(workspace, run)
+    synthetic = {run: _generated_tiles(workspace, run) for run in runs}
     real_train = _store_tiles(workspace, "train", cfg.classifier_max_tiles, cfg.seed)
     real_test = _store_tiles(workspace, "test", cfg.fidelity_max_tiles, cfg.seed)
-    return {"run": run, **train_on_synthetic(synthetic, real_train, real_test, cfg)}
+    return train_on_synthetic(synthetic, real_train, real_test, cfg)
