@@ -36,6 +36,7 @@ from rnagan.ssl.sources import TileSet, concat, read_samples_folder, read_worksp
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
+YLABELS = {"accuracy": "accuracy", "f1_macro": "macro F1"}
 PRETRAINED_ARMS = {"synthetic": ("synthetic",), "real": ("real",), "real+synthetic": ("real", "synthetic")}
 
 
@@ -116,9 +117,11 @@ def label_curve_png(results: dict[str, Any]) -> bytes:
         for i, (name, entry) in enumerate(results["arms"].items()):
             means = [entry[str(f)][metric]["mean"] for f in fractions]
             sds = [entry[str(f)][metric]["sd"] for f in fractions]
-            x = np.asarray(fractions) * (1 + 0.03 * (i - 1.5))  # small offsets keep error bars apart
+            x = np.asarray(fractions) * (1 + 0.02 * (i - 1.5))  # small offsets keep error bars apart
             ax.errorbar(x, means, yerr=sds, marker="o", capsize=3, label=name)
-        ax.set(xscale="log", xlabel="share of the training labels", ylabel=metric.replace("_", " "))
+        ax.axhline(1 / len(results["classes"]), color="grey", ls=":", lw=1, label="chance")
+        ax.set(xscale="log", xlabel="share of the training labels", ylabel=YLABELS[metric])
+        ax.minorticks_off()
         ax.set_xticks(fractions, [f"{f:.0%}" for f in fractions])
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
