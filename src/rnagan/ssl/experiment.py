@@ -77,6 +77,7 @@ def run_experiment(
         meta = pretrain(tiles, config, out / "pretrain" / arm.replace("+", "_"), device=device, max_seconds=share)
         inits[arm], _ = load_backbone(out / "pretrain" / arm.replace("+", "_") / "checkpoint", cfg.backbone)
         pretraining[arm] = {k: meta[k] for k in ("n_tiles", "origins", "epoch", "seconds", "stopped_early")}
+        pretraining[arm]["steps"] = len(meta["step_losses"])
         pretraining[arm]["first_epoch_loss"] = float(np.mean(meta["step_losses"][: meta["steps_per_epoch"]]))
         pretraining[arm]["last_epoch_loss"] = float(np.mean(meta["step_losses"][-meta["steps_per_epoch"] :]))
     left = None if budget is None else max(budget - (time.monotonic() - started), 0.0)
