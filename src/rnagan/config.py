@@ -284,8 +284,7 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                      "classifier_max_tiles": 600},
         # aimed at ``rnagan ssl experiment`` (the demo's workspace) in 20 minutes on 2 idle CPU cores; under a load of
         # 10-15 it did not fit (docs/ssl.md). Few SimCLR epochs on a draw of the pools; fine-tuning at a higher lr
-        # than the paper's 3e-5, which
-        # moves a from-scratch ResNet too little in a few hundred steps.
+        # than the paper's 3e-5, which moves a from-scratch ResNet too little in a few hundred steps.
         "ssl": {"backbone": "resnet18", "image_size": 64, "min_scale": 0.25, "color_jitter": 0.5,
                 "pretrain_epochs": 3, "pretrain_batch_size": 64, "pretrain_max_tiles": 512,
                 "finetune_epochs": 6, "finetune_batch_size": 16, "finetune_lr": 1e-3, "minutes": 20.0,
