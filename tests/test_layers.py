@@ -38,6 +38,8 @@ LAYERS: dict[str, int] = {
     "gan": 3,
     "generate": 4,
     "evaluate": 4,
+    "ssl": 4,
+    "quiz": 4,
     "demo": 5,
     "cli": 6,
     "__main__": 7,
@@ -124,7 +126,7 @@ def _write(root: Path, relative: str, text: str) -> None:
         ("demo/pipeline.py", "from rnagan import __version__, cli\n", "imports rnagan.cli"),
         ("slides/tiler.py", "from rnagan.expression import genes\n", "imports rnagan.expression"),
         ("workspace.py", "from rnagan.slides.store import TileStore\n", "imports rnagan.slides.store"),
-        ("quiz/app.py", "from rnagan.config import Config\n", "has no layer"),
+        ("atlas/app.py", "from rnagan.config import Config\n", "has no layer"),
     ],
 )
 def test_the_check_catches_a_wrong_import(tmp_path: Path, module: str, source: str, expected: str) -> None:

@@ -206,6 +206,38 @@ class DemoConfig(_Section):
         return self
 
 
+SSLArm = Literal["scratch", "synthetic", "real", "real+synthetic"]
+
+
+class SSLConfig(_Section):
+    """``rnagan ssl``: SimCLR pretraining (lightly) and k-fold fine-tuning on real tiles (paper § STAR Methods)."""
+
+    backbone: Literal["resnet50", "resnet18", "tiny"] = "resnet50"  # tiny: a 4-conv CNN, for the tests only
+    image_size: int = Field(224, ge=16)  # every tile is resized to this before cropping or classifying
+    projection_dim: int = Field(128, ge=1)  # SimCLR head output (the head is dropped after pretraining)
+    temperature: float = Field(0.5, gt=0)  # NT-Xent
+    min_scale: float = Field(0.08, gt=0, le=1)  # smallest RandomResizedCrop area (SimCLR's 0.08)
+    color_jitter: float = Field(1.0, ge=0)  # lightly's cj_strength (SimCLR's 1.0)
+    pretrain_epochs: int = Field(100, ge=1)  # paper: 100
+    pretrain_batch_size: int = Field(256, ge=2)  # paper: not given; NT-Xent wants many negatives
+    pretrain_lr: float = Field(0.06, gt=0)  # paper: SGD 0.06, momentum 0.9, weight decay 5e-4, cosine
+    momentum: float = Field(0.9, ge=0, lt=1)
+    pretrain_weight_decay: float = Field(5e-4, ge=0)
+    pretrain_max_tiles: int | None = Field(10_000, ge=2)  # paper: 10,000 synthetic tiles; drawn with the seed
+    finetune_epochs: int = Field(40, ge=1)  # paper: AdamW 3e-5, weight decay 0.01, batch 4, 40 epochs
+    finetune_batch_size: int = Field(4, ge=2)
+    finetune_lr: float = Field(3e-5, gt=0)
+    finetune_weight_decay: float = Field(0.01, ge=0)
+    folds: int = Field(5, ge=2)  # paper: stratified 5-fold CV
+    val_fraction: float = Field(0.2, gt=0, lt=1)  # of each training fold's groups: the best-validation reload
+    label_fractions: list[float] = [0.1, 0.25, 0.5, 1.0]  # shares of each fold's training groups (1.0: paper)
+    arms: list[SSLArm] = ["scratch", "synthetic", "real", "real+synthetic"]
+    minutes: float | None = Field(None, gt=0)  # ``rnagan ssl experiment`` budget; None: no limit
+    pretrain_share: float = Field(0.35, gt=0, lt=1)  # of that budget, split between the pretrained arms
+    num_workers: int = Field(4, ge=0)  # SimCLR views are made per tile on the CPU
+    seed: int = 0
+
+
 class Config(_Section):
     """All stages' settings. ``preset`` records which preset the values started from."""
 
@@ -217,6 +249,7 @@ class Config(_Section):
     generate: GenerateConfig = GenerateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     demo: DemoConfig = DemoConfig()
+    ssl: SSLConfig = SSLConfig()
 
 
 # Presets are short lists of overrides on top of the defaults (which are the paper's numbers).
@@ -249,6 +282,13 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "evaluate": {"fid_max_images": 100, "kid_subsets": 50, "kid_subset_size": 100,
                      "classifier_epochs": 8, "classifier_lr": 1e-3, "classifier_image_size": 64,
                      "classifier_max_tiles": 600},
+        # aimed at ``rnagan ssl experiment`` (the demo's workspace) in 20 minutes on 2 idle CPU cores; under a load of
+        # 10-15 it did not fit (docs/ssl.md). Few SimCLR epochs on a draw of the pools; fine-tuning at a higher lr
+        # than the paper's 3e-5, which moves a from-scratch ResNet too little in a few hundred steps.
+        "ssl": {"backbone": "resnet18", "image_size": 64, "min_scale": 0.25, "color_jitter": 0.5,
+                "pretrain_epochs": 3, "pretrain_batch_size": 64, "pretrain_max_tiles": 512,
+                "finetune_epochs": 6, "finetune_batch_size": 16, "finetune_lr": 1e-3, "minutes": 20.0,
+                "pretrain_share": 0.3, "num_workers": 0},
     },
     "tiny": {
         "vae": {
@@ -270,6 +310,10 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                      "report_tiles": 16, "report_pairs": 4},
         "demo": {"minutes": 1.0, "image_size": 32, "generated_per_profile": 2, "samples_per_class": 16,
                  "fid_images": 16},
+        "ssl": {"backbone": "tiny", "image_size": 32, "min_scale": 0.5, "color_jitter": 0.5,
+                "projection_dim": 16, "pretrain_epochs": 2, "pretrain_batch_size": 16, "pretrain_max_tiles": 64,
+                "pretrain_lr": 0.05, "finetune_epochs": 2, "finetune_batch_size": 8, "finetune_lr": 1e-3,
+                "folds": 3, "label_fractions": [0.5, 1.0], "num_workers": 0},
     },
 }
 

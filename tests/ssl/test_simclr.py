@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnagan.checkpoint import load_checkpoint
+from rnagan.config import Config
+from rnagan.errors import CheckpointError
+from rnagan.runtime import seed_everything
+from rnagan.ssl import simclr
+from rnagan.ssl.simclr import SimCLR, contrastive_loss, load_backbone, pretrain
+from rnagan.ssl.sources import TileSet
+
+
+def _trained(out: Path, config: Config) -> SimCLR:
+    model = SimCLR(config.ssl.backbone, config.ssl.projection_dim)
+    model.load_state_dict(load_checkpoint(out / "last").subset("model"))  # backbone and head
+    return model
+
+
+def test_pretraining_lowers_the_contrastive_loss(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
+    tiny.ssl.pretrain_epochs = 6
+    seed_everything(tiny.ssl.seed)  # pretrain starts from the same initialisation
+    before = contrastive_loss(SimCLR(tiny.ssl.backbone, tiny.ssl.projection_dim), tiles, tiny)
+    meta = pretrain(tiles, tiny, tmp_path, progress=False)
+    after = contrastive_loss(_trained(tmp_path, tiny), tiles, tiny)
+    assert after < before - 0.05, (before, after)
+    assert meta["epoch"] == 6 and len(meta["step_losses"]) == 6 * meta["steps_per_epoch"]
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_a_run_resumed_after_a_crash_ends_with_the_weights_of_an_uninterrupted_one(
+    tmp_path: Path, tiles: TileSet, tiny: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pretrain(tiles, tiny, tmp_path / "straight", progress=False)
+    save_last = simclr._save_last
+
+    def crash_after_saving(*args: object) -> None:
+        save_last(*args)
+        raise KeyboardInterrupt  # killed right after epoch 1's checkpoint
+
+    monkeypatch.setattr(simclr, "_save_last", crash_after_saving)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(tiles, tiny, tmp_path / "resumed", progress=False)
+    monkeypatch.undo()
+    meta = pretrain(tiles, tiny, tmp_path / "resumed", resume=True, progress=False)
+    assert meta["epoch"] == 2 and not meta["stopped_early"]
+    straight, _ = load_backbone(tmp_path / "straight" / "checkpoint", "tiny")
+    resumed, _ = load_backbone(tmp_path / "resumed" / "checkpoint", "tiny")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        torch.testing.assert_close(resumed[name], straight[name], msg=name)
+
+
+def test_the_time_budget_stops_within_an_epoch(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
+    meta = pretrain(tiles, tiny, tmp_path, max_seconds=0, progress=False)
+    assert meta["stopped_early"] and meta["epoch"] == 0 and len(meta["step_losses"]) == 1
+    assert (tmp_path / "checkpoint").is_dir() and not (tmp_path / "last").exists()
+
+
+def test_a_backbone_of_another_architecture_is_refused(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
+    tiny.ssl.pretrain_epochs = 1
+    pretrain(tiles, tiny, tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match=r"holds a tiny backbone; ssl\.backbone is resnet18"):
+        load_backbone(tmp_path / "checkpoint", "resnet18")

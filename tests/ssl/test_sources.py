@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from rnagan.samples import MANIFEST, MANIFEST_COLUMNS
+from rnagan.slides.store import TileStore, encode_tile
+from rnagan.ssl.sources import concat, open_source, read_lc25000
+from rnagan.workspace import Workspace
+
+
+def _png(path: Path, colour: tuple[int, int, int], size: int = 48) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (size, size), colour).save(path)
+
+
+def test_a_samples_folder_gives_labelled_synthetic_tiles_without_perturbed_twins(tmp_path: Path) -> None:
+    rows = []
+    for i, (tissue, perturbation) in enumerate([("lung", ""), ("lung", ""), ("brain", ""), ("brain", "TP53+2")]):
+        _png(tmp_path / f"tiles/p{i}/0.png", (10 * i, 0, 0))
+        rows.append([f"p{i}", f"p{i}", perturbation, "cohort", tissue, "test", 0, 0, f"tiles/p{i}/0.png"])
+    pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(tmp_path / MANIFEST, index=False)
+    tiles = open_source(tmp_path, 32)
+    assert tiles.tiles.shape == (3, 3, 32, 32) and tiles.tiles.dtype.is_floating_point is False
+    assert tiles.labels.tolist() == ["lung", "lung", "brain"] and tiles.groups.tolist() == ["p0", "p1", "p2"]
+    assert set(tiles.origin) == {"synthetic"}
+
+
+def test_a_workspace_store_is_labelled_by_the_samples_tissue(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path).create()
+    keys = ["s1/0_0", "s1/0_64", "s2/0_0"]
+    with TileStore(ws.tile_store, readonly=False) as store:
+        store.put_many((k, encode_tile(np.full((64, 64, 3), 50 * i, np.uint8))) for i, k in enumerate(keys))
+    index = pd.DataFrame(
+        {
+            "key": keys,
+            "slide_id": ["s1", "s1", "s2"],
+            "sample_id": ["s1", "s1", "s2"],
+            "x": 0,
+            "y": [0, 64, 0],
+            "level": 0,
+            "mpp": 0.5,
+            "tissue_fraction": 1.0,
+        }
+    )
+    index.to_parquet(ws.tile_index)
+    pd.DataFrame({"sample_id": ["s1", "s2"], "tissue": ["lung", "brain"], "split": ["train", "test"]}).to_csv(
+        ws.samples_table, index=False
+    )
+    tiles = open_source(ws.tiles, 32)  # the tiles/ folder names its workspace
+    assert tiles.labels.tolist() == ["lung", "lung", "brain"] and tiles.groups.tolist() == ["s1", "s1", "s2"]
+    assert int(tiles.tiles[2, 0, 0, 0]) == 100
+
+
+def test_class_folders_name_the_label_and_pool_with_other_sources(tmp_path: Path) -> None:
+    _png(tmp_path / "tumour/a.png", (200, 0, 0))
+    _png(tmp_path / "normal/b.jpg", (0, 200, 0))
+    tiles = open_source(tmp_path, 16)
+    assert tiles.classes == ["normal", "tumour"]
+    both = concat(tiles, tiles)
+    assert len(both) == 4 and both.tiles.shape[1:] == (3, 16, 16)
+
+
+def test_bundled_lung_tiles_group_augmented_copies_with_their_source_image() -> None:
+    tiles = read_lc25000(16, classes=["lung_n"])
+    groups, counts = np.unique(tiles.groups, return_counts=True)
+    assert len(tiles) > len(groups) and counts.max() > 1  # copies share their original's group
