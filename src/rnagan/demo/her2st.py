@@ -47,13 +47,6 @@ STAGES = ("cohort", "vae", *(f"gan:{run}" for run in RUNS), "generate", "evaluat
 BARS = {"ours_over_ceiling_marker_r": 0.4, "p": 0.01, "accuracy_points_over_floor": 15.0}
 
 
-def geometry(config: Config) -> PatchGeometry:
-    s = config.spatial
-    return PatchGeometry(
-        mpp=s.mpp, fov_um=s.fov_um, patches_per_spot=s.patches_per_spot, jitter_um=s.jitter_um, seed=s.seed
-    )
-
-
 def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict[str, Any]:
     """Run the her2st demo into the workspace ``out``; returns a summary (paths, stage times, headline)."""
     cfg = demo_config(config)
@@ -67,7 +60,13 @@ def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) 
         highlight=False,
     )
     with clock.stage("cohort"):
-        index = import_sections(load_her2st(), ws, geometry(cfg), splits=SPLITS, image_format=cfg.spatial.image_format)
+        index = import_sections(
+            load_her2st(),
+            ws,
+            PatchGeometry.from_config(cfg.spatial),
+            splits=SPLITS,
+            image_format=cfg.spatial.image_format,
+        )
         prepared = prepare_spatial(ws, cfg)
     with clock.stage("vae", budgets["vae"]):
         vae_metrics = train_vae(ws, cfg, max_seconds=budgets["vae"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from rnagan.config import SpatialConfig
 from rnagan.spatial.section import Section, check_on_image
 
 
@@ -23,6 +24,10 @@ class PatchGeometry:
     patches_per_spot: int = 1
     jitter_um: float = 15.0  # largest shift of the extra patches from the spot centre, in x and in y
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, spatial: SpatialConfig) -> PatchGeometry:
+        return cls(spatial.mpp, spatial.fov_um, spatial.patches_per_spot, spatial.jitter_um, spatial.seed)
 
     @property
     def size(self) -> int:

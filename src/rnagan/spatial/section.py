@@ -8,6 +8,7 @@ spot carries the spot's sample id (and therefore its split).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,8 @@ import pandas as pd
 from rnagan.errors import InputFileError
 from rnagan.expression.io import check_values
 from rnagan.spatial.image import RegionReader
+
+log = logging.getLogger(__name__)
 
 # Optional per-spot columns kept from a spot table: array position, the authors' cluster, its annotation.
 SPOT_EXTRA_COLUMNS = ("x", "y", "cluster", "annotation", "tissue")
@@ -45,6 +48,18 @@ def match_spots(spots: pd.DataFrame, counts: pd.DataFrame, *, spots_source: str,
             f"{spots_source}: only {len(common)} of {len(spots)} spot ids match the {len(counts)} rows of "
             f"{counts_source} (spots e.g. {', '.join(map(str, spots.index[:3]))}; counts e.g. "
             f"{', '.join(map(str, counts.index[:3]))}): give the spot table that belongs to these counts"
+        )
+    if len(common) < len(spots) or len(common) < len(counts):
+        log.warning(
+            "%s: %d of %d spots match a row of %s (%d rows); the %d spots without counts and %d rows without a "
+            "spot are left out",
+            spots_source,
+            len(common),
+            len(spots),
+            counts_source,
+            len(counts),
+            len(spots) - len(common),
+            len(counts) - len(common),
         )
     return spots.loc[spots.index.isin(common)]
 
