@@ -50,6 +50,7 @@ BARS = {"ours_over_ceiling_marker_r": 0.4, "p": 0.01, "accuracy_points_over_floo
 def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict[str, Any]:
     """Run the her2st demo into the workspace ``out``; returns a summary (paths, stage times, headline)."""
     cfg = demo_config(config)
+    cfg.vae.umap_figure = False  # the page shows no UMAP, and its first numba compile costs 20-60 s
     total_seconds = 60.0 * (minutes if minutes is not None else cfg.demo.minutes)
     budgets = stage_budgets(cfg.demo, total_seconds)
     ws = Workspace(out).create()

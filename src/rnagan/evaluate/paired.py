@@ -31,6 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rnagan.spatial.genes import variable_genes
+from rnagan.spatial.readers import UNLABELLED
 
 # Marker genes of the tissue compartments of HER2+ breast cancer (Andersson et al. 2021 annotated their
 # clusters with these): plasma/B cells, HER2+ tumour epithelium, fibroblast stroma, adipocytes.
@@ -48,7 +49,7 @@ class Targets:
 
     genes: pd.DataFrame  # spots × top variable genes, log1p(counts per 10k)
     markers: pd.DataFrame  # spots × marker scores (mean z of the set's log expression, z on training spots)
-    labels: pd.Series  # the annotated cluster class (obs "tissue")
+    labels: pd.Series  # the annotated cluster class (obs "tissue"; UNLABELLED spots are not scored)
     split: pd.Series
 
 
@@ -94,7 +95,9 @@ class Probe:
         classifier = make_pipeline(
             StandardScaler(), LogisticRegression(max_iter=2000, C=0.1, class_weight="balanced", random_state=seed)
         )
-        classifier.fit(features, targets.labels.loc[list(spots)].to_numpy())
+        labels = targets.labels.loc[list(spots)].to_numpy()
+        labelled = labels != UNLABELLED
+        classifier.fit(features[labelled], labels[labelled])
         return cls(regression, classifier, list(targets.genes.columns), list(targets.markers.columns))
 
     def predict(self, features: np.ndarray, spots: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -119,12 +122,14 @@ def set_scores(probe: Probe, values: pd.DataFrame, proba: pd.DataFrame, targets:
     gene_r = column_r(values[probe.gene_columns].to_numpy(), targets.genes.loc[spots].to_numpy())
     marker_r = column_r(values[probe.marker_columns].to_numpy(), targets.markers.loc[spots].to_numpy())
     predicted = proba.columns[proba.to_numpy().argmax(axis=1)]
+    truth = targets.labels.loc[spots].to_numpy()
+    labelled = truth != UNLABELLED
     return {
         "spots": len(spots),
         "gene_r_mean": _mean(gene_r),
         "marker_r": {m: _float(r) for m, r in zip(probe.marker_columns, marker_r, strict=True)},
         "marker_r_mean": _mean(marker_r),
-        "accuracy": float(np.mean(predicted == targets.labels.loc[spots].to_numpy())),
+        "accuracy": float(np.mean(predicted[labelled] == truth[labelled])),
     }
 
 

@@ -26,6 +26,7 @@ from rnagan.spatial.image import ArrayRegions, open_regions
 from rnagan.spatial.section import Section, match_spots, numeric_counts, spot_frame
 
 ID_COLUMNS = ("spot", "spot_id", "barcode", "id")
+UNLABELLED = "unlabelled"  # class of spots without a cluster: left out of the probe's classifier
 VISIUM_SPOT_UM = 55.0  # Visium spot diameter; legacy ST arrays (her2st): 100 µm
 
 
@@ -138,7 +139,7 @@ def _with_clusters(
     out = spots.assign(cluster=label.reindex(spots.index).to_numpy())
     if annotation is not None:
         named = read_annotation(Path(annotation), patient)
-        out["annotation"] = out["cluster"].map(named).fillna("unknown")
+        out["annotation"] = out["cluster"].map(named).fillna(UNLABELLED)  # spots the authors left out
         out["tissue"] = out["annotation"].map(coarse_tissue)
     return out
 
