@@ -26,6 +26,7 @@ from PIL import Image
 from rnagan.expression.genes import GeneSpace, resolve_ids
 from rnagan.spatial.patches import PatchGeometry, cut_patches
 from rnagan.spatial.readers import read_table_section
+from rnagan.spatial.section import Section
 
 SECTIONS = {"B4": "B", "C2": "C", "C3": "C", "C4": "C", "C5": "C"}
 SOURCE_MPP = 0.69  # fitted from the spot grid (~290 px per 200 µm); the JPEG's DPI is wrong
@@ -70,7 +71,7 @@ def kept_genes(tables: list[pd.DataFrame]) -> list[str]:
     return sorted(set(in_space) | set(others.index[:EXTRA_VARIABLE_GENES]), key=list(every.columns).index)
 
 
-def write_mosaic(name: str, section) -> None:
+def write_mosaic(name: str, section: Section) -> None:
     geometry = PatchGeometry(mpp=CELL_MPP, fov_um=CELL_UM, patches_per_spot=1)
     cell = geometry.size
     columns = math.ceil(math.sqrt(len(section.spots)))

@@ -15,10 +15,13 @@ from rnagan.errors import InputFileError
 from rnagan.spatial.importer import import_sections
 from rnagan.spatial.patches import PatchGeometry
 from rnagan.spatial.readers import read_anndata_section, read_table_section
+from rnagan.spatial.section import Section
 from rnagan.workspace import Workspace
 
 
-def _read(tmp_path: Path, *, spots: pd.DataFrame | None = None, counts: pd.DataFrame | None = None, mpp=MPP):  # noqa: ANN001, ANN202
+def _read(
+    tmp_path: Path, *, spots: pd.DataFrame | None = None, counts: pd.DataFrame | None = None, mpp: float | None = MPP
+) -> Section:
     image, spot_file, count_file = files("C5")
     if spots is not None:
         spot_file = tmp_path / "spots.tsv"

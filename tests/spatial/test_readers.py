@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from spatial_fixture import SPOT_UM, tiny_section, write_h5ad, write_visium
 
 from rnagan.spatial.patches import PatchGeometry, cut_patches
 from rnagan.spatial.readers import read_anndata_section, read_visium_section
-
-from spatial_fixture import SPOT_UM, tiny_section, write_h5ad, write_visium
+from rnagan.spatial.section import Section
 
 GEOMETRY = PatchGeometry(mpp=1.0, fov_um=100, patches_per_spot=2, jitter_um=10, seed=3)
 
 
-def _pairs(section) -> dict[str, tuple[np.ndarray, np.ndarray]]:  # noqa: ANN001
+def _pairs(section: Section) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     patches = {(p.spot, p.index): p.pixels for p in cut_patches(section, GEOMETRY)}
     return {
         spot: (section.counts.loc[spot].to_numpy(), np.stack([patches[spot, k] for k in range(2)]))
@@ -22,7 +22,7 @@ def _pairs(section) -> dict[str, tuple[np.ndarray, np.ndarray]]:  # noqa: ANN001
     }
 
 
-def _assert_same(a, b) -> None:  # noqa: ANN001
+def _assert_same(a: Section, b: Section) -> None:
     pairs_a, pairs_b = _pairs(a), _pairs(b)
     assert sorted(pairs_a) == sorted(pairs_b)
     assert list(a.counts.columns) == list(b.counts.columns[: len(a.counts.columns)]) or set(b.counts.columns) <= set(

@@ -19,6 +19,8 @@ from rnagan.config import Config
 
 CELL_PX = 40  # side of one spot's tile on the figure
 TITLE_PX = 22
+GAP_PX = 8
+PANELS_PER_ROW = 3
 LABELS = {
     "real": "real H&E (held-out section)",
     "rnagan": "generated from each spot's expression (ours)",
@@ -48,11 +50,12 @@ def layout_figure(obs: pd.DataFrame, panels: Mapping[str, pd.DataFrame], config:
     images = [
         _panel(obs.index, cells, tiles, (width, height), LABELS.get(name, name)) for name, tiles in panels.items()
     ]
-    figure = Image.new("RGB", (sum(i.width for i in images) + 8 * (len(images) - 1), images[0].height), "white")
-    x = 0
-    for image in images:
-        figure.paste(image, (x, 0))
-        x += image.width + 8
+    columns = min(PANELS_PER_ROW, len(images))
+    rows = -(-len(images) // columns)
+    pitch_x, pitch_y = images[0].width + GAP_PX, images[0].height + GAP_PX
+    figure = Image.new("RGB", (columns * pitch_x - GAP_PX, rows * pitch_y - GAP_PX), "white")
+    for i, image in enumerate(images):
+        figure.paste(image, ((i % columns) * pitch_x, (i // columns) * pitch_y))
     buffer = io.BytesIO()
     figure.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()

@@ -11,7 +11,7 @@ tiles of each run (``samples/<run>/manifest.csv``, profile = spot sample id); wr
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ def _generated_tiles(folder: Path, spots: set[str]) -> pd.DataFrame:
     )
 
 
-def _featurizer(config: Config):
+def _featurizer(config: Config) -> Callable[[list[torch.Tensor]], np.ndarray]:
     settings = config.spatial
     if settings.probe_features == "stain":
         return lambda tiles: stain_features(torch.stack(tiles), size=config.gan.image_size)

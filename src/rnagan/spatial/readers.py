@@ -164,7 +164,8 @@ def read_anndata_section(
 
     name = str(source) if isinstance(source, (str, Path)) else "AnnData"
     adata = _read_h5ad(Path(source)) if isinstance(source, (str, Path)) else source
-    assert isinstance(adata, anndata.AnnData)
+    if not isinstance(adata, anndata.AnnData):
+        raise InputFileError(f"{name}: expected an AnnData, got {type(adata).__name__}")
     if "spatial" not in adata.obsm:
         raise InputFileError(
             f"{name}: no obsm['spatial'] (spot centres in full-resolution pixels); store them there, "
