@@ -217,7 +217,7 @@ class SpatialConfig(_Section):
     genes: Literal["space", "hvg"] = "hvg"  # the 19,198-gene space, or the training sections' top variable genes
     hvg_genes: int = Field(2000, ge=10)
     # The probe (evaluate.paired): frozen image features → ridge (genes, marker scores) / logistic (clusters).
-    probe_features: Literal["inception", "stain"] = "stain"  # stain: colour/texture statistics, ~1000x cheaper
+    probe_features: Literal["inception", "stain"] = "stain"  # stain: colour/texture statistics, ~250x cheaper
     probe_image_size: int = Field(299, ge=75)  # Inception input side (299: the FID network's own)
     probe_genes: int = Field(50, ge=2)  # top variable genes of the training spots scored by the probe
     ridge_alphas: list[float] = [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]

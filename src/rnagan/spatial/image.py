@@ -29,6 +29,10 @@ class RegionReader(Protocol):
         """RGB uint8 (height, width, 3) whose top-left corner is pixel (x, y)."""
         ...
 
+    def close(self) -> None:
+        """Free decoded pixels or file handles (a later read opens the image again)."""
+        ...
+
 
 class ArrayRegions:
     """An image already in memory (an AnnData ``uns['spatial']`` image)."""
@@ -40,6 +44,9 @@ class ArrayRegions:
 
     def read(self, x: int, y: int, width: int, height: int) -> np.ndarray:
         return self.pixels[y : y + height, x : x + width]
+
+    def close(self) -> None:
+        pass  # the array belongs to the caller's AnnData
 
 
 class PilRegions:
@@ -58,6 +65,9 @@ class PilRegions:
                 self._pixels = np.asarray(image.convert("RGB"))
         return self._pixels[y : y + height, x : x + width]
 
+    def close(self) -> None:
+        self._pixels = None  # a full-resolution H&E is ~275 MB decoded
+
 
 class SlideRegions:
     """A whole-slide format read region by region at level 0 (never decoded whole)."""
@@ -71,6 +81,9 @@ class SlideRegions:
 
     def read(self, x: int, y: int, width: int, height: int) -> np.ndarray:
         return self.slide.read_region((x, y), 0, (width, height))
+
+    def close(self) -> None:
+        pass  # regions are read on demand: nothing decoded to free, and the handle serves later reads
 
 
 def open_regions(path: str | Path) -> RegionReader:

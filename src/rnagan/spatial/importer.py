@@ -155,6 +155,7 @@ def _encoded_patches(section: Section, geometry: PatchGeometry, image_format: st
             }
         )
         blobs.append(encode_tile(patch.pixels, image_format))
+    section.image.close()  # one decoded full-resolution image at a time
     index = pd.DataFrame(rows)
     if index["key"].duplicated().any():
         raise InputFileError(
