@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from rnagan.config import preset
-from rnagan.datasets.her2st import load_her2st_section
 from rnagan.evaluate.paired import column_r, permutation_p
 from rnagan.evaluate.paired_run import evaluate_paired
 from rnagan.spatial.importer import import_sections
 from rnagan.spatial.patches import PatchGeometry
+from rnagan.spatial.readers import read_bundled
 from rnagan.workspace import Workspace
 
 SPLITS = {"C3": "train", "B4": "train", "C4": "val", "C5": "test"}
@@ -20,7 +20,7 @@ SPLITS = {"C3": "train", "B4": "train", "C4": "val", "C5": "test"}
 @pytest.fixture(scope="module")
 def real_only(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ws = Workspace(tmp_path_factory.mktemp("probe"))
-    import_sections([load_her2st_section(s) for s in SPLITS], ws, PatchGeometry(), splits=SPLITS)
+    import_sections(read_bundled(tuple(SPLITS)), ws, PatchGeometry(), splits=SPLITS)
     cfg = preset("tiny")
     cfg.gan.image_size = 64
     cfg.spatial.permutations = 199

@@ -104,9 +104,10 @@ def import_(
             setattr(cfg.spatial, field, value)
     names, donors = list(section or []), list(donor or [])
     if bundled:
-        from rnagan.datasets.her2st import SPLITS, load_her2st
+        from rnagan.datasets.her2st import SPLITS
+        from rnagan.spatial.readers import read_bundled
 
-        sections, splits = load_her2st(), SPLITS
+        sections, splits = read_bundled(), SPLITS
     else:
         tables = _table_sections(image, spots, counts, clusters, annotation, mpp=mpp, names=names, donors=donors)
         sections = tables + _anndata_sections(

@@ -5,7 +5,7 @@ Andersson et al. 2021 measured expression with legacy spatial transcriptomics ar
 sections B4 (patient B) and C2–C5 (patient C, serial sections of one tumour), each as a her2st-layout
 section small enough to ship: a mosaic of one 160 µm context patch per spot at 1.0 µm/px, the spot
 table (mosaic centres, array position, the authors' cluster and its annotation), and raw counts.
-Made by ``scripts/her2st_bundle.py``.
+Made by ``scripts/her2st_bundle.py``; read with :func:`rnagan.spatial.readers.read_bundled`.
 
 Splits go by section, never by spot (neighbouring spots share tissue): :data:`SPLITS` trains on C2,
 C3 and B4, validates on C4 and tests on C5. C5 is a new section of a tumour seen in training (patient
@@ -18,8 +18,6 @@ from importlib import resources
 from pathlib import Path
 
 from rnagan.errors import InputFileError
-from rnagan.spatial.readers import read_table_section
-from rnagan.spatial.section import Section
 
 SECTIONS: dict[str, str] = {"B4": "B", "C2": "C", "C3": "C", "C4": "C", "C5": "C"}  # section → patient
 SPLITS: dict[str, str] = {"C2": "train", "C3": "train", "B4": "train", "C4": "val", "C5": "test"}
@@ -31,24 +29,12 @@ def her2st_dir() -> Path:
     return Path(str(resources.files("rnagan.datasets") / "data" / "her2st"))
 
 
-def load_her2st_section(name: str) -> Section:
-    """One bundled section as a :class:`Section` (image read lazily from its mosaic)."""
+def section_files(name: str) -> tuple[Path, Path, Path]:
+    """(image, spot table, counts) of one bundled section; read them with ``rnagan.spatial.readers.read_bundled``."""
     if name not in SECTIONS:
         raise InputFileError(f"no bundled her2st section {name!r}: choose from {', '.join(SECTIONS)}")
     root = her2st_dir()
     image = root / f"{name}_HE.jpg"
     if not image.is_file():
         raise InputFileError(f"the bundled her2st files are missing at {root}; reinstall rnagan")
-    return read_table_section(
-        image,
-        root / f"{name}_spots.tsv",
-        root / f"{name}_counts.tsv.gz",
-        mpp=BUNDLE_MPP,
-        section_id=name,
-        donor_id=SECTIONS[name],
-    )
-
-
-def load_her2st(sections: tuple[str, ...] = tuple(SECTIONS)) -> list[Section]:
-    """The bundled sections, in the order asked."""
-    return [load_her2st_section(name) for name in sections]
+    return image, root / f"{name}_spots.tsv", root / f"{name}_counts.tsv.gz"

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from rnagan.config import Config
-from rnagan.datasets.her2st import SECTIONS, SPLITS, load_her2st
+from rnagan.datasets.her2st import SECTIONS, SPLITS
 from rnagan.demo.pipeline import RUNS, StageClock, demo_config, stage_budgets
 from rnagan.evaluate.paired_run import LAYOUT_FILE, evaluate_paired
 from rnagan.fileio import write_json_atomic, write_text_atomic
@@ -36,6 +36,7 @@ from rnagan.html import render
 from rnagan.spatial.importer import import_sections
 from rnagan.spatial.patches import PatchGeometry
 from rnagan.spatial.prepare import prepare_spatial
+from rnagan.spatial.readers import read_bundled
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
@@ -62,7 +63,7 @@ def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) 
     )
     with clock.stage("cohort"):
         index = import_sections(
-            load_her2st(),
+            read_bundled(),
             ws,
             PatchGeometry.from_config(cfg.spatial),
             splits=SPLITS,

@@ -4,7 +4,8 @@ The paired probe (:mod:`rnagan.evaluate.paired`) needs features of a few thousan
 demo's minutes on 2 CPU cores; the FID Inception network takes ~1 CPU second per tile there (measured:
 17 CPU s for 16 tiles), these statistics ~4 CPU ms (4 s for 1,000 64 px tiles). They carry what
 separates the spot classes of H&E at 100 µm: how much hematoxylin (nuclei: immune infiltrates,
-tumour), eosin (stroma, collagen), white space (fat, lumen), and how fine the structure is. Stains are separated by Ruifrok & Johnston's colour deconvolution (skimage's
+tumour), eosin (stroma, collagen), white space (fat, lumen), and how fine the structure is.
+Stains are separated by Ruifrok & Johnston's colour deconvolution (skimage's
 ``hed_from_rgb`` matrix); every tile is first resized to one side so real patches and generated tiles
 are measured at the same scale.
 """

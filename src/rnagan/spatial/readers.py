@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from rnagan.datasets import her2st
 from rnagan.errors import InputFileError
 from rnagan.spatial.image import ArrayRegions, open_regions
 from rnagan.spatial.section import Section, match_spots, numeric_counts, spot_frame
@@ -64,6 +66,16 @@ def read_table_section(
         counts=count_table.loc[spot_table.index],
         sources={"image": str(image), "spots": str(spots), "counts": str(counts)},
     )
+
+
+def read_bundled(sections: Sequence[str] = tuple(her2st.SECTIONS)) -> list[Section]:
+    """The bundled her2st sections (:mod:`rnagan.datasets.her2st`), in the order asked."""
+    return [
+        read_table_section(
+            *her2st.section_files(name), mpp=her2st.BUNDLE_MPP, section_id=name, donor_id=her2st.SECTIONS[name]
+        )
+        for name in sections
+    ]
 
 
 def _stem(path: Path) -> str:
