@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "expression": 1,
     "slides": 1,
     "vae": 2,
+    "spatial": 2,  # uses expression and slides; vae and spatial never import each other
     "gan": 3,
     "generate": 4,
     "evaluate": 4,

@@ -238,6 +238,32 @@ class SSLConfig(_Section):
     seed: int = 0
 
 
+class SpatialConfig(_Section):
+    """``rnagan spatial``: patches per spot, the gene set, and the paired (image → expression) probe."""
+
+    mpp: float = Field(1.0, gt=0)  # µm per pixel of the stored patches (the GAN resizes to gan.image_size)
+    fov_um: float = Field(100.0, gt=0)  # side of a patch in µm: one legacy ST spot (Visium: 55)
+    patches_per_spot: int = Field(1, ge=1)  # 1 centred + jittered copies within the spot
+    jitter_um: float = Field(15.0, ge=0)  # largest shift of the extra patches, in x and in y
+    image_format: Literal["png", "jpeg"] = "jpeg"
+    genes: Literal["space", "hvg"] = "hvg"  # the 19,198-gene space, or the training sections' top variable genes
+    hvg_genes: int = Field(2000, ge=10)
+    # The probe (evaluate.paired): frozen image features → ridge (genes, marker scores) / logistic (clusters).
+    probe_features: Literal["inception", "stain"] = "stain"  # stain: colour/texture statistics, ~250x cheaper
+    probe_image_size: int = Field(299, ge=75)  # Inception input side (299: the FID network's own)
+    probe_genes: int = Field(50, ge=2)  # top variable genes of the training spots scored by the probe
+    ridge_alphas: list[float] = [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]
+    permutations: int = Field(4999, ge=99)  # spot → profile shuffles for the p-value
+    layout_spots: int | None = Field(None, ge=1)  # spots drawn on the layout figure; None: all
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _jitter_for_copies(self) -> SpatialConfig:
+        if self.patches_per_spot > 1 and self.jitter_um * 2 < self.mpp:
+            raise ValueError("spatial.patches_per_spot > 1 needs spatial.jitter_um of at least half a pixel")
+        return self
+
+
 class Config(_Section):
     """All stages' settings. ``preset`` records which preset the values started from."""
 
@@ -250,6 +276,8 @@ class Config(_Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     demo: DemoConfig = DemoConfig()
     ssl: SSLConfig = SSLConfig()
+
+    spatial: SpatialConfig = SpatialConfig()
 
 
 # Presets are short lists of overrides on top of the defaults (which are the paper's numbers).

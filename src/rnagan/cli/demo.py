@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -22,13 +22,23 @@ def demo(
             "--minutes", "-m", min=0.1, help="Pipeline time budget shared by the stages (default: demo.minutes)."
         ),
     ] = None,
+    dataset: Annotated[
+        Literal["lung", "her2st"],
+        typer.Option(help="lung: LC25000 tiles with simulated expression; her2st: REAL spatial expression + H&E."),
+    ] = "lung",
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Run the demo: bundled LC25000 lung tiles with SIMULATED expression → β-VAE → RNA-GAN, the paper's
     conditioning and a noise-only GAN → tiles from held-out profiles → FID/KID, conditioning fidelity → report.html.
+    With --dataset her2st: five real breast cancer sections (spot expression + H&E), split by section.
     """
-    summary = run_demo(out, resolve_config(preset, config, set_), minutes=minutes)
+    if dataset == "her2st":
+        from rnagan.demo.her2st import run_her2st_demo
+
+        summary = run_her2st_demo(out, resolve_config(preset, config, set_), minutes=minutes)
+    else:
+        summary = run_demo(out, resolve_config(preset, config, set_), minutes=minutes)
     typer.echo(f"report: {summary['report']}")
 
 

@@ -291,6 +291,7 @@ def normalize_metadata(frame: pd.DataFrame, *, source: str = "metadata", tissue:
     Tissue: ``tissue``/``SMTSD`` (GTEx detailed tissue)/``SMTS``/``label``…, else ``tissue`` (the
     argument) or ``"unknown"``. Donor: ``donor_id``/``donor``/``SUBJID``…, else the GTEx donor
     (first two parts of the sample ID), else the sample itself (each sample its own donor).
+    A ``split`` column (train/val/test), when present, is kept.
     """
     table = frame.copy()
     if isinstance(table.index, pd.RangeIndex):
@@ -315,4 +316,7 @@ def normalize_metadata(frame: pd.DataFrame, *, source: str = "metadata", tissue:
     else:
         log.warning("%s: no donor column and not GTEx IDs; each sample is treated as its own donor", source)
         donors = pd.Series(table.index, index=table.index)
-    return pd.DataFrame({"donor_id": donors.to_numpy(), "tissue": tissues.to_numpy()}, index=table.index)
+    out = pd.DataFrame({"donor_id": donors.to_numpy(), "tissue": tissues.to_numpy()}, index=table.index)
+    if "split" in table.columns:  # fixed splits (e.g. by spatial section), honoured by prepare_expression
+        out["split"] = table["split"].astype(str).to_numpy()
+    return out

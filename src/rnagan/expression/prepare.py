@@ -1,9 +1,10 @@
 """``rnagan expr prepare``: any expression table → the workspace's aligned, scaled matrix and splits.
 
 Steps: read (any format) → check values → normalise (CPM/TPM, optional) → align to the gene space →
-split by donor within tissue → fit the scaler on train only → z-score every sample. Everything is
-computed before anything is written, and each file is written atomically, so a refused input
-leaves the workspace as it was. Files (see :class:`rnagan.workspace.Workspace`)::
+split by donor within tissue (or take the metadata's own ``split`` column, e.g. spatial sections) →
+fit the scaler on train only → z-score every sample. Everything is computed before anything is
+written, and each file is written atomically, so a refused input leaves the workspace as it was.
+Files (see :class:`rnagan.workspace.Workspace`)::
 
     expression/matrix.parquet   index sample_id; columns = gene space IDs in order; float32 z-scores
     expression/samples.csv      sample_id, donor_id, tissue, split
@@ -30,7 +31,7 @@ from rnagan.config import ExpressionConfig
 from rnagan.errors import InputFileError
 from rnagan.expression.genes import CoverageReport, GeneSpace
 from rnagan.expression.io import check_values, normalize_metadata, read_expression_and_metadata, read_metadata
-from rnagan.expression.splits import make_splits
+from rnagan.expression.splits import SPLITS, make_splits
 from rnagan.expression.transform import ExpressionScaler, normalize
 from rnagan.fileio import atomic_dir, atomic_path, write_json_atomic
 from rnagan.workspace import Workspace, read_samples
@@ -74,7 +75,9 @@ def prepare_expression(
         normalized, duplicates=config.duplicates, min_coverage=config.min_coverage, gtf=gtf, source=source
     )
     del normalized
-    samples["split"] = make_splits(samples, fractions=config.split_fractions, seed=config.seed)
+    samples["split"] = _fixed_splits(samples, source) if "split" in samples else make_splits(
+        samples, fractions=config.split_fractions, seed=config.seed
+    )
     train = (samples["split"] == "train").to_numpy()
     scaler = ExpressionScaler(log_transform=config.log_transform, normalization=config.normalization)
     scaler.fit(aligned.loc[train])
@@ -99,6 +102,19 @@ def _load(
         return frame, "expression DataFrame", None
     frame, own = read_expression_and_metadata(expression, orientation=config.orientation)
     return frame, str(expression), own
+
+
+def _fixed_splits(samples: pd.DataFrame, source: str) -> pd.Series:
+    """The metadata's own ``split`` column (e.g. spatial sections), checked: every sample train/val/test."""
+    split = samples["split"].astype(str)
+    bad = split[~split.isin(SPLITS)]
+    if len(bad):
+        raise InputFileError(
+            f"{source}: split must be one of {', '.join(SPLITS)}; sample {bad.index[0]} has {bad.iloc[0]!r}"
+        )
+    if not (split == "train").any():
+        raise InputFileError(f"{source}: the split column names no train sample")
+    return split
 
 
 def _samples_for(
