@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 import typer
 
 from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, resolve_config
-from rnagan.demo.pipeline import run_demo
+from rnagan.demo.bundle import export_bundle
+from rnagan.demo.pipeline import RUNS, run_demo
+from rnagan.workspace import Workspace
 
 
 def demo(
@@ -26,6 +28,11 @@ def demo(
         Literal["lung", "her2st"],
         typer.Option(help="lung: LC25000 tiles with simulated expression; her2st: REAL spatial expression + H&E."),
     ] = "lung",
+    save_bundle: Annotated[
+        Path | None,
+        typer.Option(help="After the run, copy its three EMA generators, μ table, splits and metrics here "
+                     "(how the package's bundled demo model is made: src/rnagan/datasets/data/demo_bundle)."),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -39,6 +46,8 @@ def demo(
         summary = run_her2st_demo(out, resolve_config(preset, config, set_), minutes=minutes)
     else:
         summary = run_demo(out, resolve_config(preset, config, set_), minutes=minutes)
+    if save_bundle is not None:
+        typer.echo(f"bundle: {export_bundle(Workspace(out), save_bundle, tuple(RUNS))}")
     typer.echo(f"report: {summary['report']}")
 
 

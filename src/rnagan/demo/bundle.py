@@ -1,0 +1,75 @@
+"""The bundled demo generators: the three runs of a longer ``rnagan demo``, shipped inside the package.
+
+A 10-minute demo on 2 CPU cores gives a few hundred GAN steps; the bundle shows, without training,
+what a longer run of the same recipe on the same cohort gives. It holds, per run, the EMA generator
+with its fixed latent statistics, ``config.yaml`` and ``meta.json`` (step, seed, training seconds),
+plus the μ table of the VAE it was trained on (the demo's VAE is retrained each time, so a fresh
+demo's μ would not fit these generators), the splits, and the metrics measured when it was made.
+Made by one command (docs/demo.md)::
+
+    rnagan demo --minutes 45 --out demo-long --save-bundle src/rnagan/datasets/data/demo_bundle
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnagan.checkpoint import load_checkpoint, save_checkpoint
+from rnagan.errors import CheckpointError
+from rnagan.fileio import atomic_dir
+from rnagan.gan.data import read_latents
+from rnagan.gan.sample import TileGenerator, load_generator
+from rnagan.workspace import Workspace, read_samples
+
+BUNDLE = Path(str(resources.files("rnagan.datasets") / "data" / "demo_bundle"))
+LATENTS, SAMPLES, METRICS, TIMES = "latents.parquet", "samples.csv", "metrics.json", "demo_times.json"
+
+
+def export_bundle(workspace: Workspace, dest: Path, runs: tuple[str, ...]) -> Path:
+    """Copy each run's EMA generator (no critic, no optimiser state), μ, splits, metrics and times to ``dest``."""
+    times = json.loads((workspace.reports / TIMES).read_text())
+    with atomic_dir(dest) as tmp:
+        for run in runs:
+            ckpt = load_checkpoint(workspace.gan_run(run) / "checkpoint")
+            tensors = {k: v for k, v in ckpt.tensors.items() if k.startswith(("ema.", "latent_"))}
+            seconds = times["stages"].get(f"gan:{run}", {}).get("seconds")
+            meta = {**ckpt.meta, "training_seconds": seconds, "seed": ckpt.config.gan.seed}
+            save_checkpoint(tmp / run, tensors=tensors, config=ckpt.config, meta=meta)
+        shutil.copyfile(workspace.latents, tmp / LATENTS)
+        shutil.copyfile(workspace.samples_table, tmp / SAMPLES)
+        shutil.copyfile(workspace.metrics, tmp / METRICS)
+        shutil.copyfile(workspace.reports / TIMES, tmp / TIMES)
+    return dest
+
+
+def bundled_generator(run: str, bundle: Path = BUNDLE) -> TileGenerator:
+    """The bundled EMA generator of ``run`` (rnagan, reference or baseline), ready to sample."""
+    if not (bundle / run / "meta.json").is_file():
+        raise CheckpointError(f"no bundled generator {run!r} in {bundle}: make one with `rnagan demo --save-bundle`")
+    return load_generator(bundle / run)
+
+
+def bundled_tiles(run: str, *, split: str = "test", n_per_profile: int = 1, seed: int = 0,
+                  bundle: Path = BUNDLE) -> tuple[torch.Tensor, list[str]]:
+    """uint8 tiles (N, 3, S, S) drawn by the bundled ``run`` from the bundled μ of ``split``'s profiles,
+    and each tile's tissue."""
+    samples = read_samples(bundle / SAMPLES)
+    profiles = samples.index[samples["split"] == split]
+    mu = torch.from_numpy(read_latents(bundle / LATENTS).loc[profiles].to_numpy())
+    tiles = bundled_generator(run, bundle).generate(mu, n_per_profile=n_per_profile, seed=seed)
+    return tiles, [t for t in samples.loc[profiles, "tissue"] for _ in range(n_per_profile)]
+
+
+def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any]:
+    """Per run: steps, training seconds, seed; and the metrics measured when the bundle was made."""
+    runs = {
+        p.parent.name: {k: json.loads(p.read_text()).get(k) for k in ("step", "training_seconds", "seed")}
+        for p in sorted(bundle.glob("*/meta.json"))
+    }
+    return {"runs": runs, "metrics": json.loads((bundle / METRICS).read_text())}
