@@ -3,34 +3,54 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    DeviceOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 
 app = typer.Typer(help="RNA-GAN: a WGAN-GP drawing tiles from expression latents.", no_args_is_help=True)
 
 
 @app.command("train")
 def train_cli(
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    condition: Annotated[Literal["projection", "reference", "none"] | None, typer.Option(
-        "--condition", help="projection: μ to the generator and a projection critic (ours); reference: the "
-        "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
-        "(default: gan.conditioning)")] = None,
-    run: Annotated[str | None, typer.Option(
-        "--run", help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
-    )] = None,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
+    condition: Annotated[
+        Literal["projection", "reference", "none"] | None,
+        typer.Option(
+            "--condition",
+            help="projection: μ to the generator and a projection critic (ours); reference: the "
+            "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
+            "(default: gan.conditioning)",
+        ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone)."),
+    ] = False,
     device: DeviceOpt = "auto",
-    max_seconds: Annotated[float | None, typer.Option(
-        min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")
+    ] = None,
 ) -> None:
     """Train on WORKSPACE/tiles/ paired with WORKSPACE/vae/latents.parquet (train split only).
 
