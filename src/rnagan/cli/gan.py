@@ -27,30 +27,18 @@ def train_cli(
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    condition: Annotated[
-        Literal["projection", "reference", "none"] | None,
-        typer.Option(
-            "--condition",
-            help="projection: μ to the generator and a projection critic (ours); reference: the "
-            "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
-            "(default: gan.conditioning)",
-        ),
-    ] = None,
-    run: Annotated[
-        str | None,
-        typer.Option(
-            "--run",
-            help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
-        ),
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option("--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone)."),
-    ] = False,
+    condition: Annotated[Literal["projection", "reference", "none"] | None, typer.Option(
+        "--condition", help="projection: μ to the generator and a projection critic (ours); reference: the "
+        "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
+        "(default: gan.conditioning)")] = None,
+    run: Annotated[str | None, typer.Option(
+        "--run", help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
+    )] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
     device: DeviceOpt = "auto",
-    max_seconds: Annotated[
-        float | None, typer.Option(min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")
-    ] = None,
+    max_seconds: Annotated[float | None, typer.Option(
+        min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
 ) -> None:
     """Train on WORKSPACE/tiles/ paired with WORKSPACE/vae/latents.parquet (train split only).
 
