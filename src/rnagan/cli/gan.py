@@ -36,6 +36,8 @@ def train_cli(
     )] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Delete an existing gan/RUN/ and start over (without it, such a run is refused).")] = False,
     device: DeviceOpt = "auto",
     max_seconds: Annotated[float | None, typer.Option(
         min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
@@ -50,7 +52,8 @@ def train_cli(
     overrides = list(set_ or []) + ([f"gan.conditioning={condition}"] if condition else [])
     cfg = resolve_config(preset, config, overrides)
     name = run or {"projection": "rnagan", "reference": "reference", "none": "baseline"}[cfg.gan.conditioning]
-    path = train_gan(open_workspace(workspace), cfg, run=name, resume=resume, device=device, max_seconds=max_seconds)
+    path = train_gan(open_workspace(workspace), cfg, run=name, resume=resume, overwrite=overwrite,
+                     device=device, max_seconds=max_seconds)
     if os.environ.get("RANK", "0") == "0":  # torchrun: one line, from the main process
         typer.echo(f"{cfg.gan.conditioning} GAN → {path}")
 
