@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -38,6 +39,10 @@ def train_cli(
         "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Delete an existing gan/RUN/ and start over (without it, such a run is refused).")] = False,
+    pairing: Annotated[Path | None, typer.Option(
+        help="CSV slide_id,sample_id pairing slides with expression samples (any cohort). Default: a tile's "
+        "sample id as tiled, else GTEx rules: a slide pairs with its tissue sample's RNA aliquot, else its "
+        "donor's only sample.")] = None,
     device: DeviceOpt = "auto",
     max_seconds: Annotated[float | None, typer.Option(
         min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
@@ -53,7 +58,7 @@ def train_cli(
     cfg = resolve_config(preset, config, overrides)
     name = run or {"projection": "rnagan", "reference": "reference", "none": "baseline"}[cfg.gan.conditioning]
     path = train_gan(open_workspace(workspace), cfg, run=name, resume=resume, overwrite=overwrite,
-                     device=device, max_seconds=max_seconds)
+                     pairing=pairing, device=device, max_seconds=max_seconds)
     if os.environ.get("RANK", "0") == "0":  # torchrun: one line, from the main process
         typer.echo(f"{cfg.gan.conditioning} GAN → {path}")
 

@@ -40,7 +40,7 @@ from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint, wei
 from rnagan.config import Config, GANConfig
 from rnagan.errors import CheckpointError, ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, pair_tiles
+from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, pair_tiles, write_pairing
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
 from rnagan.gan.sample import TileGenerator
@@ -258,11 +258,14 @@ class _Run:
 
 
 def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resume: bool = False,
-              overwrite: bool = False, device: str = "auto", max_seconds: float | None = None) -> Path:
+              overwrite: bool = False, pairing: Path | None = None, device: str = "auto",
+              max_seconds: float | None = None) -> Path:
     """Train (or resume) one GAN run; returns ``workspace.gan_run(run) / "checkpoint"``.
 
     A run folder that already holds a checkpoint or a log is continued with ``resume``, replaced
     with ``overwrite``, and otherwise refused (:class:`CheckpointError`), so no run is lost by accident.
+    ``pairing`` (a slide_id,sample_id CSV) pairs slides with samples instead of the ID rules
+    (:func:`rnagan.gan.data.resolve_pairing`).
     Stops after ``config.gan.steps`` steps, or earlier once ``max_seconds`` have passed (saving a
     checkpoint either way). A NaN/Inf loss raises :class:`TrainingDivergedError` and leaves the last
     good checkpoint in place. ``batch_size`` is per process under torchrun.
@@ -272,7 +275,7 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
     started = time.monotonic()
     try:
         _check_new_run(workspace.gan_run(run), resume=resume, overwrite=overwrite, world=world)
-        data = _paired_data(workspace, cfg, world)
+        data = _paired_data(workspace, cfg, world, pairing)
         trainer = _new_trainer(cfg, data, dev, world)
         if resume:
             _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world, data)
@@ -318,10 +321,11 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
         shutdown_distributed()
 
 
-def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed) -> PairedData:
+def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed, pairing: Path | None) -> PairedData:
     """The training tiles paired with their sample's μ, reported, and checked against ``gan.latent_dim``."""
-    data = pair_tiles(workspace, cfg)
+    data = pair_tiles(workspace, cfg, mapping=pairing)
     if world.is_main:
+        _report_pairing(data, workspace)
         r = data.report
         log.info("GAN data: %d train samples paired (of %d with tiles, %d with latents, %d in the train split); "
                  "%d tiles kept, %d dropped (other splits, unpaired, over the cap of %d per sample)",
@@ -331,6 +335,15 @@ def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed) -> Pa
         raise ConfigError(f"the latents in {workspace.latents} have {data.latent_dim} dimensions but "
                           f"gan.latent_dim is {cfg.latent_dim}: set --set gan.latent_dim={data.latent_dim}")
     return data
+
+
+def _report_pairing(data: PairedData, workspace: Workspace) -> None:
+    """Say how slides were paired with samples, and keep it in tiles/pairing.csv for the later stages."""
+    if not data.pairing.empty:
+        counts = data.pairing["rule"].value_counts()
+        log.info("pairing: %s slides renamed to expression samples (%s); written to %s", len(data.pairing),
+                 ", ".join(f"{n} by {rule}" for rule, n in counts.items()), workspace.tile_pairing)
+    write_pairing(workspace, data.pairing)
 
 
 def _new_trainer(cfg: GANConfig, data: PairedData, dev: torch.device, world: Distributed) -> _Trainer:
