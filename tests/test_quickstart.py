@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -117,8 +116,3 @@ def test_the_quickstart_is_found_in_the_readme() -> None:
     _, commands = quickstart_commands()
     assert len(commands) >= 8
     assert {c[0] for c in commands} >= {"tile", "expr", "vae", "gan", "generate", "evaluate"}
-
-
-@pytest.fixture
-def real_slide(bundled_data: Path) -> Path:
-    return bundled_data / "CMU-1-Small-Region.svs"

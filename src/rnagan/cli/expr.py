@@ -43,6 +43,9 @@ def prepare_cli(
         help="log1p, log2p1, reference (ln x if x>0 else 0, as the published code) or none. (default: log1p)")] = None,
     duplicates: Annotated[str | None, typer.Option(
         help="Several columns naming one gene: sum or error. (default: sum)")] = None,
+    input_scale: Annotated[str | None, typer.Option(
+        help="Scale of the file's values: linear (counts, TPM) or log2, ln, log10 of x + 1 (log2 TPM, "
+        "microarray-like matrices), undone before normalising. (default: linear)")] = None,
     orientation: Annotated[str | None, typer.Option(
         help="auto (find the gene axis from the IDs), samples-rows or samples-columns. (default: auto)")] = None,
     preset: PresetOpt = "paper",
@@ -56,7 +59,7 @@ def prepare_cli(
     leaves the workspace unchanged.
     """
     options = {"min_coverage": min_coverage, "normalization": normalization, "log_transform": log_transform,
-               "duplicates": duplicates, "orientation": orientation}
+               "duplicates": duplicates, "orientation": orientation, "input_scale": input_scale}
     flags = [f"expression.{name}={value}" for name, value in options.items() if value is not None]
     cfg = resolve_config(preset, config, [*(set_ or []), *flags]).expression  # flags win, all validated
     ws = open_workspace(workspace)

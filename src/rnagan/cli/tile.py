@@ -62,6 +62,8 @@ def tile(
         cfg.tiling.assume_mpp = assume_mpp
     sample_ids = None
     if samples is not None:
+        if not samples.is_file():
+            raise InputFileError(f"--samples file {samples} not found: give a CSV with slide_id,sample_id columns")
         table = pd.read_csv(samples, dtype=str)
         if not {"slide_id", "sample_id"} <= set(table.columns):
             raise InputFileError(f"{samples} needs the columns slide_id and sample_id, got {list(table.columns)}")
