@@ -177,3 +177,12 @@ def test_generate_refuses_a_vae_the_gan_was_not_trained_on(trained, tmp_path: Pa
     save_checkpoint(copy.vae_checkpoint, tensors=retrained, config=vae.config, meta=vae.meta, files=vae.files)
     with pytest.raises(CheckpointError, match="trained on μ of another VAE"):
         generate_tiles(copy, cfg, split="test", out=tmp_path / "out", device="cpu")
+
+
+def test_latents_of_the_wrong_size_are_a_one_line_error(trained, tmp_path: Path) -> None:
+    """Issue #14 item 13: μ from another model (3 dimensions here) is named, with the fix."""
+    ws, cfg, _ = trained
+    table = pd.DataFrame([[0.1, 0.2, 0.3]], columns=["mu_0", "mu_1", "mu_2"], index=pd.Index(["x"], name="sample_id"))
+    table.to_csv(tmp_path / "mu.csv")
+    with pytest.raises(InputFileError, match=r"μ has shape \(1, 3\), but this generator expects \(N, 8\)"):
+        generate_tiles(ws, cfg, expression_file=tmp_path / "mu.csv", scale="z", out=tmp_path / "out", device="cpu")
