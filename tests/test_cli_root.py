@@ -1,7 +1,6 @@
 import subprocess
 import sys
 
-import click
 import typer
 from typer.testing import CliRunner
 
@@ -22,16 +21,18 @@ def test_config_show_prints_a_loadable_preset() -> None:
 def test_user_errors_are_one_line_with_exit_code_2() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "rnagan", "config", "show", "tiny", "--set", "vae.bta=1"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "error: invalid configuration" in proc.stderr and "vae.bta" in proc.stderr
 
 
-def _commands(group: click.Group, path: tuple[str, ...] = ()):
+def _commands(group: typer.core.TyperGroup, path: tuple[str, ...] = ()):
     for name, command in group.commands.items():
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a sub-app (typer's groups are not click.Group subclasses)
             yield from _commands(command, (*path, name))
         else:
             yield (*path, name), command
@@ -47,3 +48,17 @@ def test_no_command_declares_an_option_twice_and_help_keeps_defaults() -> None:
     assert seen_any
     result = runner.invoke(app, ["generate", "--help"], env={"COLUMNS": "200"})
     assert "WORKSPACE/samples/RUN" in result.output  # not swallowed as rich markup
+
+
+def test_every_command_has_one_workspace_option_with_one_default() -> None:
+    """Issue #14 item 3: a command defaulting elsewhere would split one run across two folders."""
+    root = typer.main.get_command(app)
+    defaults = {}
+    for path, command in _commands(root):
+        for param in command.params:
+            if "--workspace" in getattr(param, "opts", []):
+                assert {"-w", "--out"} <= set(param.opts), f"rnagan {' '.join(path)}: {param.opts}"
+                defaults[" ".join(path)] = str(param.default)
+    assert {"tile", "expr prepare", "vae train", "gan train", "generate", "evaluate"} <= set(defaults)
+    defaults.pop("demo", None)  # the demo writes a whole run of its own, demo-workspace/
+    assert set(defaults.values()) == {"workspace"}, defaults

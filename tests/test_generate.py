@@ -7,6 +7,7 @@ The workspace is real end to end (bundled LC25000 tiles, simulated counts, prepa
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from rnagan.checkpoint import load_checkpoint, save_checkpoint, weights_fingerprint
 from rnagan.config import Config, preset
 from rnagan.demo.pipeline import build_cohort, training_tiles
-from rnagan.errors import InputFileError
+from rnagan.errors import CheckpointError, InputFileError
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.expression.transform import ExpressionScaler
@@ -161,3 +163,26 @@ def test_perturbation_parsing(text: str, expected: Perturbation) -> None:
 def test_bad_perturbations_are_refused(text: str) -> None:
     with pytest.raises(InputFileError, match="perturbation"):
         Perturbation.parse(text)
+
+
+def test_generate_refuses_a_vae_the_gan_was_not_trained_on(trained, tmp_path: Path) -> None:
+    """Issue #14 item 10: the GAN records its VAE's weights; another VAE's μ would mean other tiles."""
+    ws, cfg, _ = trained
+    meta = json.loads((ws.gan_run("rnagan") / "checkpoint" / "meta.json").read_text())
+    assert meta["vae_fingerprint"] == weights_fingerprint(ws.vae_checkpoint)
+    copy = Workspace(tmp_path / "ws")
+    shutil.copytree(ws.root, copy.root)
+    vae = load_checkpoint(copy.vae_checkpoint)
+    retrained = {name: tensor + 0.01 for name, tensor in vae.tensors.items()}
+    save_checkpoint(copy.vae_checkpoint, tensors=retrained, config=vae.config, meta=vae.meta, files=vae.files)
+    with pytest.raises(CheckpointError, match="trained on μ of another VAE"):
+        generate_tiles(copy, cfg, split="test", out=tmp_path / "out", device="cpu")
+
+
+def test_latents_of_the_wrong_size_are_a_one_line_error(trained, tmp_path: Path) -> None:
+    """Issue #14 item 13: μ from another model (3 dimensions here) is named, with the fix."""
+    ws, cfg, _ = trained
+    table = pd.DataFrame([[0.1, 0.2, 0.3]], columns=["mu_0", "mu_1", "mu_2"], index=pd.Index(["x"], name="sample_id"))
+    table.to_csv(tmp_path / "mu.csv")
+    with pytest.raises(InputFileError, match=r"μ has shape \(1, 3\), but this generator expects \(N, 8\)"):
+        generate_tiles(ws, cfg, expression_file=tmp_path / "mu.csv", scale="z", out=tmp_path / "out", device="cpu")

@@ -76,6 +76,18 @@ def fingerprint(*arrays: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+def weights_fingerprint(path: str | Path) -> str:
+    """A short sha256 of a checkpoint's weights file: which trained model another one was built on."""
+    weights = resolve_dir(Path(path)) / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{path} is not an rnagan checkpoint: {WEIGHTS} is missing")
+    digest = hashlib.sha256()
+    with weights.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def save_checkpoint(
     path: str | Path,
     *,

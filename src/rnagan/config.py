@@ -35,6 +35,9 @@ class ExpressionConfig(_Section):
     """``rnagan expr prepare``: reading, gene space, normalisation, scaling, splits."""
 
     orientation: Literal["auto", "samples-rows", "samples-columns"] = "auto"
+    # scale of the file's values: linear (counts, TPM) or log_b(x + 1) (log2 TPM, microarray-like matrices),
+    # undone to x before normalisation; x below 0 (log values under 0) becomes 0
+    input_scale: Literal["linear", "log2", "ln", "log10"] = "linear"
     duplicates: Literal["sum", "error"] = "sum"  # duplicated genes after ID mapping
     min_coverage: float = Field(0.5, ge=0.0, le=1.0)  # fraction of the gene space that must be present
     normalization: Literal["none", "cpm", "tpm"] = "none"  # "none": values taken as given (e.g. TPM)

@@ -33,8 +33,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from rnagan.checkpoint import weights_fingerprint
 from rnagan.config import Config, GenerateConfig
-from rnagan.errors import InputFileError
+from rnagan.errors import CheckpointError, InputFileError
 from rnagan.fileio import atomic_dir, write_json_atomic
 from rnagan.runtime import autocast, pick_device
 from rnagan.samples import COVERAGE, MANIFEST, MANIFEST_COLUMNS, sheet
@@ -230,17 +231,31 @@ def generate_tiles(
     parsed = [Perturbation.parse(p) for p in perturbations]
     torch_device = pick_device(device)
     vae = load_vae(workspace.vae_checkpoint, device=str(torch_device))
+    generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
+    check_same_vae(generator.meta, workspace.vae_checkpoint, run=run)
     profiles = load_profiles(
         workspace, config, vae, samples=samples, split=split, expression_file=expression_file, scale=scale
     )
     info, mu = _latents_with_twins(profiles, parsed, vae)
-    generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
     seeds = _noise_seeds(info, config.generate.seed)
     tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
     out = Path(out) if out is not None else workspace.samples_run(run)
     manifest = _write_folder(out, tiles, info, seeds, profiles.coverage, config.generate, store=store)
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
+
+
+def check_same_vae(gan_meta: dict, vae_checkpoint: Path, *, run: str) -> None:
+    """Refuse a GAN trained on another VAE's μ: it would draw tiles from a latent space it never saw."""
+    expected = gan_meta.get("vae_fingerprint")
+    if expected is None:  # a GAN written before runs recorded their VAE
+        return
+    actual = weights_fingerprint(vae_checkpoint)
+    if actual != expected:
+        raise CheckpointError(
+            f"GAN run {run!r} was trained on μ of another VAE (weights {expected}, {vae_checkpoint} has {actual}): "
+            "put back the VAE it was trained on, or retrain the run with --overwrite after `rnagan vae encode`"
+        )
 
 
 def _latents_with_twins(

@@ -18,6 +18,7 @@ from rnagan.errors import InputFileError
 
 STAGES = ("tiles", "expression", "vae", "gan", "samples", "reports")
 SAMPLE_COLUMNS = ("sample_id", "tissue", "split")  # what every stage reads from the samples table
+PAIRING_FILE = "pairing.csv"  # next to the tile index; written by `rnagan gan train` (rnagan.gan.data)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ class Workspace:
     def tile_index(self) -> Path:
         """Parquet: key, slide_id, sample_id, x, y, level, mpp, tissue_fraction (+ label if known)."""
         return self.tiles / "index.parquet"
+
+    @property
+    def tile_pairing(self) -> Path:
+        """CSV: slide_id, sample_id, rule — slides whose tiles belong to an expression sample of another name."""
+        return self.tiles / PAIRING_FILE
 
     @property
     def thumbnails(self) -> Path:

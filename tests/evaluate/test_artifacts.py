@@ -30,7 +30,13 @@ def test_transposed_convolution_scores_higher_than_smooth_upsampling(real: torch
 
 def test_real_tiles_score_one_against_themselves(real: torch.Tensor) -> None:
     assert checkerboard_score(real, real) == pytest.approx(1.0)
-    assert set_score(real) > 0
+
+
+def test_set_score_rises_with_a_periodic_pattern(real: torch.Tensor) -> None:
+    """The per-set score itself (not only the ratio) must see a period-2 grid added to real tiles."""
+    grid = torch.zeros(1, 1, *real.shape[-2:])
+    grid[..., ::2, ::2] = 12.0
+    assert set_score(_quantise(real.float() + grid)) > 1.2 * set_score(real)
 
 
 def test_peak_bins_are_the_multiples_of_one_over_the_period() -> None:

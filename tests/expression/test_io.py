@@ -97,7 +97,7 @@ def test_metadata_donor_column_and_non_gtex_fallback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "match"),
     [(np.nan, r"x\.csv: 1 NaN .*sample GTEX-D2-0226-SM-A2, gene ENSG"), (np.inf, "x.csv: 1 infinite values"),
-     (-1.0, "x.csv: 1 negative values .*not log-transformed")],
+     (-1.0, "x.csv: 1 negative values .*--input-scale log2")],
 )
 def test_refuses_bad_values(tmp_path: Path, counts: pd.DataFrame, value: float, match: str) -> None:
     counts.iloc[2, 3] = value

@@ -22,10 +22,16 @@ SetOpt = Annotated[
     typer.Option("--set", "-s", help="Override one field, e.g. --set vae.beta=0.0005 (repeatable; applied last)."),
 ]
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps...")]
+# One default for every command, so omitting --workspace never splits a run across two folders.
+DEFAULT_WORKSPACE = Path("workspace")
 WorkspaceOpt = Annotated[
     Path,
     typer.Option(
-        "--workspace", "-w", "--out", help="Workspace folder: tiles/, expression/, vae/, gan/, samples/, reports/."
+        "--workspace",
+        "-w",
+        "--out",
+        help="Workspace folder: tiles/, expression/, vae/, gan/, samples/, reports/ (default: ./workspace).",
+        show_default=False,
     ),
 ]
 

@@ -7,11 +7,19 @@ from typing import Annotated
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 
 
 def evaluate(
-    workspace: WorkspaceOpt = Path("."),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 from rnagan.expression.prepare import prepare_expression
 
 app = typer.Typer(help="Expression tables → the model's gene space, z-scored, with donor-grouped splits.",
@@ -17,7 +25,7 @@ app = typer.Typer(help="Expression tables → the model's gene space, z-scored, 
 @app.command("prepare")
 def prepare_cli(
     expression: Annotated[Path, typer.Argument(help="GCT (.gct/.gct.gz), CSV/TSV (.gz ok), Parquet or AnnData .h5ad.")],
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     metadata: Annotated[Path | None, typer.Option(
         help="Sample table with tissue and donor columns (GTEx sample attributes: SAMPID, SMTSD). "
         "Default: columns of the expression file, else GTEx donors from the sample IDs.")] = None,
@@ -35,6 +43,9 @@ def prepare_cli(
         help="log1p, log2p1, reference (ln x if x>0 else 0, as the published code) or none. (default: log1p)")] = None,
     duplicates: Annotated[str | None, typer.Option(
         help="Several columns naming one gene: sum or error. (default: sum)")] = None,
+    input_scale: Annotated[str | None, typer.Option(
+        help="Scale of the file's values: linear (counts, TPM) or log2, ln, log10 of x + 1 (log2 TPM, "
+        "microarray-like matrices), undone before normalising. (default: linear)")] = None,
     orientation: Annotated[str | None, typer.Option(
         help="auto (find the gene axis from the IDs), samples-rows or samples-columns. (default: auto)")] = None,
     preset: PresetOpt = "paper",
@@ -48,7 +59,7 @@ def prepare_cli(
     leaves the workspace unchanged.
     """
     options = {"min_coverage": min_coverage, "normalization": normalization, "log_transform": log_transform,
-               "duplicates": duplicates, "orientation": orientation}
+               "duplicates": duplicates, "orientation": orientation, "input_scale": input_scale}
     flags = [f"expression.{name}={value}" for name, value in options.items() if value is not None]
     cfg = resolve_config(preset, config, [*(set_ or []), *flags]).expression  # flags win, all validated
     ws = open_workspace(workspace)

@@ -8,14 +8,23 @@ from typing import Annotated, Literal
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    DeviceOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 
 app = typer.Typer(help="RNA-GAN: a WGAN-GP drawing tiles from expression latents.", no_args_is_help=True)
 
 
 @app.command("train")
 def train_cli(
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -28,6 +37,12 @@ def train_cli(
     )] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Delete an existing gan/RUN/ and start over (without it, such a run is refused).")] = False,
+    pairing: Annotated[Path | None, typer.Option(
+        help="CSV slide_id,sample_id pairing slides with expression samples (any cohort). Default: a tile's "
+        "sample id as tiled, else GTEx rules: a slide pairs with its tissue sample's RNA aliquot, else its "
+        "donor's only sample.")] = None,
     device: DeviceOpt = "auto",
     max_seconds: Annotated[float | None, typer.Option(
         min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
@@ -42,7 +57,8 @@ def train_cli(
     overrides = list(set_ or []) + ([f"gan.conditioning={condition}"] if condition else [])
     cfg = resolve_config(preset, config, overrides)
     name = run or {"projection": "rnagan", "reference": "reference", "none": "baseline"}[cfg.gan.conditioning]
-    path = train_gan(open_workspace(workspace), cfg, run=name, resume=resume, device=device, max_seconds=max_seconds)
+    path = train_gan(open_workspace(workspace), cfg, run=name, resume=resume, overwrite=overwrite,
+                     pairing=pairing, device=device, max_seconds=max_seconds)
     if os.environ.get("RANK", "0") == "0":  # torchrun: one line, from the main process
         typer.echo(f"{cfg.gan.conditioning} GAN → {path}")
 

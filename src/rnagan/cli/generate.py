@@ -7,11 +7,20 @@ from typing import Annotated, Literal
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    DeviceOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 
 
 def generate(
-    workspace: WorkspaceOpt = Path("."),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,

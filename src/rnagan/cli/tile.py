@@ -10,7 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 from rnagan.errors import InputFileError
 from rnagan.workspace import Workspace
 
@@ -23,7 +31,7 @@ def tile(
     slides: Annotated[
         list[Path], typer.Argument(help="Slide files (svs, tiff, ndpi, mrxs, dcm...) or folders of them.")
     ],
-    workspace: WorkspaceOpt = Path("."),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -54,6 +62,8 @@ def tile(
         cfg.tiling.assume_mpp = assume_mpp
     sample_ids = None
     if samples is not None:
+        if not samples.is_file():
+            raise InputFileError(f"--samples file {samples} not found: give a CSV with slide_id,sample_id columns")
         table = pd.read_csv(samples, dtype=str)
         if not {"slide_id", "sample_id"} <= set(table.columns):
             raise InputFileError(f"{samples} needs the columns slide_id and sample_id, got {list(table.columns)}")
@@ -102,7 +112,7 @@ def import_cmd(
     folder: Annotated[
         Path, typer.Argument(exists=True, file_okay=False, help="Folder of tile images (png, jpg, tif).")
     ],
-    workspace: WorkspaceOpt = Path("."),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     table: Annotated[
         Path | None,
         typer.Option(
@@ -133,7 +143,7 @@ def import_cmd(
 @tiles_app.command("export")
 def export_cmd(
     dest: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write DEST/<slide_id>/<x>_<y>.png into.")],
-    workspace: WorkspaceOpt = Path("."),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     slide: Annotated[list[str] | None, typer.Option(help="Only this slide id (repeatable) (default: all).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many tiles per slide (default: all).")] = None,
 ) -> None:

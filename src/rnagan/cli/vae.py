@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import pandas as pd
 import typer
 
-from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    DeviceOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 from rnagan.errors import InputFileError
 from rnagan.workspace import Workspace, read_samples
 
@@ -31,7 +40,7 @@ ScaleOpt = Annotated[
 
 @app.command("train")
 def train_cli(
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -60,7 +69,7 @@ def train_cli(
 
 @app.command("encode")
 def encode_cli(
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     checkpoint: CheckpointOpt = None,
     matrix: Annotated[Path | None, typer.Option(
         help="z-scored samples × genes Parquet (any gene order and ID style; missing genes get z = 0). "
@@ -90,7 +99,7 @@ def sample_cli(
         "(stays inside the cluster).")] = "prior",
     seed: Annotated[int, typer.Option(help="Seed of the latent draws.")] = 0,
     scale: ScaleOpt = "expression",
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     checkpoint: CheckpointOpt = None,
     output: OutOpt = None,
 ) -> None:
@@ -110,7 +119,7 @@ def shift_cli(
     sample: Annotated[list[str] | None, typer.Option(
         "--sample", help="Sample ID (repeatable). (default: every test-split sample of --from)")] = None,
     scale: ScaleOpt = "expression",
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     checkpoint: CheckpointOpt = None,
     output: OutOpt = None,
 ) -> None:
@@ -129,7 +138,7 @@ def interpolate_cli(
     b: Annotated[str, typer.Argument(help="Sample ID at the end.")],
     steps: Annotated[int, typer.Option(min=2, help="Profiles along the line, both ends included.")] = 5,
     scale: ScaleOpt = "expression",
-    workspace: WorkspaceOpt = Path("workspace"),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     checkpoint: CheckpointOpt = None,
     output: OutOpt = None,
 ) -> None:

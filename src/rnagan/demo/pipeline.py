@@ -249,7 +249,7 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
         with clock.stage(f"gan:{run}", budgets[run]):
             run_cfg = cfg.model_copy(deep=True)
             run_cfg.gan.conditioning = conditioning
-            train_gan(ws, run_cfg, run=run, max_seconds=budgets[run])
+            train_gan(ws, run_cfg, run=run, max_seconds=budgets[run], overwrite=True)  # the demo reruns its own runs
 
     with clock.stage("generate"):
         for run in RUNS:

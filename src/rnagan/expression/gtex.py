@@ -98,6 +98,33 @@ def match_slides(slides: Iterable[str], sample_ids: Iterable[str]) -> pd.Series:
     return pd.Series(matched, name="sample_id", dtype=str).rename_axis("slide")
 
 
+def pair_by_donor(slides: Iterable[str], samples: pd.DataFrame) -> pd.DataFrame:
+    """Pair GTEx slide IDs with expression samples: columns sample_id and rule, indexed by slide.
+
+    ``samples`` is the prepared cohort (index sample_id, column donor_id). A slide pairs with the RNA
+    aliquot of its own tissue sample (rule ``tissue sample``: ``GTEX-111CU-0326`` ↔
+    ``GTEX-111CU-0326-SM-5GZXO``), else with its donor's only sample in the cohort (rule ``donor``:
+    a cohort prepared for one tissue holds one sample of that tissue per donor). Slides whose
+    donor has none, or several and none of the same tissue sample, are left out.
+    """
+    gtex = [s for s in samples.index if is_gtex_id(s) and _parts(s).group(2)]
+    by_tissue_sample: dict[str, list[str]] = {}
+    for sample in gtex:
+        by_tissue_sample.setdefault(tissue_sample_id(sample), []).append(sample)
+    by_donor = pd.Series(gtex, dtype=str).groupby([donor_id(s) for s in gtex]).agg(list).to_dict() if gtex else {}
+    rows = {}
+    for slide in slides:
+        if not is_gtex_id(slide) or not _parts(slide).group(2):
+            continue
+        same_tissue = by_tissue_sample.get(tissue_sample_id(slide), [])
+        same_donor = by_donor.get(donor_id(slide), [])
+        if len(same_tissue) == 1:
+            rows[slide] = (same_tissue[0], "tissue sample")
+        elif not same_tissue and len(same_donor) == 1:
+            rows[slide] = (same_donor[0], "donor")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["sample_id", "rule"]).rename_axis("slide_id")
+
+
 # Downloads ---------------------------------------------------------------------------------------
 
 

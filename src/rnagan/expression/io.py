@@ -31,6 +31,9 @@ from rnagan.expression.genes import looks_like_genes
 log = logging.getLogger(__name__)
 
 Orientation = Literal["auto", "samples-rows", "samples-columns"]
+InputScale = Literal["linear", "log2", "ln", "log10"]
+_GENE_ANNOTATIONS = ("description", "name", "gene_name", "symbol", "gene_symbol", "gene_type", "biotype")
+LOG_BASES = {"log2": np.float32(2.0), "ln": np.float32(np.e), "log10": np.float32(10.0)}
 
 # Column names (lower case) recognised in metadata tables, in order of preference.
 SAMPLE_COLUMNS = ("sample_id", "sampid", "sample", "wsi_file_name", "barcode")
@@ -66,18 +69,21 @@ def _check_exists(path: Path) -> None:
         raise InputFileError(f"{path}: the file is empty")
 
 
-def read_expression(path: str | Path, *, orientation: Orientation = "auto") -> pd.DataFrame:
+def read_expression(
+    path: str | Path, *, orientation: Orientation = "auto", input_scale: InputScale = "linear"
+) -> pd.DataFrame:
     """Samples × genes, float32, raw gene IDs as columns and sample IDs (index ``sample_id``) as rows."""
-    return read_expression_and_metadata(path, orientation=orientation)[0]
+    return read_expression_and_metadata(path, orientation=orientation, input_scale=input_scale)[0]
 
 
 def read_expression_and_metadata(
-    path: str | Path, *, orientation: Orientation = "auto"
+    path: str | Path, *, orientation: Orientation = "auto", input_scale: InputScale = "linear"
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Like :func:`read_expression`, plus the file's own sample metadata when it carries any.
 
     Metadata comes from string columns of a samples-as-rows table or from an AnnData ``obs``, and
     is returned normalised as :func:`normalize_metadata` does; None when the file holds none.
+    ``input_scale`` names a log scale the file's values are on (:func:`to_linear`).
     """
     path = Path(path)
     _check_exists(path)
@@ -92,8 +98,24 @@ def read_expression_and_metadata(
         raw = _read_table(path, kind)
         frame, extra = _orient(raw, orientation, source=str(path))
         metadata = _optional_metadata(extra, str(path))
+    frame = to_linear(frame, input_scale, source=str(path))
     check_values(frame, source=str(path))
     return frame, metadata
+
+
+def to_linear(frame: pd.DataFrame, scale: InputScale, *, source: str) -> pd.DataFrame:
+    """Undo ``log_b(x + 1)`` (``scale`` log2, ln or log10); linear values are returned as they are.
+
+    Log values below 0 (a microarray's faint probes) would give x < 0, below any real count: they become 0.
+    """
+    if scale == "linear":
+        return frame
+    values = np.power(LOG_BASES[scale], frame.to_numpy(dtype=np.float32)) - np.float32(1)
+    below = int(np.count_nonzero(values < 0))
+    if below:
+        log.info("%s: %d values below 0 on the %s scale set to 0", source, below, scale)
+        np.maximum(values, 0, out=values)
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
 
 
 def check_values(frame: pd.DataFrame, *, source: str) -> None:
@@ -113,7 +135,7 @@ def check_values(frame: pd.DataFrame, *, source: str) -> None:
     elif np.isinf(low) or np.isinf(high):
         problem, bad = "infinite values", np.isinf
     elif low < 0:
-        problem, bad = "negative values (rnagan expects counts or TPM, not log-transformed data)", _negative
+        problem, bad = "negative values (log-scale data? pass --input-scale log2, ln or log10)", _negative
     if problem is None:
         return
     count, row, col = _locate(values, bad)
@@ -226,6 +248,7 @@ def _orient(raw: pd.DataFrame, orientation: Orientation, *, source: str) -> tupl
             )
         orientation = "samples-rows" if by_columns >= by_rows else "samples-columns"
     numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c])]
+    _refuse_text_in_values(rest.drop(columns=numeric), labels, orientation, none_numeric=not numeric, source=source)
     if orientation == "samples-rows":
         meta_names = set(SAMPLE_COLUMNS + TISSUE_COLUMNS + DONOR_COLUMNS)
         genes = [c for c in numeric if str(c).lower() not in meta_names]
@@ -238,6 +261,22 @@ def _orient(raw: pd.DataFrame, orientation: Orientation, *, source: str) -> tupl
     values = rest[numeric].to_numpy(dtype=np.float32).T
     frame = pd.DataFrame(values, index=pd.Index([str(c) for c in numeric], name="sample_id"), columns=labels.tolist())
     return frame, pd.DataFrame(index=frame.index)
+
+
+def _refuse_text_in_values(
+    text: pd.DataFrame, labels: pd.Series, orientation: str, *, none_numeric: bool, source: str
+) -> None:
+    """A text column holding a number, or any text column when no column is numeric, is a damaged value
+    column rather than an annotation (gene symbols, tissue): name its first non-numeric cell."""
+    annotations = SAMPLE_COLUMNS + TISSUE_COLUMNS + DONOR_COLUMNS + _GENE_ANNOTATIONS
+    for column in text.columns:
+        parsed = pd.to_numeric(text[column], errors="coerce")
+        if str(column).lower() in annotations or not (none_numeric or parsed.notna().any()):
+            continue
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        sample, gene = (column, labels.iloc[row]) if orientation == "samples-columns" else (labels.iloc[row], column)
+        raise InputFileError(f"{source}: non-numeric value {text[column].iloc[row]!r} at sample {sample}, gene {gene}: "
+                             "expression values must be numbers (empty cells too)")
 
 
 # AnnData -----------------------------------------------------------------------------------------

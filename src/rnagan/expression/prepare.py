@@ -30,7 +30,13 @@ import pyarrow.parquet as pq
 from rnagan.config import ExpressionConfig
 from rnagan.errors import InputFileError
 from rnagan.expression.genes import CoverageReport, GeneSpace
-from rnagan.expression.io import check_values, normalize_metadata, read_expression_and_metadata, read_metadata
+from rnagan.expression.io import (
+    check_values,
+    normalize_metadata,
+    read_expression_and_metadata,
+    read_metadata,
+    to_linear,
+)
 from rnagan.expression.splits import SPLITS, make_splits
 from rnagan.expression.transform import ExpressionScaler, normalize
 from rnagan.fileio import atomic_dir, atomic_path, write_json_atomic
@@ -98,9 +104,11 @@ def _load(
     if isinstance(expression, pd.DataFrame):
         frame = expression.copy(deep=False)
         frame.index = pd.Index(frame.index.astype(str), name="sample_id")
+        frame = to_linear(frame, config.input_scale, source="expression DataFrame")
         check_values(frame, source="expression DataFrame")
         return frame, "expression DataFrame", None
-    frame, own = read_expression_and_metadata(expression, orientation=config.orientation)
+    frame, own = read_expression_and_metadata(expression, orientation=config.orientation,
+                                              input_scale=config.input_scale)
     return frame, str(expression), own
 
 

@@ -30,6 +30,8 @@ from torch.utils.data import Dataset, Sampler
 
 from rnagan.config import GANConfig
 from rnagan.errors import InputFileError
+from rnagan.expression.gtex import pair_by_donor
+from rnagan.fileio import atomic_path
 from rnagan.slides.augment import resize_tiles
 from rnagan.slides.dataset import TileDataset, read_tile_index
 from rnagan.workspace import Workspace, read_samples
@@ -51,6 +53,7 @@ class PairedData:
     latents: torch.Tensor
     profiles: pd.DataFrame
     report: dict[str, int] = field(default_factory=dict)
+    pairing: pd.DataFrame = field(default_factory=pd.DataFrame)  # slide_id → sample_id, rule (renamed slides)
 
     @property
     def latent_dim(self) -> int:
@@ -74,16 +77,51 @@ def read_latents(path: Path) -> pd.DataFrame:
     return mu
 
 
-def pair_tiles(workspace: Workspace, config: GANConfig) -> PairedData:
+def read_mapping(path: Path) -> pd.DataFrame:
+    """A user's pairing file: CSV with slide_id and sample_id columns, one row per slide."""
+    if not Path(path).is_file():
+        raise InputFileError(f"pairing file {path} not found: give a CSV with the columns slide_id,sample_id")
+    table = pd.read_csv(path, dtype=str)
+    if not {"slide_id", "sample_id"} <= set(table.columns) or table["slide_id"].duplicated().any():
+        raise InputFileError(f"{path} needs the columns slide_id,sample_id with one row per slide, "
+                             f"got columns {list(table.columns)}")
+    return table.set_index("slide_id")[["sample_id"]].assign(rule="mapping file")
+
+
+def resolve_pairing(index: pd.DataFrame, samples: pd.DataFrame, mapping: Path | None = None) -> pd.DataFrame:
+    """Which expression sample each renamed slide belongs to (index slide_id; sample_id, rule).
+
+    With ``mapping`` (a slide_id,sample_id CSV) it decides alone. Otherwise slides whose tiles already
+    name an expression sample keep it, and GTEx slides (``GTEX-1117F-0126``) pair with their tissue
+    sample's RNA aliquot, else their donor's only sample (:func:`rnagan.expression.gtex.pair_by_donor`).
+    """
+    if mapping is not None:
+        return read_mapping(mapping)
+    known = index["sample_id"].astype(str).isin(samples.index)
+    unpaired_slides = sorted(set(index.loc[~known, "slide_id"].astype(str)) - set(index.loc[known, "slide_id"]))
+    return pair_by_donor(unpaired_slides, samples)
+
+
+def write_pairing(workspace: Workspace, pairing: pd.DataFrame) -> None:
+    """``tiles/pairing.csv``: read back by :func:`~rnagan.slides.dataset.read_tile_index` for every stage."""
+    with atomic_path(workspace.tile_pairing, suffix=".csv") as tmp:
+        pairing.rename_axis("slide_id").reset_index().to_csv(tmp, index=False)
+
+
+def pair_tiles(workspace: Workspace, config: GANConfig, *, mapping: Path | None = None) -> PairedData:
     """Join the tile index, the latent table and the samples table; keep train samples; cap tiles.
 
-    Raises :class:`InputFileError` when nothing pairs, naming how many IDs each file had.
+    Slides are first paired with expression samples (:func:`resolve_pairing`). Raises
+    :class:`InputFileError` when nothing pairs, naming how many IDs each file had.
     """
-    index = read_tile_index(workspace.tile_index)
+    index = read_tile_index(workspace.tile_index, paired=False)
     latents = read_latents(workspace.latents)
     samples = read_samples(workspace)
 
+    pairing = resolve_pairing(index, samples, mapping)
     index = index.assign(sample_id=index["sample_id"].astype(str))
+    renamed = index["slide_id"].astype(str).map(pairing["sample_id"])
+    index["sample_id"] = renamed.fillna(index["sample_id"])
     tile_ids, latent_ids = set(index["sample_id"]), set(latents.index)
     train_ids = set(samples.index[samples["split"] == "train"])
     paired = sorted(tile_ids & latent_ids & train_ids)
@@ -95,6 +133,7 @@ def pair_tiles(workspace: Workspace, config: GANConfig) -> PairedData:
         "train_samples_without_tiles": len((latent_ids & train_ids) - tile_ids),
         "train_samples_without_latents": len((tile_ids & train_ids) - latent_ids),
         "tiles_total": len(index),
+        **{f"slides_paired_by_{rule.replace(' ', '_')}": int(n) for rule, n in pairing["rule"].value_counts().items()},
     }
     if not paired:
         raise InputFileError(
@@ -123,6 +162,7 @@ def pair_tiles(workspace: Workspace, config: GANConfig) -> PairedData:
         latents=torch.from_numpy(latents.loc[paired].to_numpy(copy=True)),
         profiles=profiles,
         report=report,
+        pairing=pairing,
     )
 
 

@@ -8,7 +8,7 @@ import torch
 
 from rnagan.checkpoint import load_checkpoint
 from rnagan.config import GANConfig
-from rnagan.errors import CheckpointError
+from rnagan.errors import CheckpointError, InputFileError
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import generator_input, sample_noise
 from rnagan.runtime import pick_device
@@ -25,9 +25,10 @@ class TileGenerator:
     """
 
     def __init__(self, generator: Generator, config: GANConfig, latent_mean: torch.Tensor,
-                 latent_std: torch.Tensor, device: torch.device) -> None:
+                 latent_std: torch.Tensor, device: torch.device, meta: dict | None = None) -> None:
         self.generator = generator.to(device).eval()
         self.config = config
+        self.meta = meta or {}  # the checkpoint's meta.json (vae_fingerprint, step, ...)
         self.device = device
         self.latent_mean, self.latent_std = latent_mean.to(device), latent_std.to(device)
 
@@ -57,7 +58,8 @@ class TileGenerator:
                             ) -> torch.Tensor:
         """Raw μ (N, d) and noise (N, noise_dim) → uint8 tiles (N, 3, S, S), in one batch."""
         if mu.ndim != 2 or mu.shape[1] != self.latent_dim:
-            raise ValueError(f"μ has shape {tuple(mu.shape)}, but this generator expects (N, {self.latent_dim})")
+            raise InputFileError(f"μ has shape {tuple(mu.shape)}, but this generator expects (N, {self.latent_dim}): "
+                                 "encode the profiles with the VAE the GAN was trained on")
         if noise.shape != (mu.shape[0], self.noise_dim):
             raise ValueError(f"noise has shape {tuple(noise.shape)}, expected ({mu.shape[0]}, {self.noise_dim})")
         z = generator_input(mu.float().to(self.device), noise.float().to(self.device), self.config,
@@ -103,4 +105,4 @@ def load_generator(checkpoint_path: str | Path, device: str = "cpu") -> TileGene
     except RuntimeError as err:
         raise CheckpointError(f"{ckpt.path}: the generator weights do not match its config.yaml: {err}") from None
     return TileGenerator(generator, config, ckpt.tensors["latent_mean"], ckpt.tensors["latent_std"],
-                         pick_device(device))
+                         pick_device(device), meta=ckpt.meta)

@@ -21,6 +21,7 @@ import copy
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,11 +36,11 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
-from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint, weights_fingerprint
 from rnagan.config import Config, GANConfig
 from rnagan.errors import CheckpointError, ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, pair_tiles
+from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, pair_tiles, write_pairing
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
 from rnagan.gan.sample import TileGenerator
@@ -61,6 +62,9 @@ log = logging.getLogger(__name__)
 # Fields that shape the networks or the meaning of their input: a resumed run must match them.
 MODEL_FIELDS = ("conditioning", "image_size", "latent_dim", "noise_dim", "noise", "noise_scale", "base_channels",
                 "max_channels", "upsample", "reference_batch_standardize", "critic_norm")
+# Fields that decide which tiles a run sees and in what order: a resumed run continuing with other values
+# would mix two data streams under one optimiser state, so they must match too.
+DATA_ORDER_FIELDS = ("batch_size", "seed", "tiles_per_sample", "balance")
 
 
 @dataclass
@@ -191,10 +195,35 @@ def _check_ranks_in_sync(objective: GANObjective, world: Distributed) -> None:
 
 def _check_compatible(saved: GANConfig, wanted: GANConfig, path: Path) -> None:
     diffs = [f"{f}: checkpoint {getattr(saved, f)!r}, requested {getattr(wanted, f)!r}"
-             for f in MODEL_FIELDS if getattr(saved, f) != getattr(wanted, f)]
+             for f in (*MODEL_FIELDS, *DATA_ORDER_FIELDS) if getattr(saved, f) != getattr(wanted, f)]
     if diffs:
-        raise CheckpointError(f"cannot resume {path}: the model settings differ ({'; '.join(diffs)}); "
+        raise CheckpointError(f"cannot resume {path}: the model or data-order settings differ ({'; '.join(diffs)}); "
                               "resume with the checkpoint's settings or start a new --run")
+
+
+def _check_same_data(meta: dict, data: PairedData, path: Path) -> None:
+    """A resumed run must see the tiles and μ it started with (the VAE's resume checks the same)."""
+    if meta.get("data_fingerprint") != _data_fingerprint(data):
+        raise CheckpointError(f"cannot resume {path}: its paired tiles or latents changed since it was written "
+                              "(re-tiled, re-encoded or re-paired); start a new --run or pass --overwrite")
+
+
+def _data_fingerprint(data: PairedData) -> str:
+    return fingerprint(data.latents, "\n".join(data.tiles["key"]))
+
+
+def _check_new_run(folder: Path, *, resume: bool, overwrite: bool, world: Distributed) -> None:
+    """Refuse to start over on a run that holds a checkpoint or a log; ``overwrite`` deletes it first."""
+    if resume:
+        return
+    found = [name for name in ("checkpoint", "log.jsonl") if (folder / name).exists()]
+    if found and not overwrite:
+        raise CheckpointError(f"{folder} already holds a run ({' and '.join(found)}): continue it with --resume, "
+                              "replace it with --overwrite, or name another --run")
+    if found and world.is_main:
+        log.warning("--overwrite: deleting the previous run in %s", folder)
+        shutil.rmtree(folder)
+    world.barrier()
 
 
 @dataclass
@@ -220,6 +249,7 @@ class _Run:
     data: PairedData
     latents: torch.Tensor  # (n_samples, d) raw μ on the device
     folder: Path
+    vae_fingerprint: str | None  # weights of the VAE whose μ the run trains on (generate checks it)
 
     @property
     def checkpoint(self) -> Path:
@@ -227,9 +257,14 @@ class _Run:
 
 
 def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resume: bool = False,
-              device: str = "auto", max_seconds: float | None = None) -> Path:
+              overwrite: bool = False, pairing: Path | None = None, device: str = "auto",
+              max_seconds: float | None = None) -> Path:
     """Train (or resume) one GAN run; returns ``workspace.gan_run(run) / "checkpoint"``.
 
+    A run folder that already holds a checkpoint or a log is continued with ``resume``, replaced
+    with ``overwrite``, and otherwise refused (:class:`CheckpointError`), so no run is lost by accident.
+    ``pairing`` (a slide_id,sample_id CSV) pairs slides with samples instead of the ID rules
+    (:func:`rnagan.gan.data.resolve_pairing`).
     Stops after ``config.gan.steps`` steps, or earlier once ``max_seconds`` have passed (saving a
     checkpoint either way). A NaN/Inf loss raises :class:`TrainingDivergedError` and leaves the last
     good checkpoint in place. ``batch_size`` is per process under torchrun.
@@ -238,11 +273,13 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
     world, dev = init_distributed(device)
     started = time.monotonic()
     try:
-        data = _paired_data(workspace, cfg, world)
+        _check_new_run(workspace.gan_run(run), resume=resume, overwrite=overwrite, world=world)
+        data = _paired_data(workspace, cfg, world, pairing)
         trainer = _new_trainer(cfg, data, dev, world)
         if resume:
-            _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world)
-        job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run))
+            _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world, data)
+        job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run),
+                   _vae_fingerprint(workspace))
         batches = _batches(workspace, job, dev, start=trainer.batches_done)
         grid = _fixed_grid(data, cfg)
         writer = _open_logs(job, trainer.step, resume)
@@ -284,10 +321,11 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
         shutdown_distributed()
 
 
-def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed) -> PairedData:
+def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed, pairing: Path | None) -> PairedData:
     """The training tiles paired with their sample's μ, reported, and checked against ``gan.latent_dim``."""
-    data = pair_tiles(workspace, cfg)
+    data = pair_tiles(workspace, cfg, mapping=pairing)
     if world.is_main:
+        _report_pairing(data, workspace)
         r = data.report
         log.info("GAN data: %d train samples paired (of %d with tiles, %d with latents, %d in the train split); "
                  "%d tiles kept, %d dropped (other splits, unpaired, over the cap of %d per sample)",
@@ -297,6 +335,15 @@ def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed) -> Pa
         raise ConfigError(f"the latents in {workspace.latents} have {data.latent_dim} dimensions but "
                           f"gan.latent_dim is {cfg.latent_dim}: set --set gan.latent_dim={data.latent_dim}")
     return data
+
+
+def _report_pairing(data: PairedData, workspace: Workspace) -> None:
+    """Say how slides were paired with samples, and keep it in tiles/pairing.csv for the later stages."""
+    if not data.pairing.empty:
+        counts = data.pairing["rule"].value_counts()
+        log.info("pairing: %s slides renamed to expression samples (%s); written to %s", len(data.pairing),
+                 ", ".join(f"{n} by {rule}" for rule, n in counts.items()), workspace.tile_pairing)
+    write_pairing(workspace, data.pairing)
 
 
 def _new_trainer(cfg: GANConfig, data: PairedData, dev: torch.device, world: Distributed) -> _Trainer:
@@ -314,10 +361,11 @@ def _new_trainer(cfg: GANConfig, data: PairedData, dev: torch.device, world: Dis
     return _Trainer(objective, ema, opt_g, opt_d)
 
 
-def _resume(trainer: _Trainer, ckpt_dir: Path, cfg: GANConfig, world: Distributed) -> None:
+def _resume(trainer: _Trainer, ckpt_dir: Path, cfg: GANConfig, world: Distributed, data: PairedData) -> None:
     """Load weights, EMA, fixed statistics, optimisers, position and this rank's RNG from ``ckpt_dir``."""
     ckpt = load_checkpoint(ckpt_dir, with_state=True)  # optimisers move their state to the params
     _check_compatible(ckpt.config.gan, cfg, ckpt.path)
+    _check_same_data(ckpt.meta, data, ckpt.path)
     objective = trainer.objective
     objective.generator.load_state_dict(ckpt.subset("generator"))
     objective.critic.load_state_dict(ckpt.subset("critic"))
@@ -419,7 +467,7 @@ def _save(trainer: _Trainer, job: _Run) -> None:
             job.checkpoint, tensors=tensors, config=job.config,
             meta={"kind": "gan", "run": job.name, "step": trainer.step, "conditioning": job.config.gan.conditioning,
                   "world_size": world.world_size, "pairing": job.data.report,
-                  "data_fingerprint": fingerprint(job.data.latents, "\n".join(job.data.tiles["key"]))},
+                  "data_fingerprint": _data_fingerprint(job.data), "vae_fingerprint": job.vae_fingerprint},
             state={"step": trainer.step, "batches_done": trainer.batches_done,
                    "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(),
                    "rng": {str(i): s for i, s in enumerate(rngs)}},
@@ -428,13 +476,35 @@ def _save(trainer: _Trainer, job: _Run) -> None:
     world.barrier()
 
 
+def _vae_fingerprint(workspace: Workspace) -> str | None:
+    """The weights of the workspace's VAE (its μ is what latents.parquet holds), None when there is none."""
+    return weights_fingerprint(workspace.vae_checkpoint) if workspace.vae_checkpoint.is_dir() else None
+
+
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop log records past ``step`` (written by a run killed after its last checkpoint)."""
+    """Drop log records past ``step`` (written by a run killed after its last checkpoint) and damaged lines."""
     if not path.is_file():
         return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    kept = [json.dumps(record) for record in read_log(path) if record["step"] <= step]
     with atomic_path(path) as tmp:
-        tmp.write_text("".join(ln + "\n" for ln in lines))
+        tmp.write_text("".join(line + "\n" for line in kept))
+
+
+def read_log(path: Path) -> list[dict]:
+    """The records of a run's ``log.jsonl``; a damaged line (a crash mid-write, an edit) is skipped with a warning."""
+    records = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("no integer step")
+        except ValueError:
+            log.warning("%s line %d is damaged and was skipped: %.80s", path, number, line)
+            continue
+        records.append(record)
+    return records
 
 
 def _save_grid(ema: Generator, cfg: GANConfig, objective: GANObjective, grid: _Grid, path: Path) -> None:

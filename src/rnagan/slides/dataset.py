@@ -12,12 +12,18 @@ from torch.utils.data import Dataset
 
 from rnagan.errors import TileStoreError
 from rnagan.slides.store import INDEX_COLUMNS, TileStore
+from rnagan.workspace import PAIRING_FILE
 
 __all__ = ["INDEX_COLUMNS", "TileDataset", "read_tile_index"]
 
 
-def read_tile_index(path: str | Path) -> pd.DataFrame:
-    """The tile index Parquet, checked for the columns every stage relies on."""
+def read_tile_index(path: str | Path, *, paired: bool = True) -> pd.DataFrame:
+    """The tile index Parquet, checked for the columns every stage relies on.
+
+    With ``paired``, slides listed in the ``pairing.csv`` beside it (written when ``gan train`` pairs
+    slides with expression samples: GTEx rules or a mapping file) carry their paired ``sample_id``, so
+    every stage reading the index agrees on which sample a tile belongs to.
+    """
     path = Path(path)
     if not path.is_file():
         raise TileStoreError(f"no tile index at {path} (run `rnagan tile` or `rnagan tiles import` first)")
@@ -25,6 +31,11 @@ def read_tile_index(path: str | Path) -> pd.DataFrame:
     missing = [c for c in INDEX_COLUMNS if c not in index.columns]
     if missing:
         raise TileStoreError(f"tile index {path} lacks the columns {missing}")
+    pairing_file = path.parent / PAIRING_FILE
+    if paired and pairing_file.is_file():
+        pairing = pd.read_csv(pairing_file, dtype=str).set_index("slide_id")["sample_id"]
+        listed = index["slide_id"].astype(str).isin(pairing.index)
+        index.loc[listed, "sample_id"] = index.loc[listed, "slide_id"].astype(str).map(pairing)
     return index
 
 

@@ -163,12 +163,30 @@ def open_slide(path: str | Path) -> SlideReader:
     try:
         return OpenSlideReader(path)
     except openslide.OpenSlideUnsupportedFormatError:
-        if path.is_dir() or path.suffix.lower() == ".dcm":
-            return DicomReader(path)
+        if not is_dicom(path):
+            raise SlideError(
+                f"OpenSlide does not recognise {path}: it is corrupt, truncated or not a whole-slide image "
+                f"(supported: {', '.join(SLIDE_SUFFIXES)}; DICOM folders through wsidicom)"
+            ) from None
+    except SlideError:
+        if not is_dicom(path):
+            raise
+    try:
+        return DicomReader(path)
+    except SlideError:
         raise SlideError(
-            f"OpenSlide does not recognise {path}: it is corrupt, truncated or not a whole-slide image "
-            f"(supported: {', '.join(SLIDE_SUFFIXES)}; DICOM folders through wsidicom)"
+            f"neither OpenSlide nor wsidicom can read the DICOM {path}: it is damaged, truncated or not a "
+            "whole-slide image (VL Whole Slide Microscopy); convert the scan again, e.g. with wsidicomizer"
         ) from None
+
+
+def is_dicom(path: Path) -> bool:
+    """A DICOM folder, a ``.dcm`` file, or any file with the DICOM preamble (``DICM`` at byte 128)."""
+    if path.is_dir() or path.suffix.lower() == ".dcm":
+        return True
+    with path.open("rb") as handle:
+        handle.seek(128)
+        return handle.read(4) == b"DICM"
 
 
 def resolve_mpp(slide: SlideReader, assume_mpp: float | None = None) -> float:

@@ -24,7 +24,7 @@ from rnagan.errors import TileStoreError
 
 META_KEY = b"__meta__"
 FORMAT_VERSION = 1
-DEFAULT_MAP_SIZE = 1 << 36  # 64 GiB of address space; the file is sparse and grows as needed
+DEFAULT_MAP_SIZE = 1 << 36  # 64 GiB of address space to start; the file is sparse, the map doubles when full
 # Columns of tiles/index.parquet (more may follow, e.g. ``label`` from an import). x, y: level-0 px
 # of the tile's top-left corner; level: the pyramid level read; mpp: µm per pixel of the stored tile.
 INDEX_COLUMNS = ("key", "slide_id", "sample_id", "x", "y", "level", "mpp", "tissue_fraction")
@@ -95,13 +95,22 @@ class TileStore:
         return self.env.stat()["entries"] - 1  # minus the meta record
 
     def put_many(self, items: Iterable[tuple[str, bytes]]) -> int:
-        """Write (key, encoded image) pairs in one transaction: all of them land, or none."""
-        count = 0
-        with self.env.begin(write=True) as txn:
-            for key, value in items:
-                txn.put(key.encode(), value)
-                count += 1
-        return count
+        """Write (key, encoded image) pairs in one transaction: all of them land, or none.
+
+        A full map is doubled and the transaction retried, so no cohort outgrows the store; another
+        process's growth is adopted the same way.
+        """
+        batch = list(items)
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    for key, value in batch:
+                        txn.put(key.encode(), value)
+                return len(batch)
+            except lmdb.MapFullError:
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
+            except lmdb.MapResizedError:
+                self.env.set_mapsize(0)  # 0: take the size another process set
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove every key starting with ``prefix`` (e.g. ``slide_id/`` to redo an interrupted slide)."""

@@ -357,9 +357,9 @@ def tile_slides(
     results: dict[str, dict[str, Any]] = {}
     todo: list[tuple[Path, str, str]] = []
     for path, slide_id in zip(slides, ids, strict=True):
-        marker = parts / f"{slide_id}.json"
-        if marker.is_file():
-            results[slide_id] = {**json.loads(marker.read_text()), "status": "skipped"}
+        done = _read_marker(parts / f"{slide_id}.json")
+        if done is not None:
+            results[slide_id] = {**done, "status": "skipped"}
         else:
             todo.append((path, slide_id, sample_ids.get(slide_id, slide_id)))
     if results:
@@ -441,10 +441,25 @@ def rebuild_index(workspace: Workspace) -> pd.DataFrame:
     return index
 
 
+def _read_marker(marker: Path) -> dict[str, Any] | None:
+    """A finished slide's record; None when absent, or damaged (removed, with a warning: the slide is redone)."""
+    if not marker.is_file():
+        return None
+    try:
+        record = json.loads(marker.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        record = None
+    if not isinstance(record, dict) or "slide_id" not in record:
+        log.warning("%s is damaged: its slide will be tiled again", marker)
+        marker.unlink()
+        return None
+    return record
+
+
 def _write_summary(workspace: Workspace, failed: list[dict[str, Any]]) -> None:
     """``tiles/summary.csv``: every finished slide's marker, plus this run's failures."""
     parts = parts_dir(workspace)
-    rows = [json.loads(marker.read_text()) for marker in sorted(parts.glob("*.json"))]
+    rows = [row for marker in sorted(parts.glob("*.json")) if (row := _read_marker(marker)) is not None]
     done = {row["slide_id"] for row in rows}
     rows += [f for f in failed if f["slide_id"] not in done]
     table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
