@@ -46,7 +46,7 @@ def test_the_classifier_learns_separable_tissues_and_predicts_held_out_ones() ->
     train = torch.cat([_coloured(pink, 16, 0), _coloured(purple, 16, 1)])
     held_out = torch.cat([_coloured(pink, 8, 2), _coloured(purple, 8, 3)])
     labels, held_labels = ["pink"] * 16 + ["purple"] * 16, ["pink"] * 8 + ["purple"] * 8
-    clf = train_classifier(train, labels, held_out, held_labels, epochs=3, lr=1e-3, batch_size=8, image_size=32)
+    clf = train_classifier(train, labels, held_out, held_labels, epochs=8, lr=1e-3, batch_size=8, image_size=16)
     predicted = [clf.classes[i] for i in clf.predict_proba(held_out).argmax(axis=1)]
     assert predicted == held_labels
 

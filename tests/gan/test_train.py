@@ -149,7 +149,8 @@ def test_checkpoint_write_killed_midway_never_loads_wrong(toy_workspace: Workspa
     """Checkpoint every step and kill -9 at arbitrary moments: what is on disk always loads whole."""
     rng = np.random.default_rng(0)
     for attempt in range(4):
-        proc = run_worker(toy_workspace, "crashy", "--overwrite", "gan.steps=1000", "gan.checkpoint_every=1",
+        resume = ["--resume"] if attempt else []  # later attempts continue the run: the last checkpoint stays
+        proc = run_worker(toy_workspace, "crashy", *resume, "gan.steps=1000", "gan.checkpoint_every=1",
                           "gan.sample_every=1000")
         meta = toy_workspace.gan_run("crashy") / "checkpoint" / "meta.json"
         deadline = time.monotonic() + 120
