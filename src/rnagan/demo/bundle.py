@@ -43,7 +43,8 @@ def export_bundle(workspace: Workspace, dest: Path, runs: tuple[str, ...]) -> Pa
             save_checkpoint(tmp / run, tensors=tensors, config=ckpt.config, meta=meta)
         shutil.copyfile(workspace.latents, tmp / LATENTS)
         shutil.copyfile(workspace.samples_table, tmp / SAMPLES)
-        shutil.copyfile(workspace.metrics, tmp / METRICS)
+        if workspace.metrics.is_file():
+            shutil.copyfile(workspace.metrics, tmp / METRICS)
         shutil.copyfile(workspace.reports / TIMES, tmp / TIMES)
     return dest
 
@@ -67,9 +68,10 @@ def bundled_tiles(run: str, *, split: str = "test", n_per_profile: int = 1, seed
 
 
 def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any]:
-    """Per run: steps, training seconds, seed; and the metrics measured when the bundle was made."""
+    """Per run: steps, training seconds, seed; and the metrics measured when the bundle was made (None if not)."""
     runs = {
         p.parent.name: {k: json.loads(p.read_text()).get(k) for k in ("step", "training_seconds", "seed")}
         for p in sorted(bundle.glob("*/meta.json"))
     }
-    return {"runs": runs, "metrics": json.loads((bundle / METRICS).read_text())}
+    metrics = json.loads((bundle / METRICS).read_text()) if (bundle / METRICS).is_file() else None
+    return {"runs": runs, "metrics": metrics}
