@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from rnagan.cli._common import DEFAULT_WORKSPACE
+
 app = typer.Typer(
     help="Reader study: a web quiz (real or synthetic?) and a blinded expert rating form.", no_args_is_help=True
 )
@@ -15,11 +17,12 @@ app = typer.Typer(
 @app.command("serve")
 def serve_cli(
     workspace: Annotated[
-        Path | None,
+        Path,
         typer.Option(
-            "--workspace", "-w", help=("Workspace: its held-out real tiles (split test) and every run under samples/.")
+            "--workspace", "-w", "--out",
+            help="Workspace: its held-out real tiles (split test) and every run under samples/ (default: ./workspace)."
         ),
-    ] = None,
+    ] = DEFAULT_WORKSPACE,
     real: Annotated[
         list[Path] | None,
         typer.Option(help=("Real tiles: a folder of PNG/JPEG (sub-folders = tissues) or a tile store (repeatable).")),
@@ -62,7 +65,7 @@ def serve_cli(
     from rnagan.quiz.serve import StudyOptions, serve
 
     options = StudyOptions(
-        workspace=workspace,
+        workspace=workspace if workspace.exists() else None,  # --real/--synthetic alone need none
         real=list(real or []),
         synthetic=list(synthetic or []),
         tissues=list(tissue or []),

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, WorkspaceOpt, open_workspace, resolve_config
+from rnagan.cli._common import (
+    DEFAULT_WORKSPACE,
+    ConfigOpt,
+    PresetOpt,
+    SetOpt,
+    WorkspaceOpt,
+    open_workspace,
+    resolve_config,
+)
 from rnagan.errors import InputFileError
 from rnagan.spatial.patches import PatchGeometry
 from rnagan.spatial.readers import read_anndata_section, read_table_section, read_visium_section
@@ -36,7 +44,7 @@ def _splits(values: list[str] | None) -> dict[str, str] | None:
 
 
 def import_(
-    workspace: WorkspaceOpt,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     image: Annotated[
         list[Path] | None, typer.Option("--image", help="H&E image of a section (repeat per section).")
     ] = None,
@@ -184,7 +192,7 @@ def _nth(values: list[str], i: int) -> str | None:
 
 
 def prepare(
-    workspace: WorkspaceOpt,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     genes: Annotated[
         str | None, typer.Option(help="hvg (the training sections' top variable genes) or space (the 19,198 genes).")
     ] = None,
@@ -208,7 +216,7 @@ def prepare(
 
 
 def evaluate(
-    workspace: WorkspaceOpt,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     run: Annotated[
         list[str] | None,
         typer.Option(

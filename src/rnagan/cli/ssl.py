@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, resolve_config
+from rnagan.cli._common import DEFAULT_WORKSPACE, ConfigOpt, DeviceOpt, PresetOpt, SetOpt, WorkspaceOpt, resolve_config
 from rnagan.errors import ConfigError
 
 app = typer.Typer(
@@ -102,12 +102,12 @@ def finetune_cmd(
 
 @app.command("experiment")
 def experiment_cmd(
-    workspace: WorkspaceOpt = Path("."),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     run: Annotated[
         str, typer.Option(help="Generated run (samples/<run>/) whose tiles are the synthetic pool.")
     ] = "rnagan",
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (default: WORKSPACE/reports/ssl).")
+        Path | None, typer.Option("--output", "-o", help="Output folder (default: WORKSPACE/reports/ssl).")
     ] = None,
     preset: PresetOpt = "small",
     config: ConfigOpt = None,
@@ -129,7 +129,7 @@ def experiment_cmd(
 
 @app.command("tstr")
 def tstr_cmd(
-    workspace: WorkspaceOpt = Path("."),
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     run: Annotated[
         list[str] | None, typer.Option(help="Generated run (samples/<run>/), repeatable (default: rnagan).")
     ] = None,
