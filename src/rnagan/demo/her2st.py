@@ -27,17 +27,15 @@ import pandas as pd
 
 from rnagan.config import Config
 from rnagan.datasets.her2st import SECTIONS, SPLITS
-from rnagan.demo.pipeline import RUNS, StageClock, demo_config, stage_budgets
+from rnagan.demo.pipeline import RUNS, StageClock, demo_config, stage_budgets, train_models
 from rnagan.evaluate.paired_run import LAYOUT_FILE, evaluate_paired
 from rnagan.fileio import write_json_atomic, write_text_atomic
-from rnagan.gan.train import train_gan
 from rnagan.generate import generate_tiles
 from rnagan.html import render
 from rnagan.spatial.importer import import_sections
 from rnagan.spatial.patches import PatchGeometry
 from rnagan.spatial.prepare import prepare_spatial
 from rnagan.spatial.readers import read_bundled
-from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -70,13 +68,7 @@ def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) 
             image_format=cfg.spatial.image_format,
         )
         prepared = prepare_spatial(ws, cfg)
-    with clock.stage("vae", budgets["vae"]):
-        vae_metrics = train_vae(ws, cfg, max_seconds=budgets["vae"])
-    for run, conditioning in RUNS.items():
-        with clock.stage(f"gan:{run}", budgets[run]):
-            run_cfg = cfg.model_copy(deep=True)
-            run_cfg.gan.conditioning = conditioning
-            train_gan(ws, run_cfg, run=run, max_seconds=budgets[run], overwrite=True)  # the demo reruns its own runs
+    vae_metrics = train_models(ws, cfg, clock, budgets)
     with clock.stage("generate"):
         for run in RUNS:
             generate_tiles(ws, cfg, run=run, split="test")

@@ -207,6 +207,21 @@ STAGES: tuple[str, ...] = (
 )
 
 
+def train_models(ws: Workspace, cfg: Config, clock: StageClock, budgets: dict[str, float]) -> dict[str, Any]:
+    """The β-VAE, then the three GAN runs (:data:`RUNS`), each within its budget; returns the VAE's metrics.
+
+    Every run is overwritten: the demo reruns its own workspace. Shared by the lung and her2st demos.
+    """
+    with clock.stage("vae", budgets["vae"]):
+        vae_metrics = train_vae(ws, cfg, max_seconds=budgets["vae"])
+    for run, conditioning in RUNS.items():
+        with clock.stage(f"gan:{run}", budgets[run]):
+            run_cfg = cfg.model_copy(deep=True)
+            run_cfg.gan.conditioning = conditioning
+            train_gan(ws, run_cfg, run=run, max_seconds=budgets[run], overwrite=True)
+    return vae_metrics
+
+
 def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict[str, Any]:
     """Run the demo into the workspace ``out``; returns a summary (paths, stage times, headline metrics).
 
@@ -242,14 +257,7 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
         slide_ws = Workspace(ws.root / "slide")
         tiling = tile_slides([bundled_slide()], slide_ws, cfg.tiling)
 
-    with clock.stage("vae", budgets["vae"]):
-        vae_metrics = train_vae(ws, cfg, max_seconds=budgets["vae"])
-
-    for run, conditioning in RUNS.items():
-        with clock.stage(f"gan:{run}", budgets[run]):
-            run_cfg = cfg.model_copy(deep=True)
-            run_cfg.gan.conditioning = conditioning
-            train_gan(ws, run_cfg, run=run, max_seconds=budgets[run], overwrite=True)  # the demo reruns its own runs
+    vae_metrics = train_models(ws, cfg, clock, budgets)
 
     with clock.stage("generate"):
         for run in RUNS:
