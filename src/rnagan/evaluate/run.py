@@ -132,8 +132,8 @@ class _RealSets:
     test_stats: fid.FeatureStats
     test_batch: torch.Tensor  # (N, 3, S, S) uint8
     checkerboard: float  # the real tiles' set score, the unit of the runs' scores
-    probe: probes.LinearProbe  # tissue from frozen Inception features, fitted on the training tiles
-    colour: probes.LinearProbe  # tissue from colour alone (per-channel mean and sd), the same tiles
+    probe: probes.LinearProbe | None  # tissue from frozen Inception features, fitted on the training tiles
+    colour: probes.LinearProbe | None  # tissue from colour alone (per-channel mean and sd); None: one tissue
 
     def fid_train(self, n: int, seed: int) -> float:
         """FID of ``n`` real training tiles (drawn with ``seed``) against the reference: the unit of a run's
@@ -178,8 +178,6 @@ def evaluate(
             "tissues": real.test_rows["tissue"].value_counts().sort_index().to_dict(),
             "fid_train_vs_test": _fid_entry(real.test_stats, real.train_feats, real_split, inception),
             "checkerboard_set_score": real.checkerboard,
-            "probe": real.probe.score(real.test_feats, test_tissues),
-            "colour_control": real.colour.score(probes.colour_features(real.test_batch), test_tissues),
         },
         "paper_conditioning": PAPER_CONDITIONING,
         "runs": {},
@@ -190,6 +188,9 @@ def evaluate(
         "pairs": {},
         "panels": {},
     }
+    if real.probe is not None and real.colour is not None:
+        metrics["real"]["probe"] = real.probe.score(real.test_feats, test_tissues)
+        metrics["real"]["colour_control"] = real.colour.score(probes.colour_features(real.test_batch), test_tissues)
     if classifier is not None:
         metrics["classifier"] = _classifier_metrics(workspace, classifier, tiles_table, real_split, cfg, size)
     umap_sets = {"real": (real.test_feats, real.test_rows["tissue"].tolist())}
@@ -244,6 +245,7 @@ def _real_sets(
     train_feats = cache(_store_identity(workspace, train_rows["key"].tolist(), size), train_tiles)
     test_batch = _stack(test_tiles)
     train_tissues = train_rows["tissue"].tolist()
+    several = len(set(train_tissues)) > 1  # a probe needs two tissues to tell apart
     return _RealSets(
         test_rows=test_rows,
         train_rows=train_rows,
@@ -254,8 +256,8 @@ def _real_sets(
         test_stats=fid.FeatureStats.from_features(test_feats),
         test_batch=test_batch,
         checkerboard=artifacts.set_score(test_batch, cfg.checkerboard_periods),
-        probe=probes.LinearProbe.fit(train_feats, train_tissues),
-        colour=probes.LinearProbe.fit(probes.colour_features(_stack(train_tiles)), train_tissues),
+        probe=probes.LinearProbe.fit(train_feats, train_tissues) if several else None,
+        colour=probes.LinearProbe.fit(probes.colour_features(_stack(train_tiles)), train_tissues) if several else None,
     )
 
 
@@ -327,7 +329,7 @@ def _evaluate_run(
         "memorisation": memo.summary(cfg.memorisation_quantile),
     }
     held_out_drawn = (plain["split"] == real_split).to_numpy()
-    if held_out_drawn.any():  # the probes score the drawn held-out tiles, whose features are at hand
+    if held_out_drawn.any() and real.probe is not None and real.colour is not None:  # drawn held-out tiles
         labels = plain.loc[held_out_drawn, "tissue"].tolist()
         entry["probe"] = real.probe.score(feats[held_out_drawn], labels)
         entry["colour_control"] = real.colour.score(probes.colour_features(batch[held_out_drawn]), labels)
