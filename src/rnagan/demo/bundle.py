@@ -69,9 +69,7 @@ def bundled_tiles(run: str, *, split: str = "test", n_per_profile: int = 1, seed
 
 def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any]:
     """Per run: steps, training seconds, seed; and the metrics measured when the bundle was made (None if not)."""
-    runs = {
-        p.parent.name: {k: json.loads(p.read_text()).get(k) for k in ("step", "training_seconds", "seed")}
-        for p in sorted(bundle.glob("*/meta.json"))
-    }
+    metas = {p.parent.name: json.loads(p.read_text()) for p in sorted(bundle.glob("*/meta.json"))}
+    runs = {run: {k: meta.get(k) for k in ("step", "training_seconds", "seed")} for run, meta in metas.items()}
     metrics = json.loads((bundle / METRICS).read_text()) if (bundle / METRICS).is_file() else None
     return {"runs": runs, "metrics": metrics}
