@@ -117,6 +117,12 @@ class GANConfig(_Section):
     r1_gamma: float = Field(0.0, ge=0)  # hinge only: weight γ of (γ/2)·E‖∇D(real)‖²; 0 turns it off
     r1_every: int = Field(4, ge=1)
     critic_norm: Literal["none", "spectral"] = "none"  # spectral: every critic layer spectrally normalised
+    # Minibatch standard deviation (Karras et al. 2018): the critic sees how much tiles of a group of this many
+    # differ, so a generator that draws one picture per tissue is told apart from real tissue (0 = off)
+    critic_minibatch_std: int = Field(0, ge=0)
+    # Mode seeking (Mao et al. 2019): weight of 1 / (tile distance / noise distance) between two draws of the
+    # same μ, so the extra noise channels change the tile (0 = off, as the paper)
+    mode_seeking: float = Field(0.0, ge=0)
     # DiffAugment (Zhao et al. 2020): the same random, differentiable transforms on real and generated tiles
     # before the critic, so a critic cannot memorise a few hundred tiles ([] = off, as the paper)
     diffaugment: list[Literal["color", "translation", "cutout"]] = []
@@ -171,6 +177,7 @@ class EvaluateConfig(_Section):
     embedding: Literal["umap", "pca"] = "umap"  # pca: no numba compile (~20 s), for the tests
     checkerboard_periods: list[int] = [2, 4, 8]  # pixel periods of ×2 upsampling stages (docs/evaluation.md)
     memorisation_quantile: float = Field(0.01, gt=0, lt=1)  # flag tiles nearer a train tile than this share of test
+    stream_chunk: int = Field(512, ge=1)  # training tiles decoded at once for the memorisation check (streamed)
     report_pairs: int = Field(8, ge=0)  # closest generated/train pairs shown in the report
     report_tiles: int = Field(32, ge=1)  # tiles per contact sheet in the report
     device: str = "auto"  # Inception and classifier: auto (CUDA if present), cpu, cuda, mps
@@ -306,6 +313,9 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "noise_dim": 32, "loss": "hinge", "critic_norm": "spectral", "r1_gamma": 0.1, "r1_every": 4,
             "diffaugment": ["color", "translation", "cutout"], "lr_generator": 2e-4, "lr_critic": 2e-4,
             "betas": (0.0, 0.99), "balance": "sample", "augment_color_jitter": False,
+            # without it every profile of a tissue drew the same tile (diversity 0.4 of real at 1,100 steps);
+            # λ 0.1: 0.87-0.90, FID ratio 2.3 vs 2.8, ResNet fidelity 90 % vs 98 % (docs/gan.md)
+            "mode_seeking": 0.1,
             "batch_size": 32, "steps": 2000, "log_every": 10, "ema_decay": 0.995, "checkpoint_every": 500,
             "sample_every": 500, "num_workers": 0,
         },

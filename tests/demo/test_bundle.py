@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from rnagan.demo.bundle import bundle_facts, bundled_tiles
+from rnagan.datasets.lc25000 import CLASSES
+from rnagan.demo.bundle import bundle_facts, bundle_sheets, bundled_tiles
 from rnagan.demo.pipeline import RUNS
 
 
@@ -28,3 +29,10 @@ def test_the_bundled_rnagan_run_draws_tissues_apart() -> None:
     benign = torch.tensor([t == "lung_n" for t in tissues])
     red_minus_blue = mean[:, 0] - mean[:, 2]
     assert red_minus_blue[benign].mean() > red_minus_blue[~benign].mean() + 5
+
+
+def test_bundle_sheets_show_every_run_for_every_tissue() -> None:
+    sheets = bundle_sheets(n=4)
+    assert set(sheets) == set(CLASSES)
+    assert all(set(by_run) == set(RUNS) for by_run in sheets.values())
+    assert all(png.startswith(b"\x89PNG") for by_run in sheets.values() for png in by_run.values())

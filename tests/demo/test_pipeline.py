@@ -77,6 +77,8 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
     assert all(f"<b>{run}</b>" in report for run in RUNS)
     assert (out / "reports" / "evaluation.html").is_file()
     assert (out / "slide" / "tiles" / "index.parquet").is_file()  # the real slide was tiled, apart
+    assert "frozen-feature probe" in report  # the realism table beside the ResNet's fidelity
+    assert all(f"bundled {run}" in report for run in RUNS)  # the longer bundled run, labelled as such
 
     metrics = json.loads((out / "reports" / "metrics.json").read_text())
     for run in RUNS:

@@ -43,3 +43,15 @@ def test_the_quantile_must_be_a_fraction() -> None:
     feats = np.ones((3, 4))
     with pytest.raises(ValueError, match="quantile"):
         memorisation_check(feats, feats, feats, quantile=1.0)
+
+
+def test_streamed_chunks_find_the_same_neighbours_with_global_indices() -> None:
+    rng = np.random.default_rng(1)
+    refs, queries = rng.normal(size=(103, 8)), rng.normal(size=(20, 8))
+    whole = nearest_neighbours(queries, refs)
+    streamed = nearest_neighbours(queries, (refs[i : i + 10] for i in range(0, 103, 10)))
+    np.testing.assert_array_equal(streamed[1], whole[1])
+    np.testing.assert_allclose(streamed[0], whole[0])
+    assert nearest_neighbours(refs[[101]], (refs[i : i + 10] for i in range(0, 103, 10)))[1].tolist() == [101]
+    with pytest.raises(ValueError, match="no reference"):
+        nearest_neighbours(queries, iter([]))

@@ -59,6 +59,7 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
     pd.concat([row, manifest]).to_csv(folder / "manifest.csv", index=False)
 
     cfg.evaluate.fid_max_images = None  # every tile, so the planted one is measured
+    cfg.evaluate.stream_chunk = 7  # the training tiles are searched in several chunks
     metrics = evaluate(ws, cfg, runs=("rnagan", "reference", "baseline"))
 
     saved = json.loads(ws.metrics.read_text())
@@ -67,6 +68,8 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
         entry = saved["runs"][run]
         assert entry["fid"]["value"] > 0 and entry["fid"]["weights_sha1"] == inception.weights_sha1
         assert "conditioning" in entry and entry["memorisation"]["n_generated"] == entry["n_tiles"]
+        trained_on = pd.read_csv(ws.gan_run(run) / "checkpoint" / "training_tiles.csv")
+        assert entry["memorisation"]["n_train"] == len(trained_on) > 7  # every tile the run saw, not a draw
     assert metrics["runs"]["baseline"]["memorisation"]["n_flagged"] >= 1
     html = ws.report_html.read_text()
     assert "data:image/png;base64," in html and "In-silico perturbations" in html

@@ -22,6 +22,7 @@ import torch
 
 from rnagan.checkpoint import load_checkpoint, save_checkpoint
 from rnagan.errors import CheckpointError
+from rnagan.evaluate.report import tiles_png
 from rnagan.fileio import atomic_dir
 from rnagan.gan.data import read_latents
 from rnagan.gan.sample import TileGenerator, load_generator
@@ -67,9 +68,26 @@ def bundled_tiles(run: str, *, split: str = "test", n_per_profile: int = 1, seed
     return tiles, [t for t in samples.loc[profiles, "tissue"] for _ in range(n_per_profile)]
 
 
-def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any]:
-    """Per run: steps, training seconds, seed; and the metrics measured when the bundle was made (None if not)."""
+def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any] | None:
+    """Per run: steps, training seconds, seed; the demo's budget in minutes; and the metrics measured when the
+    bundle was made (None if none were). None when nothing is bundled."""
     metas = {p.parent.name: json.loads(p.read_text()) for p in sorted(bundle.glob("*/meta.json"))}
+    if not metas:
+        return None
     runs = {run: {k: meta.get(k) for k in ("step", "training_seconds", "seed")} for run, meta in metas.items()}
+    budget = json.loads((bundle / TIMES).read_text()).get("budget_seconds") if (bundle / TIMES).is_file() else None
     metrics = json.loads((bundle / METRICS).read_text()) if (bundle / METRICS).is_file() else None
-    return {"runs": runs, "metrics": metrics}
+    return {"runs": runs, "minutes": None if budget is None else round(budget / 60), "metrics": metrics}
+
+
+def bundle_sheets(n: int, bundle: Path = BUNDLE) -> dict[str, dict[str, bytes]]:
+    """Contact sheets (PNG bytes) ``{tissue: {run: png}}``: the first ``n`` tiles each bundled run draws from the
+    test-split profiles of each tissue, one tile per profile."""
+    sheets: dict[str, dict[str, bytes]] = {}
+    for meta in sorted(bundle.glob("*/meta.json")):
+        run = meta.parent.name
+        tiles, tissues = bundled_tiles(run, bundle=bundle)
+        for tissue in sorted(set(tissues)):
+            rows = [i for i, t in enumerate(tissues) if t == tissue][:n]
+            sheets.setdefault(tissue, {})[run] = tiles_png(tiles[rows])
+    return sheets

@@ -51,6 +51,7 @@ from rich.console import Console
 from rnagan.config import Config, DemoConfig
 from rnagan.datasets.lc25000 import CLASS_NAMES, CLASSES, lc25000_samples, load_lc25000
 from rnagan.datasets.simulate import simulate_counts
+from rnagan.demo.bundle import bundle_facts, bundle_sheets
 from rnagan.evaluate import report
 from rnagan.evaluate.features import read_image
 from rnagan.evaluate.run import evaluate, real_tiles
@@ -272,12 +273,14 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
         figures = {
             "sheets": class_sheets(ws, cfg, runs=tuple(RUNS)),
             "thumbnail": _thumbnail_png(slide_ws.thumbnails / f"{bundled_slide().stem}.png"),
+            "bundle_sheets": bundle_sheets(cfg.demo.sheet_tiles),
         }
         facts = {
             "cohort": _cohort_facts(cohort, splits, imported),
             "tiling": tiling.drop(columns=["error"], errors="ignore").to_dict(orient="records"),
             "vae": {k: vae_metrics.get(k) for k in ("test", "silhouette_mu_test", "stop_reason", "epochs")},
             "gan_steps": {run: _gan_steps(ws, run) for run in RUNS},
+            "bundle": bundle_facts(),
         }
         write_text_atomic(ws.report_html, render_demo_report(cfg, metrics, times, facts, figures))
     return _finish(ws, metrics, clock)

@@ -9,6 +9,7 @@ tissue; a tile far below the real range (under its ``quantile``) is flagged as a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,18 +21,27 @@ def _normalise(features: np.ndarray) -> np.ndarray:
 
 
 def nearest_neighbours(
-    queries: np.ndarray, references: np.ndarray, *, chunk: int = 1024
+    queries: np.ndarray, references: np.ndarray | Iterable[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine distance to, and index of, the nearest reference row for every query row."""
-    q, r = _normalise(queries), _normalise(references)
-    distances = np.empty(len(q))
-    indices = np.empty(len(q), dtype=np.int64)
-    for start in range(0, len(q), chunk):
-        similarity = q[start : start + chunk] @ r.T
-        best = similarity.argmax(axis=1)
-        indices[start : start + chunk] = best
-        distances[start : start + chunk] = 1.0 - similarity[np.arange(len(best)), best]
-    return np.clip(distances, 0.0, 2.0), indices
+    """Cosine distance to, and index of, the nearest reference row for every query row.
+
+    ``references`` is one array or an iterable of row chunks (indices then count across chunks), so a
+    training set of any size is searched with one chunk in memory at a time.
+    """
+    q = _normalise(queries)
+    best = np.full(len(q), -np.inf)
+    indices = np.zeros(len(q), dtype=np.int64)
+    offset = 0
+    for chunk in [references] if isinstance(references, np.ndarray) else references:
+        similarity = q @ _normalise(chunk).T  # (queries, chunk rows)
+        local = similarity.argmax(axis=1)
+        value = similarity[np.arange(len(q)), local]
+        better = value > best
+        best[better], indices[better] = value[better], local[better] + offset
+        offset += len(chunk)
+    if offset == 0:
+        raise ValueError("no reference rows to search")
+    return np.clip(1.0 - best, 0.0, 2.0), indices
 
 
 @dataclass(frozen=True)
@@ -64,13 +74,16 @@ class MemorisationResult:
 
 
 def memorisation_check(
-    generated: np.ndarray, train: np.ndarray, test: np.ndarray, *, quantile: float = 0.01
+    generated: np.ndarray, train: np.ndarray | Iterable[np.ndarray], test: np.ndarray, *, quantile: float = 0.01
 ) -> MemorisationResult:
-    """Flag generated tiles nearer to a training tile than ``quantile`` of real test tiles are."""
+    """Flag generated tiles nearer to a training tile than ``quantile`` of real test tiles are.
+
+    ``train``: the training tiles' features, as one array or streamed in chunks (read once).
+    """
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-    distances, nearest = nearest_neighbours(generated, train)
-    reference, _ = nearest_neighbours(test, train)
+    both, nearest_both = nearest_neighbours(np.concatenate([generated, test]), train)  # one pass over train
+    distances, nearest, reference = both[: len(generated)], nearest_both[: len(generated)], both[len(generated) :]
     threshold = float(np.quantile(reference, quantile))
     return MemorisationResult(
         distances=distances,

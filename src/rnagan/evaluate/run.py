@@ -1,8 +1,9 @@
 """``rnagan evaluate``: every measure of generated tiles against real ones → metrics.json + report.html.
 
 Real tiles come from the tile store, joined through the tile index to the samples table
-(sample_id → tissue, split): ``real_split`` (test) is the reference set, ``train_split`` the set
-memorisation is checked against and the classifier learns from. Generated tiles come from each
+(sample_id → tissue, split): ``real_split`` (test) is the reference set, ``train_split`` the set the
+classifier and the probes learn from; memorisation is checked against every tile each run trained on
+(its checkpoint's list), streamed ``evaluate.stream_chunk`` tiles at a time. Generated tiles come from each
 run's manifest (``rnagan generate``); perturbed twins are left out of the metrics and shown as
 panels. At most ``evaluate.fid_max_images`` tiles per set are drawn (seeded) for the Inception
 measures, because Inception runs at ~5 images/s on 2 CPU cores; conditioning fidelity scores up to
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,38 @@ def _store_identity(workspace: Workspace, keys: Sequence[str], size: int) -> lis
 
 def _file_identity(paths: Sequence[str]) -> list[str]:
     return [f"{p}:{Path(p).stat().st_mtime_ns}" for p in paths]
+
+
+@dataclass
+class _StoreTiles:
+    """Tiles of the store by key, resized to ``size``: their features streamed ``chunk`` tiles at a time
+    (cached per chunk), so a training set of any size is never decoded whole."""
+
+    workspace: Workspace
+    keys: list[str]
+    size: int
+    cache: _FeatureCache
+    chunk: int
+
+    def features(self) -> Iterator[np.ndarray]:
+        for start in range(0, len(self.keys), self.chunk):
+            keys = self.keys[start : start + self.chunk]
+            tiles = _load_store_tiles(self.workspace.tile_store, keys, self.size)
+            yield self.cache(_store_identity(self.workspace, keys, self.size), tiles)
+
+    def tile(self, index: int) -> torch.Tensor:
+        return _load_store_tiles(self.workspace.tile_store, [self.keys[index]], self.size)[0]
+
+
+def _training_keys(workspace: Workspace, run: str, real: _RealSets) -> list[str]:
+    """Every tile the run trained on (its checkpoint's ``training_tiles.csv``), for the memorisation check;
+    the drawn real training tiles for a run saved without that list."""
+    path = workspace.gan_run(run) / "checkpoint" / "training_tiles.csv"
+    if not path.is_file():
+        log.warning("run %s has no training tile list at %s: memorisation is checked against %d drawn training "
+                    "tiles", run, path, len(real.train_rows))
+        return real.train_rows["key"].tolist()
+    return pd.read_csv(path, usecols=["key"])["key"].astype(str).tolist()
 
 
 def _fid_entry(
@@ -203,8 +236,9 @@ def evaluate(
             )
             metrics["runs"][run] = {"status": "missing", "folder": str(folder)}
             continue
+        trained_on = _StoreTiles(workspace, _training_keys(workspace, run, real), size, cache, cfg.stream_chunk)
         metrics["runs"][run], umap_sets[run], run_figures = _evaluate_run(
-            folder, real, classifier, cache, inception, cfg, real_split
+            folder, real, trained_on, classifier, cache, inception, cfg, real_split
         )
         for key, value in run_figures.items():
             figures[key][run] = value
@@ -293,6 +327,7 @@ def _classifier_metrics(
 def _evaluate_run(
     folder: Path,
     real: _RealSets,
+    trained_on: _StoreTiles,
     classifier: classify.TissueClassifier | None,
     cache: _FeatureCache,
     inception: dict[str, Any],
@@ -312,7 +347,9 @@ def _evaluate_run(
     )
     tissues = plain["tissue"].replace("", "unknown").tolist()
     fid_entry = _fid_entry(real.test_stats, feats, real_split, inception)
-    memo = memorisation.memorisation_check(feats, real.train_feats, real.test_feats, quantile=cfg.memorisation_quantile)
+    memo = memorisation.memorisation_check(
+        feats, trained_on.features(), real.test_feats, quantile=cfg.memorisation_quantile
+    )
     entry: dict[str, Any] = {
         "status": "ok",
         "n_tiles": len(tiles),
@@ -326,7 +363,7 @@ def _evaluate_run(
             "score": artifacts.set_score(batch, cfg.checkerboard_periods) / real.checkerboard,
             "periods": cfg.checkerboard_periods,
         },
-        "memorisation": memo.summary(cfg.memorisation_quantile),
+        "memorisation": {**memo.summary(cfg.memorisation_quantile), "n_train": len(trained_on.keys)},
     }
     held_out_drawn = (plain["split"] == real_split).to_numpy()
     if held_out_drawn.any() and real.probe is not None and real.colour is not None:  # drawn held-out tiles
@@ -341,7 +378,7 @@ def _evaluate_run(
     figures = {
         "runs": report.tiles_png(batch[: cfg.report_tiles]),
         "pairs": [
-            (report.png_bytes(tiles[g]), report.png_bytes(real.train_tiles[t]), d)
+            (report.png_bytes(tiles[g]), report.png_bytes(trained_on.tile(t)), d)
             for g, t, d in memo.closest(cfg.report_pairs)
         ],
         "panels": {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))},

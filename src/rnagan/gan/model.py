@@ -77,31 +77,52 @@ class Generator(nn.Module):
         return torch.tanh(self.to_rgb(h))  # (N, 3, S, S)
 
 
+class MinibatchStd(nn.Module):
+    """(N, C, H, W) → (N, C + 1, H, W): one more channel, the mean standard deviation of the features over
+    each group of ``group_size`` consecutive samples (ProGAN/StyleGAN), so the critic can see a lack of variety."""
+
+    def __init__(self, group_size: int) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        group = math.gcd(n, self.group_size)  # a batch that does not split evenly gets smaller groups
+        grouped = x.float().reshape(group, n // group, -1)  # sample i is in group i % (n // group)
+        spread = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=1)  # (n // group,)
+        channel = spread.repeat(group).reshape(n, 1, 1, 1).expand(n, 1, h, w).to(x.dtype)
+        return torch.cat([x, channel], dim=1)
+
+
 class Critic(nn.Module):
-    """image (N, 3, S, S) [+ condition y (N, cond_dim)] -> score (N,); no batch-dependent normalisation.
+    """image (N, 3, S, S) [+ condition y (N, cond_dim)] -> score (N,); no batch-dependent normalisation
+    unless ``minibatch_std`` > 0 (then each score also depends on its group's variety, by design).
 
     ``cond_dim=0`` gives the unconditional (blind) critic of the paper and of the baseline;
     ``spectral_norm`` normalises every layer's weight by its largest singular value.
     """
 
     def __init__(self, *, image_size: int, base_channels: int, max_channels: int, cond_dim: int = 0,
-                 spectral_norm: bool = False) -> None:
+                 spectral_norm: bool = False, minibatch_std: int = 0) -> None:
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         ladder = channel_ladder(image_size, base_channels, max_channels)
         layers: list[nn.Module] = [sn(nn.Conv2d(3, ladder[0], 3, padding=1)), nn.LeakyReLU(0.2)]
         for a, b in itertools.pairwise(ladder):
             layers += [sn(nn.Conv2d(a, b, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        if minibatch_std:
+            layers.append(MinibatchStd(minibatch_std))
         self.features = nn.Sequential(*layers)
         feat = ladder[-1]
-        self.phi = nn.Sequential(nn.Flatten(), sn(nn.Linear(feat * 16, feat)), nn.LeakyReLU(0.2))
+        self.phi = nn.Sequential(nn.Flatten(), sn(nn.Linear((feat + bool(minibatch_std)) * 16, feat)),
+                                 nn.LeakyReLU(0.2))
         self.psi = sn(nn.Linear(feat, 1))
         self.cond_dim = cond_dim
         # V of the projection term; no bias, so y = 0 (the training mean) adds nothing.
         self.embed = sn(nn.Linear(cond_dim, feat, bias=False)) if cond_dim > 0 else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x)  # (N, C_4, 4, 4)
+        h = self.features(x)  # (N, C_4 [+ 1], 4, 4)
         h = self.phi(h)  # (N, C_4)
         score = self.psi(h).squeeze(1)  # (N,)
         if self.embed is not None:

@@ -119,7 +119,8 @@ class GANObjective(nn.Module):
         cond_dim = config.latent_dim if config.conditioning == "projection" else 0  # reference: critic blind
         self.critic = Critic(image_size=config.image_size, base_channels=config.base_channels,
                              max_channels=config.max_channels, cond_dim=cond_dim,
-                             spectral_norm=config.critic_norm == "spectral")
+                             spectral_norm=config.critic_norm == "spectral",
+                             minibatch_std=config.critic_minibatch_std)
         # Fixed once from the training samples and saved with the weights; never recomputed per batch.
         self.register_buffer("latent_mean", latent_mean.float().clone())
         self.register_buffer("latent_std", latent_std.float().clone())
@@ -130,8 +131,9 @@ class GANObjective(nn.Module):
             return None
         return (mu - self.latent_mean) / self.latent_std
 
-    def fake(self, mu: torch.Tensor) -> torch.Tensor:
-        noise = sample_noise(mu.shape[0], self.config, device=mu.device)
+    def fake(self, mu: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if noise is None:
+            noise = sample_noise(mu.shape[0], self.config, device=mu.device)
         z = generator_input(mu, noise, self.config, latent_mean=self.latent_mean, latent_std=self.latent_std)
         return self.generator(z)
 
@@ -162,8 +164,22 @@ class GANObjective(nn.Module):
         return CriticTerms(loss, real_score.mean() - fake_score.mean(), r1)
 
     def generator_loss(self, mu: torch.Tensor) -> torch.Tensor:
-        """−E[D(G(z), y)]: the generator raises the critic's score of its tiles for their own μ."""
-        return -self.critic(self.augment(self.fake(mu)), self.condition(mu)).mean()
+        """−E[D(G(z), y)]: the generator raises the critic's score of its tiles for their own μ.
+
+        With ``mode_seeking`` > 0 the batch holds two noise draws of each μ of its first half, and the loss
+        adds λ / (mean tile distance / mean noise distance) between the twins (MSGAN), so tiles that ignore
+        the noise cost the generator.
+        """
+        if self.config.mode_seeking <= 0:
+            return -self.critic(self.augment(self.fake(mu)), self.condition(mu)).mean()
+        half = mu.shape[0] // 2
+        mu = torch.cat([mu[:half], mu[:half]])
+        noise = sample_noise(2 * half, self.config, device=mu.device)
+        fake = self.fake(mu, noise)
+        tile_distance = (fake[:half] - fake[half:]).abs().mean()
+        noise_distance = (noise[:half] - noise[half:]).abs().mean()
+        seeking = self.config.mode_seeking / (tile_distance / noise_distance + 1e-5)
+        return -self.critic(self.augment(fake), self.condition(mu)).mean() + seeking
 
 
 def latent_statistics(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 
 # Fields that shape the networks or the meaning of their input: a resumed run must match them.
 MODEL_FIELDS = ("conditioning", "image_size", "latent_dim", "noise_dim", "noise", "noise_scale", "base_channels",
-                "max_channels", "upsample", "reference_batch_standardize", "critic_norm")
+                "max_channels", "upsample", "reference_batch_standardize", "critic_norm",
+                "critic_minibatch_std")
 # Fields that decide which tiles a run sees and in what order: a resumed run continuing with other values
 # would mix two data streams under one optimiser state, so they must match too.
 DATA_ORDER_FIELDS = ("batch_size", "seed", "tiles_per_sample", "balance")
