@@ -1,7 +1,7 @@
 """WGAN-GP training throughput: images/s and peak memory per preset, ours against a plain loop.
 
 "ours" is ``rnagan.gan.train.train_step``, the step ``train_gan`` runs (``GANObjective`` losses,
-on-device augmentation, bf16 autocast and channels_last on CUDA); "plain" is a textbook fp32 eager WGAN-GP
+on-device augmentation, channels_last on every device, bf16 autocast on CUDA); "plain" is a textbook fp32 eager WGAN-GP
 step over the *same* networks, written out below. One step = n_critic critic updates + one generator
 update; images/s counts real tiles consumed (batch × n_critic per step).
 
@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -54,7 +56,7 @@ def plain_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.opt
 def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: int) -> dict[str, float]:
     torch.manual_seed(0)
     obj = GANObjective(cfg, latent_mean=torch.zeros(cfg.latent_dim), latent_std=torch.ones(cfg.latent_dim)).to(dev)
-    if mode == "ours" and dev.type == "cuda":
+    if mode == "ours":  # as train_gan: channels_last on every device
         obj.to(memory_format=torch.channels_last)
     opt_d = torch.optim.Adam(obj.critic.parameters(), lr=cfg.lr_critic, betas=cfg.betas)
     opt_g = torch.optim.Adam(obj.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
@@ -108,13 +110,16 @@ def main() -> None:
         print(json.dumps(measure(preset(name).gan, mode, torch.device("cpu"), int(steps), warmup=1)))
         return
 
-    results: dict[str, object] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": {}}
+    # presets not measured this time keep their earlier figures (each entry records its own load average)
+    earlier = json.loads(RESULTS.read_text()).get("cpu", {}) if RESULTS.is_file() else {}
+    results: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": earlier}
     for name in args.presets:
         steps = 2 if name == "paper" else args.steps
         ours, plain = cpu_child(name, "ours", steps), cpu_child(name, "plain", steps)
         cfg = preset(name).gan
         results["cpu"][name] = {"image_size": cfg.image_size, "batch_size": cfg.batch_size, "ours": ours,
-                                "plain": plain, "speedup": round(ours["images_per_s"] / plain["images_per_s"], 2)}
+                                "plain": plain, "speedup": round(ours["images_per_s"] / plain["images_per_s"], 2),
+                                "load_average_1min": round(os.getloadavg()[0], 2)}
         print(name, json.dumps(results["cpu"][name]), flush=True)
     if args.gpu and torch.cuda.is_available():
         dev = torch.device("cuda")
