@@ -10,8 +10,11 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
+from PIL import Image
 
 from rnagan.config import preset
 from rnagan.demo.pipeline import build_cohort, training_tiles
@@ -20,6 +23,7 @@ from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.gan.train import train_gan
 from rnagan.generate import generate_tiles
+from rnagan.slides.augment import resize_tiles
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
 from rnagan.vae.train import train_vae
@@ -47,15 +51,16 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
             ws, cfg, run=run, split="test", perturbations=["TP53=+2"] if run == "rnagan" else (), device="cpu"
         )
 
-    # plant a copy of a training tile among the baseline's tiles
-    tiles = real_tiles(ws)
-    key = tiles.loc[tiles["split"] == "train", "key"].iloc[0]
+    # plant a copy of a tile the baseline trained on among its generated tiles
+    key = pd.read_csv(ws.gan_run("baseline") / "checkpoint" / "training_tiles.csv")["key"].iloc[0]
+    assert key in set(real_tiles(ws).query("split == 'train'")["key"])
     folder = ws.samples_run("baseline")
-    with TileStore(ws.tile_store) as store:
-        planted = store.get_bytes(key)
-    (folder / "tiles" / "planted.jpg").write_bytes(planted)
+    with TileStore(ws.tile_store) as store:  # as the GAN would draw it: at the run's size
+        tile = torch.from_numpy(np.array(store.get(key))).permute(2, 0, 1)
+    planted = resize_tiles(tile[None], cfg.gan.image_size)[0].permute(1, 2, 0).numpy()
+    Image.fromarray(planted).save(folder / "tiles" / "planted.png")
     manifest = pd.read_csv(folder / "manifest.csv", keep_default_na=False)
-    row = manifest.iloc[[0]].assign(profile="planted", path="tiles/planted.jpg", split="")
+    row = manifest.iloc[[0]].assign(profile="planted", path="tiles/planted.png", split="")
     pd.concat([row, manifest]).to_csv(folder / "manifest.csv", index=False)
 
     cfg.evaluate.fid_max_images = None  # every tile, so the planted one is measured

@@ -124,6 +124,15 @@ class _StoreTiles:
             tiles = _load_store_tiles(self.workspace.tile_store, keys, self.size)
             yield self.cache(_store_identity(self.workspace, keys, self.size), tiles)
 
+    def colour_features(self) -> np.ndarray:
+        """(N, 6) per-channel mean and sd of every tile (:func:`probes.colour_features`), chunk by chunk."""
+        chunks = range(0, len(self.keys), self.chunk)
+        return np.concatenate([
+            probes.colour_features(_stack(_load_store_tiles(self.workspace.tile_store, self.keys[i : i + self.chunk],
+                                                            self.size)))
+            for i in chunks
+        ])
+
     def tile(self, index: int) -> torch.Tensor:
         return _load_store_tiles(self.workspace.tile_store, [self.keys[index]], self.size)[0]
 
@@ -159,7 +168,6 @@ class _RealSets:
     test_rows: pd.DataFrame
     train_rows: pd.DataFrame
     test_tiles: list[torch.Tensor]
-    train_tiles: list[torch.Tensor]
     test_feats: np.ndarray
     train_feats: np.ndarray
     test_stats: fid.FeatureStats
@@ -207,7 +215,7 @@ def evaluate(
         },
         "real": {
             "n_test": len(real.test_tiles),
-            "n_train": len(real.train_tiles),
+            "n_train": len(real.train_rows),
             "tissues": real.test_rows["tissue"].value_counts().sort_index().to_dict(),
             "fid_train_vs_test": _fid_entry(real.test_stats, real.train_feats, real_split, inception),
             "checkerboard_set_score": real.checkerboard,
@@ -271,12 +279,12 @@ def _real_sets(
         )
     size = image_size
     test_tiles = _load_store_tiles(workspace.tile_store, test_rows["key"].tolist(), size)
-    train_tiles = _load_store_tiles(workspace.tile_store, train_rows["key"].tolist(), size)
+    train = _StoreTiles(workspace, train_rows["key"].tolist(), size, cache, cfg.stream_chunk)  # never held whole
     log.info(
-        "Inception features of %d %s and %d %s real tiles", len(test_tiles), real_split, len(train_tiles), train_split
+        "Inception features of %d %s and %d %s real tiles", len(test_tiles), real_split, len(train.keys), train_split
     )
     test_feats = cache(_store_identity(workspace, test_rows["key"].tolist(), size), test_tiles)
-    train_feats = cache(_store_identity(workspace, train_rows["key"].tolist(), size), train_tiles)
+    train_feats = np.concatenate(list(train.features()))
     test_batch = _stack(test_tiles)
     train_tissues = train_rows["tissue"].tolist()
     several = len(set(train_tissues)) > 1  # a probe needs two tissues to tell apart
@@ -284,14 +292,13 @@ def _real_sets(
         test_rows=test_rows,
         train_rows=train_rows,
         test_tiles=test_tiles,
-        train_tiles=train_tiles,
         test_feats=test_feats,
         train_feats=train_feats,
         test_stats=fid.FeatureStats.from_features(test_feats),
         test_batch=test_batch,
         checkerboard=artifacts.set_score(test_batch, cfg.checkerboard_periods),
         probe=probes.LinearProbe.fit(train_feats, train_tissues) if several else None,
-        colour=probes.LinearProbe.fit(probes.colour_features(_stack(train_tiles)), train_tissues) if several else None,
+        colour=probes.LinearProbe.fit(train.colour_features(), train_tissues) if several else None,
     )
 
 
