@@ -1,7 +1,8 @@
 """docs/img/realism_bundled.png: real held-out tiles beside the bundled generators' tiles, per tissue.
 
 Rows: for each tissue, real test-split tiles (64 px, resized as training resized them), then tiles the
-bundled ``rnagan`` and ``reference`` runs draw from the same held-out profiles' μ. Run from the repo root::
+bundled ``rnagan`` and ``reference`` runs draw from the same held-out profiles' μ, profile i with noise
+draw i. Run from the repo root::
 
     python docs/scripts/realism_figure.py
 """
@@ -16,7 +17,7 @@ from PIL import Image
 from torchvision.utils import make_grid, save_image
 
 from rnagan.datasets.lc25000 import CLASSES, load_lc25000
-from rnagan.demo.bundle import BUNDLE, SAMPLES, bundled_tiles
+from rnagan.demo.bundle import BUNDLE, SAMPLES, bundled_draws
 from rnagan.slides.augment import resize_tiles
 from rnagan.workspace import read_samples
 
@@ -34,14 +35,11 @@ def real_tiles(tissue: str, profiles: list[str]) -> torch.Tensor:
 def main() -> None:
     samples = read_samples(BUNDLE / SAMPLES)
     test = samples[samples["split"] == "test"]
-    generated = {run: bundled_tiles(run, n_per_profile=1, seed=0) for run in ("rnagan", "reference")}
     rows = []
     for tissue in CLASSES:
         profiles = sorted(test.index[test["tissue"] == tissue])[:PER_ROW]
         rows.append(real_tiles(tissue, profiles))
-        for tiles, tissues in generated.values():
-            picked = [i for i, t in enumerate(tissues) if t == tissue][:PER_ROW]
-            rows.append(tiles[picked])
+        rows += [bundled_draws(run, profiles) for run in ("rnagan", "reference")]
     grid = make_grid(torch.cat(rows).float() / 255, nrow=PER_ROW, padding=2, pad_value=1.0)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     save_image(grid, OUT)

@@ -82,14 +82,22 @@ def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any] | None:
             "command": BUNDLE_COMMAND}
 
 
+def bundled_draws(run: str, profiles: list[str], *, seed: int = 0, bundle: Path = BUNDLE) -> torch.Tensor:
+    """One uint8 tile per profile, profile i with noise draw i: a row of them shows what varies with the
+    profile and with the noise (one draw shared by every profile would hide the second)."""
+    mu = torch.from_numpy(read_latents(bundle / LATENTS).loc[profiles].to_numpy())
+    generator = bundled_generator(run, bundle)
+    return generator.generate_from_noise(mu, generator.sample_noise(len(profiles), seed))
+
+
 def bundle_sheets(n: int, bundle: Path = BUNDLE) -> dict[str, dict[str, bytes]]:
-    """Contact sheets (PNG bytes) ``{tissue: {run: png}}``: the first ``n`` tiles each bundled run draws from the
-    test-split profiles of each tissue, one tile per profile."""
+    """Contact sheets (PNG bytes) ``{tissue: {run: png}}``: what each bundled run draws from the first ``n``
+    test-split profiles of each tissue (:func:`bundled_draws`)."""
+    samples = read_samples(bundle / SAMPLES)
+    test = samples[samples["split"] == "test"]
     sheets: dict[str, dict[str, bytes]] = {}
     for meta in sorted(bundle.glob("*/meta.json")):
-        run = meta.parent.name
-        tiles, tissues = bundled_tiles(run, bundle=bundle)
-        for tissue in sorted(set(tissues)):
-            rows = [i for i, t in enumerate(tissues) if t == tissue][:n]
-            sheets.setdefault(tissue, {})[run] = tiles_png(tiles[rows])
+        for tissue, rows in test.groupby("tissue"):
+            tiles = bundled_draws(meta.parent.name, sorted(rows.index)[:n], bundle=bundle)
+            sheets.setdefault(str(tissue), {})[meta.parent.name] = tiles_png(tiles)
     return sheets

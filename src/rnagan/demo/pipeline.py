@@ -313,8 +313,8 @@ def class_sheets(workspace: Workspace, config: Config, *, runs: tuple[str, ...])
     """Contact sheets (PNG bytes) per class: held-out real tiles, then each run's tiles from held-out profiles.
 
     ``{tissue: {"real": png, "rnagan": png, ...}}``; the generated tiles of a class are those drawn
-    from profiles of that class, the first noise draws of each profile first, so a sheet shows many
-    profiles rather than many draws of one.
+    from its first ``n`` profiles, profile k with noise draw k (modulo the draws), so a sheet shows what
+    varies with the profile and with the noise (every profile shares each noise draw).
     """
     n = config.demo.sheet_tiles
     real = real_tiles(workspace)
@@ -328,9 +328,17 @@ def class_sheets(workspace: Workspace, config: Config, *, runs: tuple[str, ...])
         manifest = read_manifest(workspace.samples_run(run))
         held_out = manifest[(manifest["split"] == "test") & (manifest["perturbation"] == "")]
         for tissue, rows in held_out.groupby("tissue"):
-            paths = rows.sort_values(["noise_index", "profile"])["path"].head(n)
+            paths = _one_draw_per_profile(rows, n)["path"]
             sheets.setdefault(str(tissue), {})[run] = report.tiles_png([read_image(p) for p in paths])
     return sheets
+
+
+def _one_draw_per_profile(rows: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The manifest rows of the first ``n`` profiles (sorted), profile k with noise index k modulo the draws."""
+    profiles = sorted(rows["profile"].unique())[:n]
+    draws = sorted(rows["noise_index"].unique())
+    wanted = pd.DataFrame({"profile": profiles, "noise_index": [draws[k % len(draws)] for k in range(len(profiles))]})
+    return rows.merge(wanted, on=["profile", "noise_index"]).sort_values("profile")
 
 
 def _tensor(tile: np.ndarray) -> torch.Tensor:
