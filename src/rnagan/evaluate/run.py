@@ -118,20 +118,18 @@ class _StoreTiles:
     cache: _FeatureCache
     chunk: int
 
-    def features(self) -> Iterator[np.ndarray]:
+    def _chunks(self) -> Iterator[tuple[list[str], list[torch.Tensor]]]:
         for start in range(0, len(self.keys), self.chunk):
             keys = self.keys[start : start + self.chunk]
-            tiles = _load_store_tiles(self.workspace.tile_store, keys, self.size)
+            yield keys, _load_store_tiles(self.workspace.tile_store, keys, self.size)
+
+    def features(self) -> Iterator[np.ndarray]:
+        for keys, tiles in self._chunks():
             yield self.cache(_store_identity(self.workspace, keys, self.size), tiles)
 
     def colour_features(self) -> np.ndarray:
         """(N, 6) per-channel mean and sd of every tile (:func:`probes.colour_features`), chunk by chunk."""
-        chunks = range(0, len(self.keys), self.chunk)
-        return np.concatenate([
-            probes.colour_features(_stack(_load_store_tiles(self.workspace.tile_store, self.keys[i : i + self.chunk],
-                                                            self.size)))
-            for i in chunks
-        ])
+        return np.concatenate([probes.colour_features(_stack(tiles)) for _, tiles in self._chunks()])
 
     def tile(self, index: int) -> torch.Tensor:
         return _load_store_tiles(self.workspace.tile_store, [self.keys[index]], self.size)[0]
