@@ -22,6 +22,9 @@ Losses (``gan.loss``):
   generator, with an R1 penalty on real tiles every ``r1_every`` critic steps. With DiffAugment and a
   spectrally normalised critic this is the data-efficient recipe of small-data GANs (Zhao et al.
   2020; Karras et al. 2020), and it converges in far fewer steps on a few hundred tiles.
+
+``gan.mode_seeking`` adds MSGAN's term to the generator's loss (either loss): without it the projection
+critic was satisfied by one picture per tissue, whatever the noise.
 """
 
 from __future__ import annotations
