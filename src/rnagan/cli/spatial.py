@@ -230,12 +230,11 @@ def evaluate(
 ) -> None:
     """Paired evaluation: a probe trained on real patches, scored on real and generated tiles of held-out spots."""
     from rnagan.evaluate.paired_run import evaluate_paired
+    from rnagan.samples import has_manifest
     from rnagan.workspace import Workspace
 
     ws = Workspace(workspace)
-    names = run or [
-        r for r in ("rnagan", "shuffled", "reference", "baseline") if (ws.samples_run(r) / "manifest.csv").is_file()
-    ]
+    names = run or [r for r in ("rnagan", "shuffled", "reference", "baseline") if has_manifest(ws.samples_run(r))]
     metrics = evaluate_paired(ws, resolve_config(preset, config, set_), runs={r: ws.samples_run(r) for r in names})
     for name, scores in metrics["sets"].items():
         r, gene_r = scores["marker_r_mean"], scores["gene_r_mean"]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from rnagan.config import Config
 from rnagan.datasets.her2st import SECTIONS, SPLITS
-from rnagan.demo.pipeline import RUNS, StageClock, demo_config, stage_budgets, train_models
+from rnagan.demo.pipeline import RUNS, start_demo, train_models
 from rnagan.evaluate.paired_run import LAYOUT_FILE, evaluate_paired
 from rnagan.fileio import write_json_atomic, write_text_atomic
 from rnagan.generate import generate_tiles
@@ -48,15 +48,10 @@ BARS = {"ours_over_ceiling_marker_r": 0.4, "p": 0.01, "accuracy_points_over_floo
 
 def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict[str, Any]:
     """Run the her2st demo into the workspace ``out``; returns a summary (paths, stage times, headline)."""
-    cfg = demo_config(config)
-    cfg.vae.umap_figure = False  # the page shows no UMAP, and its first numba compile costs 20-60 s
-    total_seconds = 60.0 * (minutes if minutes is not None else cfg.demo.minutes)
-    budgets = stage_budgets(cfg.demo, total_seconds)
-    ws = Workspace(out).create()
-    clock = StageClock(total_seconds, names=STAGES)
+    cfg, ws, clock, budgets = start_demo(out, config, minutes, STAGES)  # demo_config leaves out the UMAP figure
     clock.console.print(
         f"[bold]rnagan demo --dataset her2st[/] → {ws.root}: REAL spatial expression and H&E of "
-        f"{len(SECTIONS)} HER2+ breast sections; preset {cfg.preset}, budget {total_seconds / 60:g} min",
+        f"{len(SECTIONS)} HER2+ breast sections; preset {cfg.preset}, budget {clock.total_seconds / 60:g} min",
         highlight=False,
     )
     with clock.stage("cohort"):
@@ -100,7 +95,7 @@ def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) 
     clock.console.print(
         f"ours/ceiling marker r {_fmt(headline['ours_over_ceiling_marker_r'])}, permutation p "
         f"{metrics['sets']['rnagan']['permutation']['p']:.4f}, accuracy {headline['accuracy_points_over_floor']:+.1f} "
-        f"points over the floor; total {times['total_seconds']:.0f} s of {total_seconds:.0f} s",
+        f"points over the floor; total {times['total_seconds']:.0f} s of {clock.total_seconds:.0f} s",
         highlight=False,
     )
     return {"workspace": str(ws.root), "report": str(ws.report_html), "times": times, "headline": headline}

@@ -208,6 +208,16 @@ STAGES: tuple[str, ...] = (
 )
 
 
+def start_demo(out: Path, config: Config, minutes: float | None, stages: tuple[str, ...]
+               ) -> tuple[Config, Workspace, StageClock, dict[str, float]]:
+    """The demo's config, its workspace (created), a clock over ``stages`` and each trained stage's budget;
+    ``minutes`` defaults to ``config.demo.minutes``. Shared by the lung and her2st demos."""
+    cfg = demo_config(config)
+    total_seconds = 60.0 * (minutes if minutes is not None else cfg.demo.minutes)
+    clock = StageClock(total_seconds, names=stages)
+    return cfg, Workspace(out).create(), clock, stage_budgets(cfg.demo, total_seconds)
+
+
 def train_models(ws: Workspace, cfg: Config, clock: StageClock, budgets: dict[str, float]) -> dict[str, Any]:
     """The β-VAE, then the three GAN runs (:data:`RUNS`), each within its budget; returns the VAE's metrics.
 
@@ -230,14 +240,10 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
     for how it is shared. The stages are the library's own functions, so the workspace it leaves is an
     ordinary one: every ``rnagan`` command can continue from it.
     """
-    cfg = demo_config(config)
-    total_seconds = 60.0 * (minutes if minutes is not None else cfg.demo.minutes)
-    budgets = stage_budgets(cfg.demo, total_seconds)
-    ws = Workspace(out).create()
-    clock = StageClock(total_seconds, names=STAGES)
+    cfg, ws, clock, budgets = start_demo(out, config, minutes, STAGES)
     clock.console.print(
         f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.demo.image_size} px, "
-        f"budget {total_seconds / 60:g} min. [yellow]The expression profiles are simulated[/] "
+        f"budget {clock.total_seconds / 60:g} min. [yellow]The expression profiles are simulated[/] "
         "(no public RNA-seq data set pairs with these images).",
         highlight=False,
     )
