@@ -177,7 +177,11 @@ class EvaluateConfig(_Section):
     embedding: Literal["umap", "pca"] = "umap"  # pca: no numba compile (~20 s), for the tests
     checkerboard_periods: list[int] = [2, 4, 8]  # pixel periods of ×2 upsampling stages (docs/evaluation.md)
     memorisation_quantile: float = Field(0.01, gt=0, lt=1)  # flag tiles nearer a train tile than this share of test
-    stream_chunk: int = Field(512, ge=1)  # training tiles decoded at once for the memorisation check (streamed)
+    # every set is decoded this many tiles at a time: memory does not grow with the cohort
+    stream_chunk: int = Field(512, ge=1)
+    # FID statistics stream over every tile of a set; KID, C2ST, diversity, probes, memorisation and the map
+    # use the features of a seeded draw of at most this many (2,048 float64 each: 16 KB a tile); None: all
+    feature_max_tiles: int | None = Field(5000, ge=2)
     report_pairs: int = Field(8, ge=0)  # closest generated/train pairs shown in the report
     report_tiles: int = Field(32, ge=1)  # tiles per contact sheet in the report
     device: str = "auto"  # Inception and classifier: auto (CUDA if present), cpu, cuda, mps

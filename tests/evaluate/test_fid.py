@@ -32,6 +32,19 @@ def test_fid_equals_the_textbook_formula(n: int) -> None:
     assert fid_from_features(a, b) == pytest.approx(_textbook_fid(a, b), rel=1e-6)
 
 
+@pytest.mark.parametrize("n", [300, 20])
+def test_stats_streamed_in_chunks_give_the_fid_of_the_whole_set(n: int) -> None:
+    rng = np.random.default_rng(n)
+    a = rng.normal(loc=5.0, size=(n, 40))  # offset from zero, as Inception features are
+    b = rng.normal(loc=5.3, scale=1.2, size=(n, 40))
+    streamed = FeatureStats.from_chunks([*np.array_split(a, 7), a[:0]])
+    np.testing.assert_allclose(streamed.mu, a.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(streamed.sigma, np.cov(a, rowvar=False), rtol=1e-10, atol=1e-12)
+    assert streamed.n == n
+    whole = fid_from_features(a, b)
+    assert frechet_distance(streamed, FeatureStats.from_features(b)) == pytest.approx(whole, rel=1e-8)
+
+
 def test_fid_with_two_images_is_real_and_finite() -> None:
     """n=2 in 2048 dimensions: Σ has rank 1; no complex numbers, no NaN."""
     rng = np.random.default_rng(0)

@@ -61,7 +61,12 @@ def peak_ratios(images: torch.Tensor, periods: Sequence[int] = DEFAULT_PERIODS) 
 
 def set_score(images: torch.Tensor, periods: Sequence[int] = DEFAULT_PERIODS) -> float:
     """Geometric mean of :func:`peak_ratios` over a set of same-size tiles."""
-    return float(np.exp(np.log(peak_ratios(images, periods)).mean()))
+    return geometric_mean(peak_ratios(images, periods))
+
+
+def geometric_mean(ratios: np.ndarray) -> float:
+    """The set score of per-tile :func:`peak_ratios` gathered batch by batch."""
+    return float(np.exp(np.log(ratios).mean()))
 
 
 def checkerboard_score(generated: torch.Tensor, real: torch.Tensor, periods: Sequence[int] = DEFAULT_PERIODS) -> float:

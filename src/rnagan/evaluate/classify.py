@@ -23,6 +23,7 @@ from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from torch import nn
 from torchvision.models import resnet18
 
+from rnagan.evaluate.tilesets import TileSet
 from rnagan.runtime import evaluating, seed_everything
 from rnagan.slides.augment import random_flips
 
@@ -43,8 +44,8 @@ class TissueClassifier:
             )
         return x / 127.5 - 1.0
 
-    def predict_proba(self, images: torch.Tensor, batch_size: int = 64) -> np.ndarray:
-        """uint8 (N, 3, H, W) → class probabilities (N, C) in the order of ``classes``."""
+    def predict_proba(self, images: torch.Tensor | TileSet, batch_size: int = 64) -> np.ndarray:
+        """uint8 (N, 3, H, W), whole or decoded batch by batch → class probabilities (N, C), ``classes`` order."""
         out = []
         with evaluating(self.model):
             for start in range(0, len(images), batch_size):
@@ -54,9 +55,9 @@ class TissueClassifier:
 
 
 def train_classifier(
-    images: torch.Tensor,
+    images: torch.Tensor | TileSet,
     labels: Sequence[str],
-    val_images: torch.Tensor,
+    val_images: torch.Tensor | TileSet,
     val_labels: Sequence[str],
     *,
     epochs: int,
@@ -68,7 +69,8 @@ def train_classifier(
 ) -> TissueClassifier:
     """ResNet-18 from scratch on real tiles; the weights of the epoch with the lowest validation loss.
 
-    Both losses weigh each class by the inverse of its share of the training tiles.
+    Both losses weigh each class by the inverse of its share of the training tiles. A :class:`TileSet` is
+    decoded a batch at a time, so a cohort of any size trains in flat memory.
     """
     seed_everything(seed)
     classes = sorted(set(labels))
@@ -99,7 +101,7 @@ def train_classifier(
             optimiser.step()
         known = y_val >= 0
         if known.any():
-            proba = clf.predict_proba(val_images[known])
+            proba = clf.predict_proba(val_images)[known.numpy()]
             log_proba = torch.log(torch.from_numpy(proba) + 1e-12)
             val_loss = float(F.nll_loss(log_proba, y_val[known], weight=weight.cpu()))
             if val_loss < best_loss:

@@ -14,6 +14,7 @@ distributions, so small negative values are expected and kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +40,35 @@ class FeatureStats:
         centred = feats - mu
         sigma = centred.T @ centred / (n - 1)
         if n <= d:
-            factor = centred.T / np.sqrt(n - 1)  # (d, n): exact, no decomposition needed
-        else:
-            values, vectors = np.linalg.eigh(sigma)
-            keep = values > values.max() * 1e-12
-            factor = vectors[:, keep] * np.sqrt(values[keep])
-        return cls(mu=mu, sigma=sigma, factor=factor, n=n)
+            return cls(mu=mu, sigma=sigma, factor=centred.T / np.sqrt(n - 1), n=n)  # (d, n): exact
+        return cls.from_moments(mu, sigma, n)
+
+    @classmethod
+    def from_moments(cls, mu: np.ndarray, sigma: np.ndarray, n: int) -> FeatureStats:
+        """Statistics from a mean and covariance, factored by eigendecomposition (negative round-off clipped)."""
+        values, vectors = np.linalg.eigh(sigma)
+        keep = values > values.max() * 1e-12
+        return cls(mu=mu, sigma=sigma, factor=vectors[:, keep] * np.sqrt(values[keep]), n=n)
+
+    @classmethod
+    def from_chunks(cls, chunks: Iterable[np.ndarray]) -> FeatureStats:
+        """Statistics of feature rows that arrive chunk by chunk, never held together: each chunk's mean and
+        centred scatter are merged into the running ones (Chan et al. 1979), which stays exact in float64."""
+        n, mu, scatter = 0, 0.0, 0.0
+        for chunk in chunks:
+            feats = np.asarray(chunk, dtype=np.float64)
+            if not len(feats):
+                continue
+            chunk_mu = feats.mean(axis=0)
+            centred = feats - chunk_mu
+            delta = chunk_mu - mu
+            total = n + len(feats)
+            scatter = scatter + centred.T @ centred + np.outer(delta, delta) * (n * len(feats) / total)
+            mu = mu + delta * (len(feats) / total)
+            n = total
+        if n < 2:
+            raise ValueError(f"need at least 2 feature rows, got {n}")
+        return cls.from_moments(np.asarray(mu), np.asarray(scatter) / (n - 1), n)
 
     def save(self, path: str | Path) -> None:
         np.savez(path, mu=self.mu, sigma=self.sigma, factor=self.factor, n=self.n)

@@ -40,15 +40,19 @@ def two_sample_test(real: np.ndarray, generated: np.ndarray, *, folds: int = 5, 
             "n_real": len(real), "n_generated": len(generated)}
 
 
-def mean_pairwise_distance(features: np.ndarray) -> float:
-    """Mean Euclidean distance over all pairs of distinct rows."""
+def mean_pairwise_distance(features: np.ndarray, block: int = 1024) -> float:
+    """Mean Euclidean distance over all pairs of distinct rows, ``block`` rows at a time (memory n × block)."""
     feats = np.asarray(features, dtype=np.float64)
     n = len(feats)
     if n < 2:
         return float("nan")
     squared = (feats**2).sum(1)
-    gram = np.maximum(squared[:, None] + squared[None, :] - 2 * feats @ feats.T, 0.0)
-    return float(np.sqrt(gram).sum() / (n * (n - 1)))
+    total = 0.0
+    for start in range(0, n, block):
+        rows = slice(start, start + block)
+        gram = squared[rows, None] + squared[None, :] - 2 * feats[rows] @ feats.T
+        total += np.sqrt(np.maximum(gram, 0.0)).sum()
+    return float(total / (n * (n - 1)))
 
 
 def diversity(generated: np.ndarray, generated_labels: Sequence[str], real: np.ndarray,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,18 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from rnagan.config import Config, EvaluateConfig
 from rnagan.errors import InputFileError
 from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, probes, realism, report
 from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures, read_image
+from rnagan.evaluate.tilesets import FileTiles, StoreTiles, TileSet
 from rnagan.fileio import write_json_atomic, write_text_atomic
 from rnagan.runtime import pick_device
 from rnagan.samples import has_manifest, read_manifest
-from rnagan.slides.augment import resize_tiles
 from rnagan.slides.dataset import read_tile_index
-from rnagan.slides.store import TileStore
 from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
@@ -62,77 +60,75 @@ def _draw(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
     return frame.sample(n=limit, random_state=seed).sort_index()
 
 
-def _load_store_tiles(store_path: Path, keys: Sequence[str], size: int) -> list[torch.Tensor]:
-    """Real tiles, resized to the generator's ``size`` exactly as its training resized them."""
-    with TileStore(store_path) as store:
-        return [resize_tiles(torch.from_numpy(np.array(store.get(k))).permute(2, 0, 1), size) for k in keys]
-
-
-def _stack(tiles: Sequence[torch.Tensor]) -> torch.Tensor:
-    """uint8 tiles → one (N, 3, S, S) batch; tiles of another size are resized to the most common one."""
-    sizes = pd.Series([tuple(t.shape[-2:]) for t in tiles]).mode()[0]
-    same = [
-        t
-        if tuple(t.shape[-2:]) == sizes
-        else F.interpolate(t[None].float(), size=sizes, mode="bilinear", antialias=True)[0].round().to(torch.uint8)
-        for t in tiles
-    ]
-    return torch.stack(same)
-
-
 class _FeatureCache:
-    """Inception features keyed by a digest of (weights, resize, tile identities): reruns are free."""
+    """Inception features by chunk, keyed by a digest of (weights, resize, tile identities): reruns decode
+    and extract nothing they did before, and no set is ever decoded whole."""
 
-    def __init__(self, folder: Path, extractor: InceptionFeatures) -> None:
+    def __init__(self, folder: Path, extractor: InceptionFeatures, chunk: int) -> None:
         self.folder = folder
         self.extractor = extractor
+        self.chunk = chunk
 
-    def __call__(self, identity: Sequence[str], tiles: Sequence[torch.Tensor]) -> np.ndarray:
-        digest = hashlib.sha256("\n".join([self.extractor.weights_sha1, RESIZE_MODE, *identity]).encode())
-        path = self.folder / f"{digest.hexdigest()[:24]}.npy"
-        if path.is_file():
-            return np.load(path)
-        features = self.extractor.extract(tiles)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        np.save(path, features)
-        return features
+    def chunks(self, tiles: TileSet) -> Iterator[np.ndarray]:
+        for start in range(0, len(tiles), self.chunk):
+            positions = list(range(start, min(start + self.chunk, len(tiles))))
+            identity = [self.extractor.weights_sha1, RESIZE_MODE, *tiles.identities(positions)]
+            digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()
+            path = self.folder / f"{digest[:24]}.npy"
+            if path.is_file():
+                yield np.load(path)
+                continue
+            features = self.extractor.extract(tiles[positions])
+            self.folder.mkdir(parents=True, exist_ok=True)
+            np.save(path, features)
+            yield features
 
-
-def _store_identity(workspace: Workspace, keys: Sequence[str], size: int) -> list[str]:
-    stat = (workspace.tile_store / "data.mdb").stat()
-    return [f"store:{stat.st_size}:{stat.st_mtime_ns}:{size}px", *keys]
-
-
-def _file_identity(paths: Sequence[str]) -> list[str]:
-    return [f"{p}:{Path(p).stat().st_mtime_ns}" for p in paths]
+    def __call__(self, tiles: TileSet) -> np.ndarray:
+        return np.concatenate(list(self.chunks(tiles)))
 
 
 @dataclass
-class _StoreTiles:
-    """Tiles of the store by key, resized to ``size``: their features streamed ``chunk`` tiles at a time
-    (cached per chunk), so a training set of any size is never decoded whole."""
+class _PixelMeasures:
+    """What evaluation reads from pixels rather than features, gathered in one streamed pass."""
 
-    workspace: Workspace
-    keys: list[str]
-    size: int
-    cache: _FeatureCache
-    chunk: int
+    colour: np.ndarray  # (N, 6) per-channel mean and sd (:func:`probes.colour_features`)
+    checkerboard: float  # the set score of :mod:`artifacts`
 
-    def _chunks(self) -> Iterator[tuple[list[str], list[torch.Tensor]]]:
-        for start in range(0, len(self.keys), self.chunk):
-            keys = self.keys[start : start + self.chunk]
-            yield keys, _load_store_tiles(self.workspace.tile_store, keys, self.size)
+    @classmethod
+    def of(cls, tiles: TileSet, periods: Sequence[int], chunk: int) -> _PixelMeasures:
+        colour, ratios = [], []
+        for _, batch in tiles.chunks(chunk):
+            colour.append(probes.colour_features(batch))
+            ratios.append(artifacts.peak_ratios(batch, periods))
+        return cls(np.concatenate(colour), artifacts.geometric_mean(np.concatenate(ratios)))
 
-    def features(self) -> Iterator[np.ndarray]:
-        for keys, tiles in self._chunks():
-            yield self.cache(_store_identity(self.workspace, keys, self.size), tiles)
 
-    def colour_features(self) -> np.ndarray:
-        """(N, 6) per-channel mean and sd of every tile (:func:`probes.colour_features`), chunk by chunk."""
-        return np.concatenate([probes.colour_features(_stack(tiles)) for _, tiles in self._chunks()])
+@dataclass
+class _Features:
+    """A set's FID statistics over every tile, streamed, and the features of a seeded draw of at most ``cap``
+    tiles (positions ``kept``, in order) for the measures that need rows: memory stops growing at ``cap``."""
 
-    def tile(self, index: int) -> torch.Tensor:
-        return _load_store_tiles(self.workspace.tile_store, [self.keys[index]], self.size)[0]
+    stats: fid.FeatureStats
+    kept: np.ndarray
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, tiles: TileSet, cache: _FeatureCache, cap: int | None, seed: int) -> _Features:
+        n = len(tiles)
+        drawn = cap is not None and n > cap
+        kept = np.sort(np.random.default_rng(seed).choice(n, cap, replace=False)) if drawn else np.arange(n)
+        rows: list[np.ndarray] = []
+
+        def keeping(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+            start = 0
+            for chunk in chunks:
+                inside = kept[(kept >= start) & (kept < start + len(chunk))]
+                rows.append(chunk[inside - start])
+                start += len(chunk)
+                yield chunk
+
+        stats = fid.FeatureStats.from_chunks(keeping(cache.chunks(tiles)))
+        return cls(stats=stats, kept=kept, rows=np.concatenate(rows))
 
 
 def _training_keys(workspace: Workspace, run: str, real: _RealSets) -> list[str]:
@@ -141,18 +137,17 @@ def _training_keys(workspace: Workspace, run: str, real: _RealSets) -> list[str]
     path = workspace.gan_run(run) / "checkpoint" / "training_tiles.csv"
     if not path.is_file():
         log.warning("run %s has no training tile list at %s: memorisation is checked against %d drawn training "
-                    "tiles", run, path, len(real.train_rows))
-        return real.train_rows["key"].tolist()
+                    "tiles", run, path, len(real.train))
+        return real.train.keys
     return pd.read_csv(path, usecols=["key"])["key"].astype(str).tolist()
 
 
 def _fid_entry(
-    real: fid.FeatureStats, generated: np.ndarray, reference: str, inception: dict[str, Any]
+    real: fid.FeatureStats, generated: fid.FeatureStats, reference: str, inception: dict[str, Any]
 ) -> dict[str, Any]:
-    value = fid.frechet_distance(real, fid.FeatureStats.from_features(generated))
     return {
-        "value": value,
-        "n_generated": len(generated),
+        "value": fid.frechet_distance(real, generated),
+        "n_generated": generated.n,
         "n_real": real.n,
         "reference_split": reference,
         **{k: inception[k] for k in ("backbone", "weights_sha1", "resize")},
@@ -163,22 +158,22 @@ def _fid_entry(
 class _RealSets:
     """The real reference (``real_split``) and training tiles drawn for the Inception measures."""
 
-    test_rows: pd.DataFrame
-    train_rows: pd.DataFrame
-    test_tiles: list[torch.Tensor]
-    test_feats: np.ndarray
-    train_feats: np.ndarray
-    test_stats: fid.FeatureStats
-    test_batch: torch.Tensor  # (N, 3, S, S) uint8
-    checkerboard: float  # the real tiles' set score, the unit of the runs' scores
+    test: StoreTiles
+    train: StoreTiles
+    test_features: _Features
+    train_features: _Features
+    test_rows: pd.DataFrame  # the tiles of ``test_features.rows``: their tissue
+    test_pixels: _PixelMeasures  # its checkerboard score is the unit of the runs' scores
     probe: probes.LinearProbe | None  # tissue from frozen Inception features, fitted on the training tiles
     colour: probes.LinearProbe | None  # tissue from colour alone (per-channel mean and sd); None: one tissue
 
-    def fid_train(self, n: int, seed: int) -> float:
-        """FID of ``n`` real training tiles (drawn with ``seed``) against the reference: the unit of a run's
-        FID at the same n, since FID falls as n grows."""
-        rows = np.random.default_rng(seed).choice(len(self.train_feats), min(n, len(self.train_feats)), replace=False)
-        return fid.frechet_distance(self.test_stats, fid.FeatureStats.from_features(self.train_feats[rows]))
+    def fid_train(self, n: int, seed: int) -> tuple[float, int]:
+        """FID of ``n`` real training tiles (drawn with ``seed``; fewer if fewer were kept) against the reference,
+        and that n: the unit of a run's FID at the same n, since FID falls as n grows."""
+        train = self.train_features.rows
+        rows = np.random.default_rng(seed).choice(len(train), min(n, len(train)), replace=False)
+        stats = fid.FeatureStats.from_features(train[rows])
+        return fid.frechet_distance(self.test_features.stats, stats), len(rows)
 
 
 def evaluate(
@@ -195,7 +190,7 @@ def evaluate(
     device = pick_device(cfg.device)
     extractor = InceptionFeatures.load(weights, device=device, batch_size=cfg.fid_batch_size)
     inception = extractor.describe()
-    cache = _FeatureCache(workspace.reports / "cache", extractor)
+    cache = _FeatureCache(workspace.reports / "cache", extractor, cfg.stream_chunk)
 
     tiles_table = real_tiles(workspace)
     size = config.gan.image_size
@@ -212,11 +207,13 @@ def evaluate(
             "preset": config.preset,
         },
         "real": {
-            "n_test": len(real.test_tiles),
-            "n_train": len(real.train_rows),
+            "n_test": len(real.test),
+            "n_train": len(real.train),
             "tissues": real.test_rows["tissue"].value_counts().sort_index().to_dict(),
-            "fid_train_vs_test": _fid_entry(real.test_stats, real.train_feats, real_split, inception),
-            "checkerboard_set_score": real.checkerboard,
+            "fid_train_vs_test": _fid_entry(
+                real.test_features.stats, real.train_features.stats, real_split, inception
+            ),
+            "checkerboard_set_score": real.test_pixels.checkerboard,
         },
         "paper_conditioning": PAPER_CONDITIONING,
         "runs": {},
@@ -228,11 +225,12 @@ def evaluate(
         "panels": {},
     }
     if real.probe is not None and real.colour is not None:
-        metrics["real"]["probe"] = real.probe.score(real.test_feats, test_tissues)
-        metrics["real"]["colour_control"] = real.colour.score(probes.colour_features(real.test_batch), test_tissues)
+        metrics["real"]["probe"] = real.probe.score(real.test_features.rows, test_tissues)
+        kept_colour = real.test_pixels.colour[real.test_features.kept]
+        metrics["real"]["colour_control"] = real.colour.score(kept_colour, test_tissues)
     if classifier is not None:
         metrics["classifier"] = _classifier_metrics(workspace, classifier, tiles_table, real_split, cfg, size)
-    umap_sets = {"real": (real.test_feats, real.test_rows["tissue"].tolist())}
+    umap_sets = {"real": (real.test_features.rows, test_tissues)}
 
     for run in runs:
         folder = workspace.samples_run(run)
@@ -242,7 +240,7 @@ def evaluate(
             )
             metrics["runs"][run] = {"status": "missing", "folder": str(folder)}
             continue
-        trained_on = _StoreTiles(workspace, _training_keys(workspace, run, real), size, cache, cfg.stream_chunk)
+        trained_on = StoreTiles(workspace.tile_store, _training_keys(workspace, run, real), size)
         metrics["runs"][run], umap_sets[run], run_figures = _evaluate_run(
             folder, real, trained_on, classifier, cache, inception, cfg, real_split
         )
@@ -275,28 +273,23 @@ def _real_sets(
             f"need at least 2 real tiles in splits {real_split!r} and {train_split!r}; "
             f"found {len(test_rows)} and {len(train_rows)}"
         )
-    size = image_size
-    test_tiles = _load_store_tiles(workspace.tile_store, test_rows["key"].tolist(), size)
-    train = _StoreTiles(workspace, train_rows["key"].tolist(), size, cache, cfg.stream_chunk)  # never held whole
-    log.info(
-        "Inception features of %d %s and %d %s real tiles", len(test_tiles), real_split, len(train.keys), train_split
-    )
-    test_feats = cache(_store_identity(workspace, test_rows["key"].tolist(), size), test_tiles)
-    train_feats = np.concatenate(list(train.features()))
-    test_batch = _stack(test_tiles)
-    train_tissues = train_rows["tissue"].tolist()
+    test = StoreTiles(workspace.tile_store, test_rows["key"].tolist(), image_size)
+    train = StoreTiles(workspace.tile_store, train_rows["key"].tolist(), image_size)
+    log.info("Inception features of %d %s and %d %s real tiles", len(test), real_split, len(train), train_split)
+    test_features = _Features.of(test, cache, cfg.feature_max_tiles, cfg.seed)
+    train_features = _Features.of(train, cache, cfg.feature_max_tiles, cfg.seed)
+    train_tissues = train_rows["tissue"].to_numpy()
     several = len(set(train_tissues)) > 1  # a probe needs two tissues to tell apart
+    train_colour = _PixelMeasures.of(train, cfg.checkerboard_periods, cfg.stream_chunk).colour if several else None
     return _RealSets(
-        test_rows=test_rows,
-        train_rows=train_rows,
-        test_tiles=test_tiles,
-        test_feats=test_feats,
-        train_feats=train_feats,
-        test_stats=fid.FeatureStats.from_features(test_feats),
-        test_batch=test_batch,
-        checkerboard=artifacts.set_score(test_batch, cfg.checkerboard_periods),
-        probe=probes.LinearProbe.fit(train_feats, train_tissues) if several else None,
-        colour=probes.LinearProbe.fit(train.colour_features(), train_tissues) if several else None,
+        test=test,
+        train=train,
+        test_features=test_features,
+        train_features=train_features,
+        test_rows=test_rows.iloc[test_features.kept],
+        test_pixels=_PixelMeasures.of(test, cfg.checkerboard_periods, cfg.stream_chunk),
+        probe=probes.LinearProbe.fit(train_features.rows, train_tissues[train_features.kept]) if several else None,
+        colour=probes.LinearProbe.fit(train_colour, train_tissues) if train_colour is not None else None,
     )
 
 
@@ -304,8 +297,8 @@ def _real_sheets(real: _RealSets, n: int) -> dict[str, bytes]:
     """A contact sheet (PNG) of the first ``n`` real reference tiles of each tissue."""
     sheets = {}
     for tissue, rows in real.test_rows.groupby("tissue"):
-        positions = [real.test_rows.index.get_loc(i) for i in rows.index[:n]]
-        sheets[tissue] = report.tiles_png(real.test_batch[positions])
+        positions = real.test_features.kept[[real.test_rows.index.get_loc(i) for i in rows.index[:n]]]
+        sheets[tissue] = report.tiles_png(real.test[positions])
     return sheets
 
 
@@ -319,9 +312,7 @@ def _classifier_metrics(
 ) -> dict[str, Any]:
     """How well the tissue classifier names real held-out tiles: the ceiling for conditioning fidelity."""
     scored = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fidelity_max_tiles, cfg.seed)
-    proba = _predict_in_chunks(
-        classifier, scored["key"].tolist(), lambda keys: _load_store_tiles(workspace.tile_store, keys, size)
-    )
+    proba = classifier.predict_proba(StoreTiles(workspace.tile_store, scored["key"].tolist(), size))
     return {
         "classes": classifier.classes,
         "n_train_tiles": classifier.n_train,
@@ -332,7 +323,7 @@ def _classifier_metrics(
 def _evaluate_run(
     folder: Path,
     real: _RealSets,
-    trained_on: _StoreTiles,
+    trained_on: StoreTiles,
     classifier: classify.TissueClassifier | None,
     cache: _FeatureCache,
     inception: dict[str, Any],
@@ -342,64 +333,57 @@ def _evaluate_run(
     """One run's metrics entry, its UMAP set (features, tissues) and its figures (sheet, pairs, panels)."""
     manifest = read_manifest(folder)
     plain = _draw(manifest[manifest["perturbation"] == ""].reset_index(drop=True), cfg.fid_max_images, cfg.seed)
-    tiles = [read_image(p) for p in plain["path"]]
-    feats = cache(_file_identity(plain["path"].tolist()), tiles)
-    batch = _stack(tiles)
+    paths = plain["path"].tolist()
+    tiles = FileTiles(paths, read_image(paths[0]).shape[-1])
+    features = _Features.of(tiles, cache, cfg.feature_max_tiles, cfg.seed)
+    feats, kept = features.rows, plain.iloc[features.kept]
+    real_feats = real.test_features.rows
+    pixels = _PixelMeasures.of(tiles, cfg.checkerboard_periods, cfg.stream_chunk)
     # Subsets of at most half the smaller set, so they differ from each other and the spread means something.
-    kid_size = max(2, min(cfg.kid_subset_size, len(feats) // 2, len(real.test_feats) // 2))
+    kid_size = max(2, min(cfg.kid_subset_size, len(feats) // 2, len(real_feats) // 2))
     kid_mean, kid_std = fid.kernel_inception_distance(
-        real.test_feats, feats, subsets=cfg.kid_subsets, subset_size=kid_size, seed=cfg.seed
+        real_feats, feats, subsets=cfg.kid_subsets, subset_size=kid_size, seed=cfg.seed
     )
-    tissues = plain["tissue"].replace("", "unknown").tolist()
-    fid_entry = _fid_entry(real.test_stats, feats, real_split, inception)
+    tissues = kept["tissue"].replace("", "unknown").tolist()
+    fid_entry = _fid_entry(real.test_features.stats, features.stats, real_split, inception)
+    fid_train, n_train = real.fid_train(features.stats.n, cfg.seed)
     memo = memorisation.memorisation_check(
-        feats, trained_on.features(), real.test_feats, quantile=cfg.memorisation_quantile
+        feats, cache.chunks(trained_on), real_feats, quantile=cfg.memorisation_quantile
     )
     entry: dict[str, Any] = {
         "status": "ok",
         "n_tiles": len(tiles),
         "n_profiles": int(plain["profile"].nunique()),
         "fid": fid_entry,
-        "fid_ratio": {"value": fid_entry["value"] / real.fid_train(len(feats), cfg.seed), "n": len(feats)},
+        "fid_ratio": {"value": fid_entry["value"] / fid_train, "n": features.stats.n, "n_train": n_train},
         "kid": {"mean": kid_mean, "std": kid_std, "subsets": cfg.kid_subsets, "subset_size": kid_size},
-        "two_sample_test": realism.two_sample_test(real.test_feats, feats, seed=cfg.seed),
-        "diversity": realism.diversity(feats, tissues, real.test_feats, real.test_rows["tissue"].tolist()),
+        "two_sample_test": realism.two_sample_test(real_feats, feats, seed=cfg.seed),
+        "diversity": realism.diversity(feats, tissues, real_feats, real.test_rows["tissue"].tolist()),
         "checkerboard": {
-            "score": artifacts.set_score(batch, cfg.checkerboard_periods) / real.checkerboard,
+            "score": pixels.checkerboard / real.test_pixels.checkerboard,
             "periods": cfg.checkerboard_periods,
         },
-        "memorisation": {**memo.summary(cfg.memorisation_quantile), "n_train": len(trained_on.keys)},
+        "memorisation": {**memo.summary(cfg.memorisation_quantile), "n_train": len(trained_on)},
     }
-    held_out_drawn = (plain["split"] == real_split).to_numpy()
+    held_out_drawn = (kept["split"] == real_split).to_numpy()
     if held_out_drawn.any() and real.probe is not None and real.colour is not None:  # drawn held-out tiles
-        labels = plain.loc[held_out_drawn, "tissue"].tolist()
+        labels = kept.loc[held_out_drawn, "tissue"].tolist()
         entry["probe"] = real.probe.score(feats[held_out_drawn], labels)
-        entry["colour_control"] = real.colour.score(probes.colour_features(batch[held_out_drawn]), labels)
+        entry["colour_control"] = real.colour.score(pixels.colour[features.kept][held_out_drawn], labels)
     held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == real_split)]
     held_out = _draw(held_out.reset_index(drop=True), cfg.fidelity_max_tiles, cfg.seed)
     if classifier is not None and not held_out.empty:
-        proba = _predict_in_chunks(classifier, held_out["path"].tolist(), lambda paths: [read_image(p) for p in paths])
+        proba = classifier.predict_proba(FileTiles(held_out["path"].tolist(), tiles.size))
         entry["conditioning"] = classify.classification_metrics(held_out["tissue"], proba, classifier.classes)
     figures = {
-        "runs": report.tiles_png(batch[: cfg.report_tiles]),
+        "runs": report.tiles_png(tiles[: cfg.report_tiles]),
         "pairs": [
-            (report.png_bytes(tiles[g]), report.png_bytes(trained_on.tile(t)), d)
+            (report.png_bytes(tiles[features.kept[g]]), report.png_bytes(trained_on[t]), d)
             for g, t, d in memo.closest(cfg.report_pairs)
         ],
         "panels": {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))},
     }
     return entry, (feats, tissues), figures
-
-
-def _predict_in_chunks(
-    classifier: classify.TissueClassifier,
-    items: Sequence[str],
-    load: Callable[[Sequence[str]], list[torch.Tensor]],
-    chunk: int = 512,
-) -> np.ndarray:
-    """Class probabilities of many tiles, loaded ``chunk`` at a time so memory stays flat."""
-    parts = [classifier.predict_proba(_stack(load(items[i : i + chunk]))) for i in range(0, len(items), chunk)]
-    return np.concatenate(parts) if parts else np.empty((0, len(classifier.classes)))
 
 
 def train_fidelity_classifier(
@@ -417,8 +401,8 @@ def train_fidelity_classifier(
         train = train.drop(val.index)
     log.info("training the tissue classifier on %d real tiles (%d for validation)", len(train), len(val))
     size = config.gan.image_size
-    images = _stack(_load_store_tiles(workspace.tile_store, train["key"].tolist(), size))
-    val_images = _stack(_load_store_tiles(workspace.tile_store, val["key"].tolist(), size))
+    images = StoreTiles(workspace.tile_store, train["key"].tolist(), size)
+    val_images = StoreTiles(workspace.tile_store, val["key"].tolist(), size)
     return classify.train_classifier(
         images,
         train["tissue"].tolist(),

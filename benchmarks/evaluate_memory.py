@@ -1,0 +1,250 @@
+"""Peak memory of ``rnagan evaluate`` as the cohort grows, against holding every tile as evaluation once did.
+
+For each cohort size (default 1k, 10k, 50k tiles) a workspace is built from the bundled LC25000 lung
+tiles (64 px, upsampled to the 256 px that ``rnagan tile`` stores, flipped and rotated so no two
+tiles are alike): a tile store, a tile index, a samples table (50 tiles per sample, two tissues,
+70 % train / 30 % test by sample) and one run whose generated tiles are the test tiles' count of
+64 px files, with its checkpoint's list of training tiles. Then, each in a fresh process:
+
+- **evaluate**: :func:`rnagan.evaluate.run.evaluate` at 64 px with every cap lifted (``fid_max_images``,
+  ``fidelity_max_tiles`` None), so every tile is read; ``evaluate.feature_max_tiles`` at its default;
+- **baseline**: what the evaluation held before it streamed: every test and train tile decoded and
+  resized at once, plus their features (read from the cache the evaluate step just wrote).
+
+Peak RSS (``ru_maxrss``) of each, and their ratio, go to ``benchmarks/results/evaluate_memory.json``.
+Inception on 50,000 tiles takes hours on 2 CPU cores, so the feature network is a stand-in with the
+FID network's interface (a TorchScript module whose ``layers`` map a 299 px batch to 2,048 pooled
+features: average pooling, a fixed random 3×3 and 1×1 convolution, ReLU): it costs milliseconds a tile
+and its weights a few MB, the real network's ~100 MB are a constant that does not grow with the
+cohort. The ResNet fidelity classifier trains on at most ``--classifier-tiles`` tiles for time (it
+decodes one batch at a time at any size: ``tests/evaluate/test_tilesets.py``). Run::
+
+    python benchmarks/evaluate_memory.py                  # 1k, 10k, 50k (~20 min on 2 idle cores)
+    python benchmarks/evaluate_memory.py --sizes 1000     # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch import nn
+
+from rnagan.config import load_config, preset
+from rnagan.datasets.lc25000 import lc25000_dir
+from rnagan.evaluate.features import FEATURE_DIM, list_images
+from rnagan.evaluate.run import evaluate, real_tiles
+from rnagan.evaluate.tilesets import StoreTiles
+from rnagan.slides.store import TileStore, encode_tile, tile_key
+from rnagan.workspace import Workspace
+
+RESULTS = Path(__file__).parent / "results" / "evaluate_memory.json"
+STORED, EVALUATED, PER_SAMPLE, CHUNK = 256, 64, 50, 2000
+
+
+class _StandInPool(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(
+            nn.AvgPool2d(37),
+            nn.Conv2d(3, 64, 3),
+            nn.ReLU(),
+            nn.Conv2d(64, FEATURE_DIM, 1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class _StandInNetwork(nn.Module):
+    """The FID network's interface (``.layers``: normalised 299 px batch → (N, 2048, 1, 1))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = _StandInPool()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def _tiles(n: int) -> list[np.ndarray]:
+    """``n`` distinct 256 px RGB tiles: each bundled tile in its 8 flips and rotations, upsampled."""
+    sources = [
+        np.asarray(Image.open(p).convert("RGB"))
+        for label in ("lung_n", "lung_aca")
+        for p in list_images(lc25000_dir() / label)
+    ]
+    variants = [np.rot90(np.flip(t, 1) if k >= 4 else t, k % 4) for k in range(8) for t in sources]
+    big = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(v)).resize((STORED, STORED), Image.BICUBIC))
+        for v in variants[:n]
+    ]
+    return (big * (n // len(big) + 1))[:n]
+
+
+def build_workspace(root: Path, n: int) -> Workspace:
+    ws = Workspace(root).create()
+    samples = pd.DataFrame({"sample_id": [f"S{i:05d}" for i in range(-(-n // PER_SAMPLE))]})
+    samples["tissue"] = np.where(np.arange(len(samples)) % 2 == 0, "lung_n", "lung_aca")
+    samples["split"] = np.where(np.random.default_rng(0).random(len(samples)) < 0.7, "train", "test")
+    samples.to_csv(ws.samples_table, index=False)
+    index = pd.DataFrame({"sample_id": [samples["sample_id"][i // PER_SAMPLE] for i in range(n)]})
+    index["slide_id"] = index["sample_id"]
+    index["x"] = np.arange(n) % PER_SAMPLE * STORED
+    index["y"], index["level"], index["mpp"], index["tissue_fraction"] = 0, 0, 0.5, 1.0
+    index["key"] = [tile_key(s, x, 0) for s, x in zip(index["slide_id"], index["x"], strict=True)]
+    tiles = _tiles(n)
+    with TileStore(ws.tile_store, readonly=False) as store:
+        for start in range(0, n, CHUNK):
+            store.put_many(
+                (index["key"][i], encode_tile(tiles[i], "jpeg")) for i in range(start, min(n, start + CHUNK))
+            )
+    index.to_parquet(ws.tile_index)
+    table = real_tiles(ws)
+    train, test = table[table["split"] == "train"], table[table["split"] == "test"]
+    checkpoint = ws.gan_run("rnagan") / "checkpoint"
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    train[["key"]].to_csv(checkpoint / "training_tiles.csv", index=False)
+    run = ws.samples_run("rnagan")
+    run.mkdir(parents=True, exist_ok=True)
+    small = StoreTiles(ws.tile_store, test["key"].tolist(), EVALUATED)
+    names = []
+    for positions, batch in small.chunks(CHUNK):  # "generated": the test tiles at 64 px, flipped
+        for i, tile in zip(positions, batch.flip(-1), strict=True):
+            names.append(f"t{i:06d}.png")
+            Image.fromarray(tile.permute(1, 2, 0).numpy()).save(run / names[-1])
+    pd.DataFrame(
+        {
+            "profile": test["sample_id"].to_numpy(),
+            "base_profile": test["sample_id"].to_numpy(),
+            "perturbation": "",
+            "source": "benchmark",
+            "tissue": test["tissue"].to_numpy(),
+            "split": "test",
+            "seed": 0,
+            "noise_index": 0,
+            "path": names,
+        }
+    ).to_csv(run / "manifest.csv", index=False)
+    return ws
+
+
+def child_evaluate(workspace: Path, weights: Path, classifier_tiles: int) -> dict:
+    config = load_config(
+        "small",
+        overrides=[
+            "evaluate.fid_max_images=",
+            "evaluate.fidelity_max_tiles=",
+            f"evaluate.classifier_max_tiles={classifier_tiles}",
+            "evaluate.classifier_epochs=1",
+            "evaluate.classifier_image_size=32",
+            "evaluate.embedding=pca",
+            "evaluate.kid_subsets=10",
+        ],
+    )
+    start = time.perf_counter()
+    metrics = evaluate(Workspace(workspace), config, runs=("rnagan",), weights=weights)
+    return {
+        "seconds": time.perf_counter() - start,
+        "n_test": metrics["real"]["n_test"],
+        "n_train": metrics["real"]["n_train"],
+        "n_generated": metrics["runs"]["rnagan"]["n_tiles"],
+    }
+
+
+def child_baseline(workspace: Path) -> dict:
+    """Every test and train tile decoded at 64 px at once, and their features, as evaluation held them."""
+    ws = Workspace(workspace)
+    table = real_tiles(ws)
+    start = time.perf_counter()
+    held = [
+        StoreTiles(ws.tile_store, table.loc[table["split"] == s, "key"].tolist(), EVALUATED)[:]
+        for s in ("test", "train")
+    ]
+    features = np.concatenate([np.load(p) for p in sorted((ws.reports / "cache").glob("*.npy"))])
+    return {"seconds": time.perf_counter() - start, "tiles": sum(len(h) for h in held), "features": len(features)}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _run_child(*args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000])
+    parser.add_argument("--classifier-tiles", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, workspace, *rest = args.child
+        result = (
+            child_evaluate(Path(workspace), Path(rest[0]), int(rest[1]))
+            if kind == "evaluate"
+            else child_baseline(Path(workspace))
+        )
+        print(json.dumps({**result, "peak_rss_mb": _peak_rss_mb()}))
+        return
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "stand_in_pool.pt"
+        torch.jit.script(_StandInNetwork().eval()).save(str(weights))
+        for n in args.sizes:
+            started = time.perf_counter()
+            root = Path(tmp) / f"ws{n}"
+            build_workspace(root, n)
+            built = time.perf_counter() - started
+            ours = _run_child("evaluate", str(root), str(weights), str(args.classifier_tiles))
+            baseline = _run_child("baseline", str(root))
+            rows.append(
+                {
+                    "tiles": n,
+                    "build_seconds": round(built, 1),
+                    "evaluate": ours,
+                    "baseline": baseline,
+                    "ratio_evaluate_to_baseline": round(ours["peak_rss_mb"] / baseline["peak_rss_mb"], 3),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "peak RSS of rnagan evaluate (caps lifted) vs holding every tile and feature at once",
+                "stored_px": STORED,
+                "evaluated_px": EVALUATED,
+                "feature_network": "stand-in with the FID interface",
+                "feature_max_tiles": preset("small").evaluate.feature_max_tiles,
+                "cpu_count": os.cpu_count(),
+                "platform": platform.platform(),
+                "torch": torch.__version__,
+                "results": rows,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
