@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rnagan.config import preset
-from rnagan.evaluate.paired import column_r, permutation_p
+from rnagan.evaluate.paired import Probe, Targets, column_r, permutation_p, set_scores
 from rnagan.evaluate.paired_run import evaluate_paired
 from rnagan.spatial.importer import import_sections
 from rnagan.spatial.patches import PatchGeometry
@@ -33,6 +33,7 @@ def test_probe_ceiling_beats_its_floor_on_real_patches(real_only: dict) -> None:
     assert real["marker_r_mean"] > floor["marker_r_mean"] + 0.15
     assert real["gene_r_mean"] > floor["gene_r_mean"]
     assert real["accuracy"] > floor["accuracy"]
+    assert real["balanced_accuracy"] > floor["balanced_accuracy"]
     assert real_only["train_sections"] == ["B4", "C3"] and real_only["sections"] == ["C5"]
 
 
@@ -44,3 +45,17 @@ def test_permutation_p_is_small_for_paired_and_large_for_noise() -> None:
     assert permutation_p(paired, measured, permutations=199, seed=0)["p"] == pytest.approx(1 / 200)
     assert permutation_p(noise, measured, permutations=199, seed=0)["p"] > 0.05
     np.testing.assert_allclose(column_r(measured.to_numpy(), measured.to_numpy()), 1.0)
+
+
+def test_naming_every_spot_by_the_commonest_class_is_balanced_chance() -> None:
+    spots = pd.Index([f"s{i}" for i in range(10)], name="spot")
+    labels = pd.Series(["immune"] * 7 + ["cancer"] * 3, index=spots)
+    targets = Targets(genes=pd.DataFrame({"g": np.arange(10.0)}, index=spots),
+                      markers=pd.DataFrame({"immune": np.arange(10.0)}, index=spots), labels=labels,
+                      split=pd.Series("test", index=spots))
+    probe = Probe(regression=None, classifier=None, gene_columns=["g"], marker_columns=["immune"])
+    values = pd.DataFrame({"g": np.arange(10.0), "immune": np.arange(10.0)}, index=spots)
+    always_immune = pd.DataFrame({"cancer": 0.2, "immune": 0.8}, index=spots)
+    scores = set_scores(probe, values, always_immune, targets)
+    assert scores["accuracy"] == pytest.approx(0.7)
+    assert scores["balanced_accuracy"] == pytest.approx(0.5)
