@@ -3,13 +3,16 @@
 Real tiles come from the tile store, joined through the tile index to the samples table
 (sample_id → tissue, split): ``real_split`` (test) is the reference set, ``train_split`` the set the
 classifier and the probes learn from; memorisation is checked against every tile each run trained on
-(its checkpoint's list), streamed ``evaluate.stream_chunk`` tiles at a time. Generated tiles come from each
-run's manifest (``rnagan generate``); perturbed twins are left out of the metrics and shown as
-panels. At most ``evaluate.fid_max_images`` tiles per set are drawn (seeded) for the Inception
-measures, because Inception runs at ~5 images/s on 2 CPU cores; conditioning fidelity scores up to
-``evaluate.fidelity_max_tiles`` held-out tiles per set, since the classifier is far cheaper.
-Inception features are cached under ``reports/cache/`` by content, so a rerun only pays for what
-changed::
+(its checkpoint's list). Generated tiles come from each run's manifest (``rnagan generate``); perturbed
+twins are left out of the metrics and shown as panels. At most ``evaluate.fid_max_images`` tiles per set
+are drawn (seeded) for the Inception measures, because Inception runs at ~5 images/s on 2 CPU cores;
+conditioning fidelity scores up to ``evaluate.fidelity_max_tiles`` held-out tiles per set, since the
+classifier is far cheaper.
+
+No set is ever decoded whole: every set is a lazy :class:`TileSet` read ``evaluate.stream_chunk`` tiles at
+a time; FID statistics stream over every tile, and the measures that need feature rows use a seeded draw
+of at most ``evaluate.feature_max_tiles``, so memory stops growing with the cohort. Inception features are
+cached per chunk under ``reports/cache/`` by content, so a rerun only pays for what changed::
 
     metrics = evaluate(Workspace("runs/lung"), preset("small"))
 """
