@@ -17,6 +17,7 @@ generator for sampling; the conditioning modes are described in :mod:`rnagan.gan
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -160,18 +161,19 @@ def train_step(objective: GANObjective, opt_d: torch.optim.Optimizer, opt_g: tor
     cfg, world = objective.config, world or Distributed()
     dev = objective.latent_mean.device
     jitter = cfg.color_jitter if cfg.augment_color_jitter else 0.0
+    mixed = cfg.precision == "auto"
     objective.critic.requires_grad_(True)
     for i in range(cfg.n_critic):
         tiles, mu = next_batch()
         real = augment(tiles, flips=cfg.augment_flips, jitter=jitter).contiguous(memory_format=torch.channels_last)
-        with autocast(dev):
+        with autocast(dev, mixed, on_cpu=True):
             terms = objective.critic_loss(real, mu, regularise=(step * cfg.n_critic + i) % cfg.r1_every == 0)
         opt_d.zero_grad(set_to_none=True)
         terms.loss.backward()
         _all_reduce_grads(objective.critic, world)
         opt_d.step()
     objective.critic.requires_grad_(False)
-    with autocast(dev):
+    with autocast(dev, mixed, on_cpu=True):
         loss_g = objective.generator_loss(mu)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
@@ -277,6 +279,8 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
         _check_new_run(workspace.gan_run(run), resume=resume, overwrite=overwrite, world=world)
         data = _paired_data(workspace, cfg, world, pairing)
         trainer = _new_trainer(cfg, data, dev, world)
+        mixed = autocast(dev, cfg.precision == "auto", on_cpu=True)
+        log.info("GAN %s on %s, %s", run, dev, "fp32" if isinstance(mixed, contextlib.nullcontext) else "bf16 autocast")
         if resume:
             _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world, data)
         job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run),
