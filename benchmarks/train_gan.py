@@ -1,9 +1,12 @@
 """WGAN-GP training throughput: images/s and peak memory per preset, ours against a plain loop.
 
 "ours" is ``rnagan.gan.train.train_step``, the step ``train_gan`` runs (``GANObjective`` losses,
-on-device augmentation, channels_last on every device, bf16 autocast on CUDA); "plain" is a textbook fp32 eager WGAN-GP
-step over the *same* networks, written out below. One step = n_critic critic updates + one generator
-update; images/s counts real tiles consumed (batch × n_critic per step).
+on-device augmentation, channels_last on every device, bf16 autocast where the device computes bf16
+natively: CUDA, or a CPU with AMX / AVX-512 BF16; ``gan.precision: auto``); "ours-fp32" is the same step
+with ``gan.precision: fp32``; "plain" is a textbook fp32 eager WGAN-GP step over the *same* networks,
+written out below. One step = n_critic critic updates + one generator update; images/s counts real tiles
+consumed (batch × n_critic per step). Each measurement runs in its own process (its own peak
+memory); the three alternate for ``--rounds`` rounds, so machine noise hits them alike; medians are reported.
 
     python benchmarks/train_gan.py                 # CPU: every preset (each in its own process)
     python benchmarks/train_gan.py --gpu           # + CUDA at 256 px, batch 64: fp32 vs bf16 vs plain
@@ -28,6 +31,7 @@ import torch
 from rnagan.config import GANConfig, preset
 from rnagan.gan.objective import GANObjective
 from rnagan.gan.train import train_step
+from rnagan.runtime import cpu_has_native_bf16
 
 RESULTS = Path(__file__).parent / "results" / "train_gan.json"
 
@@ -55,8 +59,11 @@ def plain_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.opt
 
 def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: int) -> dict[str, float]:
     torch.manual_seed(0)
+    ours = mode.startswith("ours")
+    if mode == "ours-fp32":
+        cfg = cfg.model_copy(update={"precision": "fp32"})
     obj = GANObjective(cfg, latent_mean=torch.zeros(cfg.latent_dim), latent_std=torch.ones(cfg.latent_dim)).to(dev)
-    if mode == "ours":  # as train_gan: channels_last on every device
+    if ours:  # as train_gan: channels_last on every device
         obj.to(memory_format=torch.channels_last)
     opt_d = torch.optim.Adam(obj.critic.parameters(), lr=cfg.lr_critic, betas=cfg.betas)
     opt_g = torch.optim.Adam(obj.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
@@ -67,7 +74,7 @@ def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: in
     z_dim = cfg.latent_dim + cfg.noise_dim
 
     def step() -> None:
-        if mode == "ours":
+        if ours:
             train_step(obj, opt_d, opt_g, lambda: (tiles, latents))
         else:
             plain_step(obj, opt_d, opt_g, real, z_dim, cfg)
@@ -102,7 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpu", action="store_true", help="also measure CUDA at 256 px, batch 64")
     parser.add_argument("--presets", nargs="+", default=["tiny", "small", "paper"])
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="processes per mode, alternating (paper: 1)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -112,13 +120,21 @@ def main() -> None:
 
     # presets not measured this time keep their earlier figures (each entry records its own load average)
     earlier = json.loads(RESULTS.read_text()).get("cpu", {}) if RESULTS.is_file() else {}
-    results: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": earlier}
+    results: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                               "cpu_native_bf16": cpu_has_native_bf16(), "cpu": earlier}
+    modes = ("ours", "ours-fp32", "plain")
     for name in args.presets:
-        steps = 2 if name == "paper" else args.steps
-        ours, plain = cpu_child(name, "ours", steps), cpu_child(name, "plain", steps)
+        steps, rounds = (2, 1) if name == "paper" else (args.steps, args.rounds)
+        runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+        for _ in range(rounds):
+            for mode in modes:
+                runs[mode].append(cpu_child(name, mode, steps))
+        ours, fp32, plain = (sorted(runs[m], key=lambda r: r["seconds_per_step"])[rounds // 2] for m in modes)
         cfg = preset(name).gan
         results["cpu"][name] = {"image_size": cfg.image_size, "batch_size": cfg.batch_size, "ours": ours,
-                                "plain": plain, "speedup": round(ours["images_per_s"] / plain["images_per_s"], 2),
+                                "ours_fp32": fp32, "plain": plain, "rounds": rounds,
+                                "speedup": round(ours["images_per_s"] / plain["images_per_s"], 2),
+                                "speedup_fp32": round(fp32["images_per_s"] / plain["images_per_s"], 2),
                                 "load_average_1min": round(os.getloadavg()[0], 2)}
         print(name, json.dumps(results["cpu"][name]), flush=True)
     if args.gpu and torch.cuda.is_available():

@@ -34,6 +34,7 @@ def test_probe_ceiling_beats_its_floor_on_real_patches(real_only: dict) -> None:
     assert real["gene_r_mean"] > floor["gene_r_mean"]
     assert real["accuracy"] > floor["accuracy"]
     assert real["balanced_accuracy"] > floor["balanced_accuracy"]
+    assert real["cluster_auc"] > floor["cluster_auc"]
     assert real_only["train_sections"] == ["B4", "C3"] and real_only["sections"] == ["C5"]
 
 
@@ -59,3 +60,6 @@ def test_naming_every_spot_by_the_commonest_class_is_balanced_chance() -> None:
     scores = set_scores(probe, values, always_immune, targets)
     assert scores["accuracy"] == pytest.approx(0.7)
     assert scores["balanced_accuracy"] == pytest.approx(0.5)
+    assert scores["cluster_auc"] == pytest.approx(0.5)  # one probability for every spot ranks none above another
+    ranked = pd.DataFrame({"cancer": np.r_[np.zeros(7), np.ones(3)], "immune": np.r_[np.ones(7), np.zeros(3)]}, spots)
+    assert set_scores(probe, values, ranked * 0.1 + 0.45, targets)["cluster_auc"] == pytest.approx(1.0)
