@@ -1,10 +1,10 @@
 """WGAN-GP training throughput: images/s and peak memory per preset, ours against a plain loop.
 
 "ours" is ``rnagan.gan.train.train_step``, the step ``train_gan`` runs (``GANObjective`` losses,
-on-device augmentation, channels_last on every device, bf16 autocast where the device computes bf16
-natively: CUDA, or a CPU with AMX / AVX-512 BF16; ``gan.precision: auto``); "ours-fp32" is the same step
-with ``gan.precision: fp32``; "plain" is a textbook fp32 eager WGAN-GP step over the *same* networks,
-written out below. One step = n_critic critic updates + one generator update; images/s counts real tiles
+on-device augmentation, channels_last on every device, the preset's ``gan.precision``: ``small`` is fp32);
+"ours-bf16" is the same step with ``gan.precision: auto`` (bf16 autocast where the device computes bf16
+natively: CUDA, or a CPU with AMX / AVX-512 BF16); "plain" is a textbook fp32 eager WGAN-GP step over the
+*same* networks, written out below. One step = n_critic critic updates + one generator update; images/s counts real tiles
 consumed (batch × n_critic per step). Each measurement runs in its own process (its own peak
 memory); the three alternate for ``--rounds`` rounds, so machine noise hits them alike; medians are reported.
 
@@ -60,8 +60,8 @@ def plain_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.opt
 def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: int) -> dict[str, float]:
     torch.manual_seed(0)
     ours = mode.startswith("ours")
-    if mode == "ours-fp32":
-        cfg = cfg.model_copy(update={"precision": "fp32"})
+    if mode == "ours-bf16":
+        cfg = cfg.model_copy(update={"precision": "auto"})
     obj = GANObjective(cfg, latent_mean=torch.zeros(cfg.latent_dim), latent_std=torch.ones(cfg.latent_dim)).to(dev)
     if ours:  # as train_gan: channels_last on every device
         obj.to(memory_format=torch.channels_last)
@@ -122,19 +122,19 @@ def main() -> None:
     earlier = json.loads(RESULTS.read_text()).get("cpu", {}) if RESULTS.is_file() else {}
     results: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(),
                                "cpu_native_bf16": cpu_has_native_bf16(), "cpu": earlier}
-    modes = ("ours", "ours-fp32", "plain")
+    modes = ("ours", "ours-bf16", "plain")
     for name in args.presets:
         steps, rounds = (2, 1) if name == "paper" else (args.steps, args.rounds)
         runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
         for _ in range(rounds):
             for mode in modes:
                 runs[mode].append(cpu_child(name, mode, steps))
-        ours, fp32, plain = (sorted(runs[m], key=lambda r: r["seconds_per_step"])[rounds // 2] for m in modes)
+        ours, bf16, plain = (sorted(runs[m], key=lambda r: r["seconds_per_step"])[rounds // 2] for m in modes)
         cfg = preset(name).gan
         results["cpu"][name] = {"image_size": cfg.image_size, "batch_size": cfg.batch_size, "ours": ours,
-                                "ours_fp32": fp32, "plain": plain, "rounds": rounds,
+                                "ours_bf16": bf16, "plain": plain, "rounds": rounds, "precision": cfg.precision,
                                 "speedup": round(ours["images_per_s"] / plain["images_per_s"], 2),
-                                "speedup_fp32": round(fp32["images_per_s"] / plain["images_per_s"], 2),
+                                "speedup_bf16": round(bf16["images_per_s"] / plain["images_per_s"], 2),
                                 "load_average_1min": round(os.getloadavg()[0], 2)}
         print(name, json.dumps(results["cpu"][name]), flush=True)
     if args.gpu and torch.cuda.is_available():
