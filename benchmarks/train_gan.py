@@ -4,9 +4,10 @@
 on-device augmentation, channels_last on every device, the preset's ``gan.precision``: ``small`` is fp32);
 "ours-bf16" is the same step with ``gan.precision: auto`` (bf16 autocast where the device computes bf16
 natively: CUDA, or a CPU with AMX / AVX-512 BF16); "plain" is a textbook fp32 eager WGAN-GP step over the
-*same* networks, written out below. One step = n_critic critic updates + one generator update; images/s counts real tiles
-consumed (batch × n_critic per step). Each measurement runs in its own process (its own peak
-memory); the three alternate for ``--rounds`` rounds, so machine noise hits them alike; medians are reported.
+*same* networks, written out below. One step = n_critic critic updates + one generator update; images/s
+counts real tiles consumed (batch × n_critic per step). Each measurement runs in its own process (its own
+peak memory); the three alternate for ``--rounds`` rounds, so machine noise hits them alike; medians are
+reported.
 
     python benchmarks/train_gan.py                 # CPU: every preset (each in its own process)
     python benchmarks/train_gan.py --gpu           # + CUDA at 256 px, batch 64: fp32 vs bf16 vs plain
