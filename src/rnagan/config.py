@@ -323,8 +323,8 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             # without it every profile of a tissue drew the same tile (diversity 0.4 of real at 1,100 steps);
             # λ 0.1: 0.87-0.90, FID ratio 2.3 vs 2.8, ResNet fidelity 90 % vs 98 % (docs/gan.md)
             "mode_seeking": 0.1,
-            # measured in fp32; bf16 on an AMX CPU gave 1.7x the steps in the demo's budget but, in one run,
-            # ResNet fidelity 81.7 % vs 86.0 % (docs/gan.md): not adopted until repeated runs say otherwise
+            # measured in fp32; bf16 on an AMX CPU gave 1.8x the steps in the demo's budget but ResNet fidelity
+            # 81.7 / 81.9 % against 86.0 / 88.8 % in fp32 (two runs each, docs/gan.md)
             "precision": "fp32",
             "batch_size": 32, "steps": 2000, "log_every": 10, "ema_decay": 0.995, "checkpoint_every": 500,
             "sample_every": 500, "num_workers": 0,
