@@ -9,6 +9,7 @@ gloo on CPUs, so multi-process training is testable on a laptop::
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import warnings
@@ -51,6 +52,7 @@ def autocast(
     return contextlib.nullcontext()
 
 
+@functools.cache  # asked on every training step; the CPU does not change
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU has AMX or AVX-512 BF16, where oneDNN runs bf16 convolutions faster than fp32.
 

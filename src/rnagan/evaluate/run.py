@@ -73,8 +73,7 @@ class _FeatureCache:
         self.chunk = chunk
 
     def chunks(self, tiles: TileSet) -> Iterator[np.ndarray]:
-        for start in range(0, len(tiles), self.chunk):
-            positions = list(range(start, min(start + self.chunk, len(tiles))))
+        for positions in tiles.spans(self.chunk):
             identity = [self.extractor.weights_sha1, RESIZE_MODE, *tiles.identities(positions)]
             digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()
             path = self.folder / f"{digest[:24]}.npy"
@@ -283,7 +282,12 @@ def _real_sets(
     train_features = _Features.of(train, cache, cfg.feature_max_tiles, cfg.seed)
     train_tissues = train_rows["tissue"].to_numpy()
     several = len(set(train_tissues)) > 1  # a probe needs two tissues to tell apart
-    train_colour = _PixelMeasures.of(train, cfg.checkerboard_periods, cfg.stream_chunk).colour if several else None
+    # the colour probe learns from colour alone: no checkerboard spectra of the training tiles
+    train_colour = (
+        np.concatenate([probes.colour_features(batch) for _, batch in train.chunks(cfg.stream_chunk)])
+        if several
+        else None
+    )
     return _RealSets(
         test=test,
         train=train,

@@ -57,10 +57,14 @@ class TileSet(ABC):
         array = np.asarray(index.cpu() if isinstance(index, torch.Tensor) else index)
         return np.flatnonzero(array).tolist() if array.dtype == bool else array.astype(int).tolist()
 
+    def spans(self, chunk: int) -> Iterator[list[int]]:
+        """Consecutive positions, at most ``chunk`` at a time, in order."""
+        for start in range(0, len(self), chunk):
+            yield list(range(start, min(start + chunk, len(self))))
+
     def chunks(self, chunk: int) -> Iterator[tuple[list[int], torch.Tensor]]:
         """(positions, uint8 batch) of at most ``chunk`` tiles, in order."""
-        for start in range(0, len(self), chunk):
-            positions = list(range(start, min(start + chunk, len(self))))
+        for positions in self.spans(chunk):
             yield positions, self[positions]
 
 
