@@ -40,15 +40,20 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def runs_bf16(device: torch.device, *, on_cpu: bool = False) -> bool:
+    """Whether :func:`autocast` computes in bf16 on ``device``: CUDA devices that support it, and with ``on_cpu``
+    CPUs that compute bf16 natively (:func:`cpu_has_native_bf16`)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return on_cpu and device.type == "cpu" and cpu_has_native_bf16()
+
+
 def autocast(
     device: torch.device, enabled: bool = True, *, on_cpu: bool = False
 ) -> contextlib.AbstractContextManager[None]:
-    """bf16 autocast on CUDA devices that support it, and with ``on_cpu`` on CPUs that compute bf16 natively
-    (:func:`cpu_has_native_bf16`); a no-op elsewhere."""
-    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    if enabled and on_cpu and device.type == "cpu" and cpu_has_native_bf16():
-        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+    """bf16 autocast where :func:`runs_bf16` says so; a no-op elsewhere."""
+    if enabled and runs_bf16(device, on_cpu=on_cpu):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -96,18 +96,20 @@ def test_spectral_norm_bounds_every_critic_weight() -> None:
     assert weights and all(torch.linalg.matrix_norm(w.flatten(1), ord=2) < 1.2 for w in weights)
 
 
-@pytest.mark.parametrize("precision", ["auto", "fp32"])
+@pytest.mark.parametrize("precision", ["auto", "generator", "fp32"])
 def test_a_step_runs_in_bf16_only_where_asked_and_the_cpu_computes_it(precision: str) -> None:
     obj = hinge_objective(precision=precision)
-    conv = next(m for m in obj.critic.modules() if isinstance(m, torch.nn.Conv2d))
-    seen: list[torch.dtype] = []
-    conv.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    seen: dict[str, set[torch.dtype]] = {"generator": set(), "critic": set()}
+    for name in seen:
+        conv = next(m for m in getattr(obj, name).modules() if isinstance(m, torch.nn.Conv2d))
+        conv.register_forward_hook(lambda module, inputs, output, name=name: seen[name].add(output.dtype))
     opt_d = torch.optim.Adam(obj.critic.parameters(), lr=1e-4)
     opt_g = torch.optim.Adam(obj.generator.parameters(), lr=1e-4)
     tiles = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
     mu = torch.randn(8, obj.config.latent_dim)
     terms, loss_g = train_step(obj, opt_d, opt_g, lambda: (tiles, mu))
-    expected = torch.bfloat16 if precision == "auto" and cpu_has_native_bf16() else torch.float32
-    assert set(seen) == {expected}
+    native = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    expected = {"auto": (native, native), "generator": (native, torch.float32), "fp32": (torch.float32,) * 2}
+    assert (seen["generator"], seen["critic"]) == tuple({dtype} for dtype in expected[precision])
     assert torch.isfinite(terms.loss) and torch.isfinite(loss_g)
     assert all(p.dtype == torch.float32 for p in obj.parameters())  # weights and optimiser state stay fp32

@@ -37,6 +37,7 @@ from torch import nn
 
 from rnagan.config import GANConfig
 from rnagan.gan.model import Critic, Generator
+from rnagan.runtime import autocast
 from rnagan.slides.augment import diff_augment
 
 
@@ -138,7 +139,8 @@ class GANObjective(nn.Module):
         if noise is None:
             noise = sample_noise(mu.shape[0], self.config, device=mu.device)
         z = generator_input(mu, noise, self.config, latent_mean=self.latent_mean, latent_std=self.latent_std)
-        return self.generator(z)
+        with autocast(z.device, self.config.precision == "generator", on_cpu=True):
+            return self.generator(z).float()
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """What the critic sees of a tile: ``gan.diffaugment`` applied (real and generated alike)."""

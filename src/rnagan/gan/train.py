@@ -17,7 +17,6 @@ generator for sampling; the conditioning modes are described in :mod:`rnagan.gan
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -51,6 +50,7 @@ from rnagan.runtime import (
     evaluating,
     init_distributed,
     rng_state,
+    runs_bf16,
     seed_everything,
     set_rng_state,
     shutdown_distributed,
@@ -279,8 +279,9 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
         _check_new_run(workspace.gan_run(run), resume=resume, overwrite=overwrite, world=world)
         data = _paired_data(workspace, cfg, world, pairing)
         trainer = _new_trainer(cfg, data, dev, world)
-        mixed = autocast(dev, cfg.precision == "auto", on_cpu=True)
-        log.info("GAN %s on %s, %s", run, dev, "fp32" if isinstance(mixed, contextlib.nullcontext) else "bf16 autocast")
+        scope = {"auto": "bf16 autocast", "generator": "bf16 autocast in the generator, the critic in fp32"}
+        log.info("GAN %s on %s, %s", run, dev,
+                 scope[cfg.precision] if cfg.precision in scope and runs_bf16(dev, on_cpu=True) else "fp32")
         if resume:
             _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world, data)
         job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run),
