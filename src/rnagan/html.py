@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -42,6 +43,15 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
+def pct_ci(scores: Mapping[str, Any] | None) -> str:
+    """A classifier's accuracy with its 95 % interval when the scores carry one (``89.1 % [85.2–92.0]``)."""
+    if not scores:
+        return "–"
+    interval = scores.get("accuracy_ci95")
+    bounds = f" [{100 * interval[0]:.1f}–{100 * interval[1]:.1f}]" if interval else ""
+    return pct(scores.get("accuracy")) + bounds
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     """The package's templates, autoescaped, failing loudly on an undefined name."""
@@ -51,7 +61,7 @@ def environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(fmt=fmt, pct=pct, img=data_uri)
+    env.filters.update(fmt=fmt, pct=pct, pct_ci=pct_ci, img=data_uri)
     return env
 
 

@@ -20,6 +20,16 @@ def test_metrics_on_known_predictions() -> None:
     assert metrics["auc_macro"] == pytest.approx(0.75)
 
 
+def test_accuracy_comes_with_its_wilson_interval() -> None:
+    truth = ["a"] * 64
+    proba = np.array([[0.9, 0.1]] * 36 + [[0.1, 0.9]] * 28)  # 36 of 64 right
+    low, high = classification_metrics(truth, proba, ["a", "b"])["accuracy_ci95"]
+    p, n, z = 36 / 64, 64, 1.959964
+    centre, half = (p + z**2 / (2 * n)), z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    assert (low, high) == pytest.approx(((centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n)), abs=1e-4)
+    assert low < 0.5 < 0.6 < high  # 56 % of 64 tiles cannot tell 50 % from 60 %
+
+
 def test_auc_is_none_when_a_tissue_is_absent() -> None:
     metrics = classification_metrics(["a", "a"], np.array([[0.9, 0.1], [0.4, 0.6]]), ["a", "b"])
     assert metrics["per_tissue"]["b"]["auc"] is None and metrics["per_tissue"]["b"]["n"] == 0
