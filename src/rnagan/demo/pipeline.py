@@ -74,7 +74,7 @@ log = logging.getLogger(__name__)
 RUNS: dict[str, str] = {"rnagan": "projection", "reference": "reference", "baseline": "none"}
 SLIDE_NAME = "CMU-1-Small-Region.svs"
 EVALUATION_PAGE = "evaluation.html"  # evaluate's full report, renamed so report.html is the demo's page
-FIDELITY_BAR = 0.70  # issue 7: RNA-GAN's held-out conditioning accuracy must reach this (goal 0.90)
+FIDELITY_BAR = 0.85  # issue 12 (70 % in issue 7): RNA-GAN's held-out ResNet fidelity in the demo (goal 0.95)
 
 
 @dataclass
