@@ -52,8 +52,8 @@ def test_the_critic_sees_augmented_real_and_generated_tiles() -> None:
     obj.critic.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
     real = torch.ones(4, 3, 32, 32)
     mu = torch.randn(4, obj.config.latent_dim)
-    obj.critic_loss(real, mu, regularise=False)
-    obj.generator_loss(mu)
+    obj.critic_loss(real, mu, obj.draw(mu), regularise=False)
+    obj.generator_loss(obj.draw(mu))
     assert len(seen) == 3  # real, fake (critic step), fake (generator step)
     for batch in seen:
         assert ((batch == 0).flatten(1).all(0) == 0).any()  # zeroed squares on every side
@@ -68,8 +68,8 @@ def test_r1_matches_the_squared_gradient_norm_and_is_lazy() -> None:
     (grad,) = torch.autograd.grad(score.sum(), real, retain_graph=True)
     torch.testing.assert_close(r1_penalty(score, real), grad.flatten(1).pow(2).sum(1).mean())
     mu = torch.randn(3, obj.config.latent_dim)
-    assert obj.critic_loss(real.detach(), mu, regularise=False).gp == 0
-    assert obj.critic_loss(real.detach(), mu, regularise=True).gp > 0
+    assert obj.critic_loss(real.detach(), mu, obj.draw(mu), regularise=False).gp == 0
+    assert obj.critic_loss(real.detach(), mu, obj.draw(mu), regularise=True).gp > 0
 
 
 @pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
@@ -79,13 +79,13 @@ def test_critic_steps_lower_the_critic_loss(loss: str) -> None:
     real = torch.rand(8, 3, 32, 32) * 0.2 + 0.6  # a bright flat texture the generator does not draw yet
     mu = torch.randn(8, obj.config.latent_dim)
     torch.manual_seed(1)
-    first = obj.critic_loss(real, mu, regularise=False).loss.item()
+    first = obj.critic_loss(real, mu, obj.draw(mu), regularise=False).loss.item()
     for _ in range(25):
         opt.zero_grad()
-        obj.critic_loss(real, mu, regularise=False).loss.backward()
+        obj.critic_loss(real, mu, obj.draw(mu), regularise=False).loss.backward()
         opt.step()
     torch.manual_seed(1)
-    assert obj.critic_loss(real, mu, regularise=False).loss.item() < first - 0.1
+    assert obj.critic_loss(real, mu, obj.draw(mu), regularise=False).loss.item() < first - 0.1
 
 
 def test_spectral_norm_bounds_every_critic_weight() -> None:
@@ -94,6 +94,23 @@ def test_spectral_norm_bounds_every_critic_weight() -> None:
         obj.critic(torch.randn(2, 3, 32, 32), torch.randn(2, obj.config.latent_dim))
     weights = [m.weight for m in obj.critic.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
     assert weights and all(torch.linalg.matrix_norm(w.flatten(1), ord=2) < 1.2 for w in weights)
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_shared_fakes_cost_one_generator_forward_and_feed_both_updates(share: bool) -> None:
+    obj = hinge_objective(diffaugment=[], share_fakes=share, n_critic=2)
+    drawn: list[torch.Tensor] = []
+    obj.generator.register_forward_hook(lambda module, inputs, output: drawn.append(output.detach().clone()))
+    judged: list[torch.Tensor] = []
+    obj.critic.register_forward_pre_hook(lambda module, args: judged.append(args[0].detach().clone()))
+    opt_d = torch.optim.Adam(obj.critic.parameters(), lr=1e-4)
+    opt_g = torch.optim.Adam(obj.generator.parameters(), lr=1e-4)
+    tiles = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    mu = torch.randn(8, obj.config.latent_dim)
+    train_step(obj, opt_d, opt_g, lambda: (tiles, mu), step=1)
+    assert len(drawn) == (2 if share else 3)  # one batch per critic update, plus the generator's own unless shared
+    last_critic_fake, generator_fake = judged[-2], judged[-1]  # each critic update judges real, then fake
+    assert torch.equal(last_critic_fake, generator_fake) == share
 
 
 @pytest.mark.parametrize("precision", ["auto", "generator", "fp32"])

@@ -80,7 +80,7 @@ def test_critic_steps_raise_the_gap_and_generator_steps_lower_it(cfg) -> None:
 
     before = gap()
     for _ in range(10):
-        loss = obj.critic_loss(real, mu).loss
+        loss = obj.critic_loss(real, mu, obj.draw(mu)).loss
         opt_d.zero_grad()
         loss.backward()
         opt_d.step()
@@ -88,7 +88,7 @@ def test_critic_steps_raise_the_gap_and_generator_steps_lower_it(cfg) -> None:
     assert trained_critic > before + 0.1
     obj.critic.requires_grad_(False)
     for _ in range(10):
-        loss = obj.generator_loss(mu)
+        loss = obj.generator_loss(obj.draw(mu))
         opt_g.zero_grad()
         loss.backward()
         opt_g.step()

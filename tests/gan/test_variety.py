@@ -51,10 +51,11 @@ def test_with_minibatch_std_a_tiles_score_depends_on_the_variety_of_its_batch() 
 def test_mode_seeking_penalises_a_generator_that_ignores_its_noise() -> None:
     obj = objective(mode_seeking=1.0, noise_dim=4, noise_scale=0.0)
     mu = torch.randn(8, obj.config.latent_dim)
-    with_noise = obj.generator_loss(mu)
+    with_noise = obj.generator_loss(obj.draw(mu))
     stem = obj.generator.stem[0]  # the first Linear: zero the weights of the extra noise columns
     stem.weight.data[:, obj.config.latent_dim :] = 0
-    deaf = obj.generator_loss(mu)  # twins share μ and noise_scale is 0: identical tiles
+    deaf = obj.generator_loss(obj.draw(mu))  # twins share μ and noise_scale is 0: identical tiles
     assert deaf > with_noise + 100  # λ / (distance + 1e-5) with distance 0
-    plain = objective(mode_seeking=0.0, noise_dim=4, noise_scale=0.0).generator_loss(mu)
+    without = objective(mode_seeking=0.0, noise_dim=4, noise_scale=0.0)
+    plain = without.generator_loss(without.draw(mu))
     assert plain.abs() < 10  # without the term the loss is the critic's score alone

@@ -111,6 +111,14 @@ class CriticTerms(NamedTuple):
     gp: torch.Tensor
 
 
+class Fakes(NamedTuple):
+    """A batch of generated tiles with the raw μ and the noise each was drawn from."""
+
+    tiles: torch.Tensor
+    mu: torch.Tensor
+    noise: torch.Tensor
+
+
 class GANObjective(nn.Module):
     """The generator, the critic, the fixed latent statistics, and the adversarial losses over them."""
 
@@ -146,45 +154,50 @@ class GANObjective(nn.Module):
         """What the critic sees of a tile: ``gan.diffaugment`` applied (real and generated alike)."""
         return diff_augment(x, self.config.diffaugment) if self.config.diffaugment else x
 
-    def critic_loss(self, real: torch.Tensor, mu: torch.Tensor, *, regularise: bool = True) -> CriticTerms:
-        """The critic's loss on one batch, with its parts.
+    def draw(self, mu: torch.Tensor) -> Fakes:
+        """The generator's batch for profiles μ (N, d); with ``mode_seeking`` > 0, two noise draws of each μ
+        of the first half (the twins whose distance the generator's loss rewards)."""
+        if self.config.mode_seeking > 0:
+            half = mu.shape[0] // 2
+            mu = torch.cat([mu[:half], mu[:half]])
+        noise = sample_noise(mu.shape[0], self.config, device=mu.device)
+        return Fakes(self.fake(mu, noise), mu, noise)
+
+    def critic_loss(self, real: torch.Tensor, mu: torch.Tensor, fakes: Fakes, *, regularise: bool = True
+                    ) -> CriticTerms:
+        """The critic's loss on real tiles of profiles μ and generated ``fakes`` (detached here), with its parts.
 
         WGAN-GP: −gap + λ·GP. The critic maximises the gap E[D(real)] − E[D(fake)], its estimate of
         the Wasserstein-1 distance. Hinge: the hinge loss, plus (γ/2)·r1_every·R1 when ``regularise``
         (the lazy steps; StyleGAN2 scales the penalty by its interval so its average weight is γ/2).
         """
-        y = self.condition(mu)
-        with torch.no_grad():
-            fake = self.fake(mu)
+        y, fake, y_fake = self.condition(mu), fakes.tiles.detach(), self.condition(fakes.mu)
         if self.config.loss == "wgan-gp":
-            gap = self.critic(real, y).mean() - self.critic(fake, y).mean()
+            gap = self.critic(real, y).mean() - self.critic(fake, y_fake).mean()
             gp = gradient_penalty(self.critic, real, fake, y)
             return CriticTerms(-gap + self.config.gp_lambda * gp, gap, gp)
         penalise = regularise and self.config.r1_gamma > 0
         real_seen = self.augment(real).detach().requires_grad_(penalise)
-        real_score, fake_score = self.critic(real_seen, y), self.critic(self.augment(fake), y)
+        real_score, fake_score = self.critic(real_seen, y), self.critic(self.augment(fake), y_fake)
         loss = F.relu(1 - real_score).mean() + F.relu(1 + fake_score).mean()
         r1 = r1_penalty(real_score, real_seen) if penalise else torch.zeros((), device=real.device)
         loss = loss + 0.5 * self.config.r1_gamma * self.config.r1_every * r1
         return CriticTerms(loss, real_score.mean() - fake_score.mean(), r1)
 
-    def generator_loss(self, mu: torch.Tensor) -> torch.Tensor:
+    def generator_loss(self, fakes: Fakes) -> torch.Tensor:
         """−E[D(G(z), y)]: the generator raises the critic's score of its tiles for their own μ.
 
-        With ``mode_seeking`` > 0 the batch holds two noise draws of each μ of its first half, and the loss
-        adds λ / (mean tile distance / mean noise distance) between the twins (MSGAN), so tiles that ignore
-        the noise cost the generator.
+        With ``mode_seeking`` > 0 (``fakes`` from :meth:`draw`: twins in the two halves) the loss adds
+        λ / (mean tile distance / mean noise distance) between the twins (MSGAN), so tiles that ignore the
+        noise cost the generator.
         """
+        loss = -self.critic(self.augment(fakes.tiles), self.condition(fakes.mu)).mean()
         if self.config.mode_seeking <= 0:
-            return -self.critic(self.augment(self.fake(mu)), self.condition(mu)).mean()
-        half = mu.shape[0] // 2
-        mu = torch.cat([mu[:half], mu[:half]])
-        noise = sample_noise(2 * half, self.config, device=mu.device)
-        fake = self.fake(mu, noise)
-        tile_distance = (fake[:half] - fake[half:]).abs().mean()
-        noise_distance = (noise[:half] - noise[half:]).abs().mean()
-        seeking = self.config.mode_seeking / (tile_distance / noise_distance + 1e-5)
-        return -self.critic(self.augment(fake), self.condition(mu)).mean() + seeking
+            return loss
+        half = fakes.mu.shape[0] // 2
+        tile_distance = (fakes.tiles[:half] - fakes.tiles[half:]).abs().mean()
+        noise_distance = (fakes.noise[:half] - fakes.noise[half:]).abs().mean()
+        return loss + self.config.mode_seeking / (tile_distance / noise_distance + 1e-5)
 
 
 def latent_statistics(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

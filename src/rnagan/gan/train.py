@@ -154,7 +154,8 @@ def train_step(objective: GANObjective, opt_d: torch.optim.Optimizer, opt_g: tor
     """One training step: ``n_critic`` critic updates, each on a fresh batch, then one generator update.
 
     ``next_batch()`` gives (uint8 tiles (N, 3, S, S), raw μ (N, d)) on the objective's device; the
-    tiles are augmented here. The generator update uses the last batch's profiles. ``step`` (the
+    tiles are augmented here. The generator update uses the last batch's profiles, and with
+    ``share_fakes`` the tiles the last critic update saw (drawn once, with their graph). ``step`` (the
     number of steps done) decides the lazy R1 steps of the hinge loss. Returns the last critic
     update's terms and the generator loss.
     """
@@ -167,14 +168,16 @@ def train_step(objective: GANObjective, opt_d: torch.optim.Optimizer, opt_g: tor
         tiles, mu = next_batch()
         real = augment(tiles, flips=cfg.augment_flips, jitter=jitter).contiguous(memory_format=torch.channels_last)
         with autocast(dev, mixed, on_cpu=True):
-            terms = objective.critic_loss(real, mu, regularise=(step * cfg.n_critic + i) % cfg.r1_every == 0)
+            with torch.set_grad_enabled(cfg.share_fakes and i == cfg.n_critic - 1):
+                fakes = objective.draw(mu)
+            terms = objective.critic_loss(real, mu, fakes, regularise=(step * cfg.n_critic + i) % cfg.r1_every == 0)
         opt_d.zero_grad(set_to_none=True)
         terms.loss.backward()
         _all_reduce_grads(objective.critic, world)
         opt_d.step()
     objective.critic.requires_grad_(False)
     with autocast(dev, mixed, on_cpu=True):
-        loss_g = objective.generator_loss(mu)
+        loss_g = objective.generator_loss(fakes if cfg.share_fakes else objective.draw(mu))
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     _all_reduce_grads(objective.generator, world)
