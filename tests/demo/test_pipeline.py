@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from rnagan.cli import app
 from rnagan.config import DemoConfig, load_config, preset
 from rnagan.datasets.lc25000 import CLASSES
-from rnagan.demo.pipeline import RUNS, STAGES, build_cohort, run_demo, stage_budgets, training_tiles
+from rnagan.demo.pipeline import RUNS, STAGES, build_cohort, meets_bar, run_demo, stage_budgets, training_tiles
 from rnagan.errors import ConfigError
 
 GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one
@@ -58,6 +58,12 @@ def test_budget_shares_leave_room_for_the_fixed_stages() -> None:
         load_config("small", overrides=["demo.shares={vae: 0.5, rnagan: 0.5, reference: 0.1, baseline: 0.1}"])
 
 
+def test_fidelity_bars_point_up_for_ours_and_down_for_the_reference() -> None:
+    assert meets_bar("rnagan", 0.90) and not meets_bar("rnagan", 0.50)
+    assert meets_bar("reference", 0.30) and not meets_bar("reference", 0.50)  # the paper's conditioning should not
+    assert meets_bar("baseline", 0.90) is None
+
+
 def test_cli_help_names_the_simulated_expression() -> None:
     result = CliRunner().invoke(app, ["demo", "--help"])
     assert result.exit_code == 0
@@ -89,6 +95,9 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
         assert entry["conditioning"]["accuracy"] == pytest.approx(right)
         assert math.isfinite(entry["fid"]["value"]) and entry["fid"]["value"] > 1.0  # generated ≠ real tiles
         assert summary["conditioning_accuracy"][run] == entry["conditioning"]["accuracy"]
+        row = report.split(f"<b>{run}</b>", 1)[1].split("</tr>", 1)[0]
+        verdict = {True: 'class="pass"', False: 'class="fail"', None: 'class=""'}
+        assert verdict[meets_bar(run, entry["conditioning"]["accuracy"])] in row  # green or red by the run's own bar
 
     times = json.loads((out / "reports" / "demo_times.json").read_text())
     assert list(times["stages"]) == list(STAGES)
