@@ -78,5 +78,7 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
     assert metrics["runs"]["baseline"]["memorisation"]["n_flagged"] >= 1
     html = ws.report_html.read_text()
     assert "data:image/png;base64," in html and "In-silico perturbations" in html
+    rows = [e["conditioning"]["per_tissue"] for e in saved["runs"].values() if "conditioning" in e]
+    assert html.count("<small>called ") == sum(len(per_tissue) for per_tissue in rows)  # confusion rows shown
     assert not re.search(r'(src|href)="(?!data:)', html)  # nothing outside the page
     shutil.rmtree(ws.reports / "cache")

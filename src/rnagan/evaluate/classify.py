@@ -121,7 +121,8 @@ def _auc(truth: np.ndarray, scores: np.ndarray) -> float | None:
 
 
 def classification_metrics(labels: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro F1 and macro one-vs-rest AUC overall, and per tissue (recall, F1, AUC)."""
+    """Accuracy, macro F1 and macro one-vs-rest AUC overall, and per tissue (recall, F1, AUC, and what its tiles
+    were called: a row of the confusion matrix, which shows a generator that maps profiles to the wrong tissue)."""
     classes = list(classes)
     truth = np.array([classes.index(c) if c in classes else -1 for c in labels])
     known = truth >= 0
@@ -139,6 +140,7 @@ def classification_metrics(labels: Sequence[str], proba: np.ndarray, classes: Se
             "accuracy": float((predicted[is_tissue] == i).mean()) if is_tissue.any() else None,
             "f1": float(f1_score(is_tissue, predicted == i, zero_division=0)),
             "auc": auc,
+            "predicted_as": {other: int((predicted[is_tissue] == j).sum()) for j, other in enumerate(classes)},
         }
     correct = int((predicted == truth).sum())
     return {
