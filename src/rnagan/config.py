@@ -327,7 +327,10 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             # without it every profile of a tissue drew the same tile (diversity 0.4 of real at 1,100 steps);
             # λ 0.1: 0.87-0.90, FID ratio 2.3 vs 2.8, ResNet fidelity 90 % vs 98 % (docs/gan.md)
             "mode_seeking": 0.1,
-            # one generator forward per step instead of two: the generator is 2/3 of the critic+generator FLOPs
+            # one generator forward per step instead of two (at this width a generator forward costs 2.3x a critic
+            # forward); with R1 every 16 (StyleGAN2's interval) the demo's step is 2.10x the plain loop's (1.99x
+            # before). It also moved the reference arm: its ResNet fidelity 40-54 % in five runs, 22-28 % in seven
+            # without sharing (docs/gan.md)
             "share_fakes": True,
             # fp32: two fresh demos with the generator in bf16 (2.22x the plain loop's step, 1.80x in fp32) read the
             # frozen probe at 56.2 / 57.8 % against 60.9 / 68.8 % in fp32, ResNet 86.2 / 84.9 % against 86.0 / 88.8 %

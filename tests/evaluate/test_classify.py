@@ -22,6 +22,16 @@ def test_metrics_on_known_predictions() -> None:
     assert metrics["auc_macro"] == pytest.approx(0.75)
 
 
+def test_relabelled_accuracy_sees_tiles_that_follow_the_profile_to_the_wrong_tissue() -> None:
+    swapped = np.array([[0.1, 0.9]] * 10 + [[0.8, 0.2]] * 10)  # every "a" tile looks like b, and the reverse
+    metrics = classification_metrics(["a"] * 10 + ["b"] * 10, swapped, ["a", "b"])
+    assert metrics["accuracy"] == 0.0 and metrics["relabelled_accuracy"] == 1.0
+    rng = np.random.default_rng(0)
+    ignoring = rng.dirichlet([1, 1, 1], size=300)  # predictions unrelated to the profile's tissue
+    chance = classification_metrics(list("abc") * 100, ignoring, ["a", "b", "c"])["relabelled_accuracy"]
+    assert 1 / 3 - 0.02 < chance < 0.42  # near chance: the best renaming gains only a little
+
+
 def test_accuracy_comes_with_its_wilson_interval() -> None:
     truth = ["a"] * 64
     proba = np.array([[0.9, 0.1]] * 36 + [[0.1, 0.9]] * 28)  # 36 of 64 right
