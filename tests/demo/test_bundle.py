@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import torch
+import yaml
 
+from rnagan.config import preset
 from rnagan.datasets.lc25000 import CLASSES
-from rnagan.demo.bundle import bundle_facts, bundle_sheets, bundled_tiles
+from rnagan.demo.bundle import bundle_facts, bundle_sheets, bundled_tiles, recipe_changes
 from rnagan.demo.pipeline import RUNS
 
 
@@ -36,3 +38,14 @@ def test_bundle_sheets_show_every_run_for_every_tissue() -> None:
     assert set(sheets) == set(CLASSES)
     assert all(set(by_run) == set(RUNS) for by_run in sheets.values())
     assert all(png.startswith(b"\x89PNG") for by_run in sheets.values() for png in by_run.values())
+
+
+def test_recipe_changes_name_what_the_bundle_did_otherwise(tmp_path) -> None:
+    copy = tmp_path / "bundle"
+    (copy / "rnagan").mkdir(parents=True)
+    config = preset("small").model_dump(mode="json")
+    config["gan"].update(r1_every=3, steps=1)
+    del config["gan"]["share_fakes"]
+    (copy / "rnagan" / "config.yaml").write_text(yaml.safe_dump(config))
+    now = preset("small").gan
+    assert recipe_changes(copy) == {"r1_every": [3, now.r1_every], "share_fakes": [None, now.share_fakes]}

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from rnagan.checkpoint import load_checkpoint, save_checkpoint
+from rnagan.config import preset
 from rnagan.errors import CheckpointError
 from rnagan.evaluate.report import tiles_png
 from rnagan.fileio import atomic_dir
@@ -80,7 +82,16 @@ def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any] | None:
     budget = json.loads((bundle / TIMES).read_text()).get("budget_seconds") if (bundle / TIMES).is_file() else None
     metrics = json.loads((bundle / METRICS).read_text()) if (bundle / METRICS).is_file() else None
     return {"runs": runs, "minutes": None if budget is None else round(budget / 60), "metrics": metrics,
-            "command": BUNDLE_COMMAND}
+            "command": BUNDLE_COMMAND, "recipe_changes": recipe_changes(bundle)}
+
+
+def recipe_changes(bundle: Path = BUNDLE) -> dict[str, list[Any]]:
+    """GAN settings of today's ``small`` preset that the bundled rnagan run had otherwise, ``{field: [bundled, now]}``
+    (bundled None: not recorded, the setting is newer than the bundle), so the page never calls an older recipe
+    "this one". ``steps`` is left out: the bundle command sets it."""
+    saved = yaml.safe_load((bundle / "rnagan" / "config.yaml").read_text())["gan"]
+    now = preset("small").gan.model_dump(mode="json")
+    return {k: [saved.get(k), v] for k, v in now.items() if k != "steps" and saved.get(k) != v}
 
 
 def bundled_draws(run: str, profiles: list[str], *, seed: int = 0, bundle: Path = BUNDLE) -> torch.Tensor:
