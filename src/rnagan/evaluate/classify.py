@@ -129,6 +129,8 @@ def classification_metrics(labels: Sequence[str], proba: np.ndarray, classes: Se
     known = truth >= 0
     truth, proba = truth[known], proba[known]
     predicted = proba.argmax(axis=1)
+    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)  # rows: true tissue, columns: predicted
+    np.add.at(confusion, (truth, predicted), 1)
     per_tissue: dict[str, Any] = {}
     aucs = []
     for i, tissue in enumerate(classes):
@@ -138,14 +140,12 @@ def classification_metrics(labels: Sequence[str], proba: np.ndarray, classes: Se
             aucs.append(auc)
         per_tissue[tissue] = {
             "n": int(is_tissue.sum()),
-            "accuracy": float((predicted[is_tissue] == i).mean()) if is_tissue.any() else None,
+            "accuracy": float(confusion[i, i] / is_tissue.sum()) if is_tissue.any() else None,
             "f1": float(f1_score(is_tissue, predicted == i, zero_division=0)),
             "auc": auc,
-            "predicted_as": {other: int((predicted[is_tissue] == j).sum()) for j, other in enumerate(classes)},
+            "predicted_as": dict(zip(classes, confusion[i].tolist(), strict=True)),
         }
-    correct = int((predicted == truth).sum())
-    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    np.add.at(confusion, (truth, predicted), 1)
+    correct = int(np.trace(confusion))
     return {
         "n": len(truth),
         "accuracy": correct / len(truth) if len(truth) else None,
