@@ -111,7 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpu", action="store_true", help="also measure CUDA at 256 px, batch 64")
     parser.add_argument("--presets", nargs="+", default=["tiny", "small", "paper"])
-    parser.add_argument("--steps", type=int, default=12, help="timed steps (a multiple of gan.r1_every)")
+    parser.add_argument("--steps", type=int, default=16, help="timed steps (a multiple of gan.r1_every)")
     parser.add_argument("--rounds", type=int, default=3, help="processes per mode, alternating (paper: 1)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
