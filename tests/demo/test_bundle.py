@@ -45,7 +45,7 @@ def test_recipe_changes_name_what_the_bundle_did_otherwise(tmp_path) -> None:
     (copy / "rnagan").mkdir(parents=True)
     config = preset("small").model_dump(mode="json")
     config["gan"].update(r1_every=3, steps=1)
-    del config["gan"]["share_fakes"]
+    del config["gan"]["share_fakes"], config["gan"]["precision"]  # precision: BUNDLE_COMMAND sets it (fp32)
     (copy / "rnagan" / "config.yaml").write_text(yaml.safe_dump(config))
     now = preset("small").gan
     assert recipe_changes(copy) == {"r1_every": [3, now.r1_every], "share_fakes": [None, now.share_fakes]}

@@ -13,6 +13,7 @@ FID on every real held-out tile.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -88,8 +89,10 @@ def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any] | None:
 def recipe_changes(bundle: Path = BUNDLE) -> dict[str, list[Any]]:
     """GAN settings of today's ``small`` preset that the bundled rnagan run had otherwise, ``{field: [bundled, now]}``
     (bundled None: not recorded, the setting is newer than the bundle), so the page never calls an older recipe
-    "this one". ``steps`` is left out: the bundle command sets it."""
-    saved = yaml.safe_load((bundle / "rnagan" / "config.yaml").read_text())["gan"]
+    "this one". A setting the bundle's config lacks is read from :data:`BUNDLE_COMMAND`'s ``--set`` where it names
+    it; ``steps`` is left out: the command sets it."""
+    commanded = {k: yaml.safe_load(v) for k, v in re.findall(r"--set gan\.(\w+)=(\S+)", BUNDLE_COMMAND)}
+    saved = {**commanded, **yaml.safe_load((bundle / "rnagan" / "config.yaml").read_text())["gan"]}
     now = preset("small").gan.model_dump(mode="json")
     return {k: [saved.get(k), v] for k, v in now.items() if k != "steps" and saved.get(k) != v}
 
