@@ -113,6 +113,29 @@ def test_shared_fakes_cost_one_generator_forward_and_feed_both_updates(share: bo
     assert torch.equal(last_critic_fake, generator_fake) == share
 
 
+@pytest.mark.parametrize("share", [True, False])
+def test_only_the_generator_update_judges_mode_seeking_twins(share: bool) -> None:
+    obj = hinge_objective(diffaugment=[], share_fakes=share, n_critic=2, mode_seeking=0.1)
+    profiles_drawn: list[torch.Tensor] = []
+    generate = obj.fake
+
+    def recording(mu: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        profiles_drawn.append(mu.clone())
+        return generate(mu, noise)
+
+    obj.fake = recording
+    opt_d = torch.optim.Adam(obj.critic.parameters(), lr=1e-4)
+    opt_g = torch.optim.Adam(obj.generator.parameters(), lr=1e-4)
+    tiles = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    mu = torch.randn(8, obj.config.latent_dim)
+    train_step(obj, opt_d, opt_g, lambda: (tiles, mu), step=1)
+    twins = torch.cat([mu[:4], mu[:4]])
+    # without sharing each critic update judges all 8 profiles; the generator's own draw is 4 twin pairs
+    expected = [mu, twins] if share else [mu, mu, twins]
+    assert len(profiles_drawn) == len(expected)
+    assert all(torch.equal(got, want) for got, want in zip(profiles_drawn, expected, strict=True))
+
+
 @pytest.mark.parametrize("precision", ["auto", "generator", "fp32"])
 def test_a_step_runs_in_bf16_only_where_asked_and_the_cpu_computes_it(precision: str) -> None:
     obj = hinge_objective(precision=precision)

@@ -154,10 +154,11 @@ class GANObjective(nn.Module):
         """What the critic sees of a tile: ``gan.diffaugment`` applied (real and generated alike)."""
         return diff_augment(x, self.config.diffaugment) if self.config.diffaugment else x
 
-    def draw(self, mu: torch.Tensor) -> Fakes:
-        """The generator's batch for profiles μ (N, d); with ``mode_seeking`` > 0, two noise draws of each μ
-        of the first half (the twins whose distance the generator's loss rewards)."""
-        if self.config.mode_seeking > 0:
+    def draw(self, mu: torch.Tensor, *, twins: bool = True) -> Fakes:
+        """A generated batch for profiles μ (N, d). With ``twins`` and ``mode_seeking`` > 0 (what the generator's
+        loss needs): two noise draws of each μ of the first half, the twins whose distance that loss rewards;
+        a critic-only batch passes ``twins=False`` and keeps all N profiles."""
+        if twins and self.config.mode_seeking > 0:
             half = mu.shape[0] // 2
             mu = torch.cat([mu[:half], mu[:half]])
         noise = sample_noise(mu.shape[0], self.config, device=mu.device)

@@ -168,8 +168,9 @@ def train_step(objective: GANObjective, opt_d: torch.optim.Optimizer, opt_g: tor
         tiles, mu = next_batch()
         real = augment(tiles, flips=cfg.augment_flips, jitter=jitter).contiguous(memory_format=torch.channels_last)
         with autocast(dev, mixed, on_cpu=True):
-            with torch.set_grad_enabled(cfg.share_fakes and i == cfg.n_critic - 1):
-                fakes = objective.draw(mu)
+            shared = cfg.share_fakes and i == cfg.n_critic - 1  # the generator update reuses this batch
+            with torch.set_grad_enabled(shared):
+                fakes = objective.draw(mu, twins=shared)
             terms = objective.critic_loss(real, mu, fakes, regularise=(step * cfg.n_critic + i) % cfg.r1_every == 0)
         opt_d.zero_grad(set_to_none=True)
         terms.loss.backward()
