@@ -47,7 +47,7 @@ def read_manifest(folder: str | Path) -> pd.DataFrame:
         dtype={"profile": str, "base_profile": str, "perturbation": str, "tissue": str, "split": str},
         keep_default_na=False,
     )
-    manifest["path"] = [str(folder / p) for p in manifest["path"]]
+    manifest["path"] = [str(folder.absolute() / p) for p in manifest["path"]]
     return manifest
 
 

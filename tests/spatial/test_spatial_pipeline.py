@@ -35,8 +35,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]
     generate_tiles(ws, cfg, run="rnagan", split="test")
     floor = shuffled_profiles(ws, prepared.matrix, prepared.samples, seed=0)
     generate_tiles(ws, cfg, run="rnagan", expression_file=floor, scale="z", out=ws.samples_run(FLOOR))
-    runs = {"rnagan": ws.samples_run("rnagan"), FLOOR: ws.samples_run(FLOOR)}
-    return ws, evaluate_paired(ws, cfg, runs=runs, ours="rnagan", floor=FLOOR)
+    with pytest.MonkeyPatch.context() as patch:  # the workspace named relative to the working folder, as typed
+        patch.chdir(ws.root.parent)
+        relative = Workspace(ws.root.name)
+        runs = {"rnagan": relative.samples_run("rnagan"), FLOOR: relative.samples_run(FLOOR)}
+        return ws, evaluate_paired(relative, cfg, runs=runs, ours="rnagan", floor=FLOOR)
 
 
 def test_tiny_spatial_pipeline_scores_every_set_of_the_held_out_section(pipeline: tuple[Workspace, dict]) -> None:

@@ -118,7 +118,7 @@ def _generated_tiles(folder: Path, spots: set[str]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "sample_id": manifest["profile"].astype(str).to_numpy(),
-            "tile": [read_image(folder / p) for p in manifest["path"]],
+            "tile": [read_image(path) for path in manifest["path"]],  # read_manifest made them absolute
         }
     )
 
