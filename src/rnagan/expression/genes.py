@@ -238,18 +238,7 @@ class GeneSpace:
         """
         columns = [str(c) for c in frame.columns]
         resolved, ambiguous = resolve_ids(columns, gtf=gtf)
-        position = {gene: j for j, gene in enumerate(self.ids)}
-        groups: dict[int, list[int]] = defaultdict(list)
-        n_outside = 0
-        styles: dict[str, int] = defaultdict(int)
-        for i, gene in enumerate(resolved):
-            if gene is None:
-                continue
-            styles["symbol" if normalize_id(columns[i]) is None else _style(columns[i])] += 1
-            if gene in position:
-                groups[position[gene]].append(i)
-            else:
-                n_outside += 1
+        groups, n_outside, styles = self._match(columns, resolved)
         n_unrecognised = resolved.count(None)
         if n_unrecognised == len(columns):
             raise GeneCoverageError(
@@ -289,6 +278,28 @@ class GeneSpace:
             )
         if dup:
             log.warning("%s: %d genes appear in several columns; summed", source, len(dup))
+        return self._fill(frame, groups), report
+
+    def _match(self, columns: list[str], resolved: list[str | None]
+               ) -> tuple[dict[int, list[int]], int, dict[str, int]]:
+        """The input columns of each gene of the space (by its position), the count of recognised genes
+        outside the space, and how many recognised columns were written in each ID style."""
+        position = {gene: j for j, gene in enumerate(self.ids)}
+        groups: dict[int, list[int]] = defaultdict(list)
+        n_outside = 0
+        styles: dict[str, int] = defaultdict(int)
+        for i, gene in enumerate(resolved):
+            if gene is None:
+                continue
+            styles["symbol" if normalize_id(columns[i]) is None else _style(columns[i])] += 1
+            if gene in position:
+                groups[position[gene]].append(i)
+            else:
+                n_outside += 1
+        return groups, n_outside, styles
+
+    def _fill(self, frame: pd.DataFrame, groups: dict[int, list[int]]) -> pd.DataFrame:
+        """``frame`` laid out on this space: each gene's single column copied, several summed, absent ones NaN."""
         aligned = np.full((len(frame), len(self)), np.nan, dtype=np.float32)
         single = {j: cols[0] for j, cols in groups.items() if len(cols) == 1}
         if single:
@@ -298,7 +309,7 @@ class GeneSpace:
         for j, cols in groups.items():
             if len(cols) > 1:
                 aligned[:, j] = frame.iloc[:, cols].to_numpy(dtype=np.float64).sum(axis=1)
-        return pd.DataFrame(aligned, index=frame.index, columns=pd.Index(self.ids), copy=False), report
+        return pd.DataFrame(aligned, index=frame.index, columns=pd.Index(self.ids), copy=False)
 
 
 def _gather_columns(frame: pd.DataFrame, sources: np.ndarray, *, out: np.ndarray, targets: np.ndarray) -> None:
