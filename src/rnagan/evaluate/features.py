@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from rnagan.errors import InputFileError, MissingWeightsError
 
@@ -183,10 +184,13 @@ class InceptionFeatures:
         return self._pool(_to_299(images.float()))
 
     def extract(self, images: Iterable[torch.Tensor]) -> np.ndarray:
-        """Features of a stream of uint8 (3, H, W) tiles (sizes may differ), in ``batch_size`` batches."""
+        """Features of a stream of uint8 (3, H, W) tiles (sizes may differ), in ``batch_size`` batches.
+
+        A progress bar on a terminal (not in logs): on 2 CPU cores a tile takes ~0.07 s, a thousand a minute.
+        """
         chunks: list[np.ndarray] = []
         pending: list[torch.Tensor] = []
-        for image in images:
+        for image in tqdm(images, desc="Inception features", unit="tile", leave=False, disable=None):
             pending.append(_to_299(image[None].float())[0])
             if len(pending) == self.batch_size:
                 chunks.append(self._pool(torch.stack(pending)))
