@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from rnagan.cli import app
 from rnagan.config import DemoConfig, load_config, preset
 from rnagan.datasets.lc25000 import CLASSES
-from rnagan.demo.pipeline import RUNS, STAGES, build_cohort, meets_bar, run_demo, stage_budgets, training_tiles
+from rnagan.demo.pipeline import (
+    RUNS,
+    STAGES,
+    StageClock,
+    build_cohort,
+    meets_bar,
+    run_demo,
+    stage_budgets,
+    training_tiles,
+)
 from rnagan.errors import ConfigError
 
 GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one
@@ -56,6 +67,17 @@ def test_budget_shares_leave_room_for_the_fixed_stages() -> None:
     assert sum(budgets.values()) < 600.0
     with pytest.raises(ConfigError, match="shares"):
         load_config("small", overrides=["demo.shares={vae: 0.5, rnagan: 0.5, reference: 0.1, baseline: 0.1}"])
+
+
+def test_a_stage_that_fails_says_which_and_the_error_goes_on() -> None:
+    printed = io.StringIO()
+    clock = StageClock(60.0, console=Console(file=printed, width=200), names=("cohort", "vae"))
+    with clock.stage("cohort"):
+        pass
+    with pytest.raises(RuntimeError, match="disk full"), clock.stage("vae"):
+        raise RuntimeError("disk full")
+    assert "✓ cohort" in printed.getvalue() and "✗ vae stopped after" in printed.getvalue()
+    assert list(clock.times) == ["cohort"]  # a stage that did not finish records no time
 
 
 def test_fidelity_bars_point_up_for_ours_and_down_for_the_reference() -> None:

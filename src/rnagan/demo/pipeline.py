@@ -130,7 +130,15 @@ class StageClock:
         limit = f" (budget {budget:.0f} s)" if budget is not None else ""
         self.console.rule(f"[bold]{position} {name}[/]{limit}", align="left")
         t0, cpu0 = time.perf_counter(), time.process_time()
-        yield
+        try:
+            yield
+        except BaseException:  # an error or Ctrl-C: say which stage stopped; what came before it stays on disk
+            self.console.print(
+                f"[red]✗[/] {name} stopped after {time.perf_counter() - t0:.1f} s; the workspace keeps the stages "
+                "before it",
+                highlight=False,
+            )
+            raise
         seconds = time.perf_counter() - t0
         self.times[name] = {
             "seconds": round(seconds, 2),
