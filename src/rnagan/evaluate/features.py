@@ -27,6 +27,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,9 @@ class InceptionFeatures:
         path = find_weights(weights)
         device = torch.device(device)
         try:
-            network = torch.jit.load(str(path), map_location=device).eval()
+            with warnings.catch_warnings():  # NVIDIA ships the network only as TorchScript: nothing to switch to
+                warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=FutureWarning)
+                network = torch.jit.load(str(path), map_location=device).eval()
         except (RuntimeError, ValueError) as err:
             raise MissingWeightsError(f"{path} is not a TorchScript Inception network ({err}): {_HOW_TO_GET}") from None
         return cls(
