@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -109,9 +110,12 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
     assert all(f"bundled {run}" in report for run in RUNS)  # the longer bundled run, labelled as such
 
     metrics = json.loads((out / "reports" / "metrics.json").read_text())
+    evaluation = (out / "reports" / "evaluation.html").read_text()
     for run in RUNS:
         entry = metrics["runs"][run]
         assert entry["status"] == "ok"
+        searched = entry["memorisation"]["n_train"]  # every tile the run trained on, named on the page
+        assert re.search(rf"<td>\d+ \([\d.]+ %\) /\s+{searched:,}</td>", evaluation)
         per_tissue = [t for t in entry["conditioning"]["per_tissue"].values() if t["n"]]  # accuracy: share right
         right = sum(t["n"] * t["accuracy"] for t in per_tissue) / sum(t["n"] for t in per_tissue)
         assert entry["conditioning"]["accuracy"] == pytest.approx(right)
