@@ -329,7 +329,7 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "mode_seeking": 0.1,
             # one generator forward per step instead of two (at this width a generator forward costs 2.3x a critic
             # forward); with R1 every 16 (StyleGAN2's interval) the demo's step is 2.10x the plain loop's (1.99x
-            # before). It also moved the reference arm: its ResNet fidelity 40-54 % in six runs, 22-28 % in nine
+            # before). It also moved the reference arm: its ResNet fidelity 40-54 % in seven runs, 22-28 % in nine
             # without sharing (docs/gan.md)
             "share_fakes": True,
             # fp32: two fresh demos with the generator in bf16 (2.22x the plain loop's step, 1.80x in fp32) read the
