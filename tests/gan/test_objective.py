@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rnagan.config import preset
+from rnagan.gan import objective as objective_module
 from rnagan.gan.model import Critic, Generator, channel_ladder
 from rnagan.gan.objective import GANObjective, generator_input, gradient_penalty, sample_noise
 from rnagan.gan.train import recalibrate_batch_norm
@@ -62,6 +63,41 @@ def test_gradient_penalty_matches_a_per_sample_double_loop(cfg) -> None:
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(obj.critic(x_hat, y).sum(), x_hat)
     assert not torch.isclose(gp, (grad.norm() - 1) ** 2)
+
+
+def test_gradient_penalty_mixes_the_conditions_of_tiles_drawn_for_other_profiles(cfg) -> None:
+    obj = objective(cfg)
+    real, fake = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    y, y_fake = torch.randn(4, cfg.latent_dim), torch.randn(4, cfg.latent_dim)
+    torch.manual_seed(1)
+    gp = gradient_penalty(obj.critic, real, fake, y, y_fake)
+    torch.manual_seed(1)
+    eps = torch.rand(4, 1, 1, 1)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    y_hat = eps.flatten(1) * y + (1 - eps.flatten(1)) * y_fake  # each interpolate's condition, mixed alike
+    (grad,) = torch.autograd.grad(obj.critic(x_hat, y_hat).sum(), x_hat)
+    torch.testing.assert_close(gp, ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean(), rtol=1e-5, atol=1e-6)
+    torch.manual_seed(1)
+    assert not torch.isclose(gp, gradient_penalty(obj.critic, real, fake, y))  # the real tiles' condition alone
+
+
+@pytest.mark.parametrize("twins", [True, False])
+def test_the_critic_loss_hands_the_penalty_the_twins_own_conditions(cfg, monkeypatch, twins: bool) -> None:
+    obj = objective(cfg.model_copy(update={"mode_seeking": 0.1}))
+    handed: list[torch.Tensor | None] = []
+
+    def recording(critic, real, fake, y, y_fake=None):
+        handed.append(y_fake)
+        return gradient_penalty(critic, real, fake, y, y_fake)
+
+    monkeypatch.setattr(objective_module, "gradient_penalty", recording)
+    mu = torch.randn(8, cfg.latent_dim)
+    fakes = obj.draw(mu, twins=twins)
+    obj.critic_loss(torch.rand(8, 3, 32, 32), mu, fakes)
+    if twins:  # the second half was drawn for the first half's profiles
+        torch.testing.assert_close(handed[0], obj.condition(torch.cat([mu[:4], mu[:4]])))
+    else:
+        assert handed == [None]
 
 
 def test_critic_steps_raise_the_gap_and_generator_steps_lower_it(cfg) -> None:

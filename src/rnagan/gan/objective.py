@@ -81,17 +81,20 @@ def generator_input(mu: torch.Tensor | None, noise: torch.Tensor, config: GANCon
     return torch.cat([code, extra], dim=1)
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None
-                     ) -> torch.Tensor:
-    """Mean over samples of (‖∇ₓ D(x̂ᵢ, yᵢ)‖₂ − 1)², x̂ᵢ = εᵢ realᵢ + (1 − εᵢ) fakeᵢ, εᵢ ~ U(0, 1).
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None,
+                     y_fake: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over samples of (‖∇ₓ D(x̂ᵢ, ŷᵢ)‖₂ − 1)², x̂ᵢ = εᵢ realᵢ + (1 − εᵢ) fakeᵢ, εᵢ ~ U(0, 1).
 
     One ε and one gradient norm *per sample* (Gulrajani et al. 2017, Algorithm 1). The published code
     drew one ε per batch and took the norm of the whole batch's gradient,
-    which constrains the average slope, not the slope at each sample.
+    which constrains the average slope, not the slope at each sample. ŷᵢ is the real tile's condition yᵢ,
+    or, where the generated tile was drawn for another profile (``y_fake``: mode-seeking twins), the
+    conditions mixed with the same εᵢ, so no interpolate pairs a picture with a profile foreign to both ends.
     """
     eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    score = critic(x_hat, y)
+    y_hat = y if y is None or y_fake is None else eps.flatten(1) * y + (1 - eps.flatten(1)) * y_fake
+    score = critic(x_hat, y_hat)
     (grad,) = torch.autograd.grad(score.sum(), x_hat, create_graph=True)  # sum: sample i only feeds D(x̂ᵢ)
     norms = grad.flatten(1).norm(2, dim=1)  # (N,)
     return ((norms - 1) ** 2).mean()
@@ -172,10 +175,13 @@ class GANObjective(nn.Module):
         the Wasserstein-1 distance. Hinge: the hinge loss, plus (γ/2)·r1_every·R1 when ``regularise``
         (the lazy steps; StyleGAN2 scales the penalty by its interval so its average weight is γ/2).
         """
-        y, fake, y_fake = self.condition(mu), fakes.tiles.detach(), self.condition(fakes.mu)
+        y, fake = self.condition(mu), fakes.tiles.detach()
+        # :meth:`draw` hands back the very μ it was given unless it made twins (no device sync to compare values)
+        other_profiles = fakes.mu is not mu
+        y_fake = self.condition(fakes.mu) if other_profiles else y
         if self.config.loss == "wgan-gp":
             gap = self.critic(real, y).mean() - self.critic(fake, y_fake).mean()
-            gp = gradient_penalty(self.critic, real, fake, y)
+            gp = gradient_penalty(self.critic, real, fake, y, y_fake if other_profiles else None)
             return CriticTerms(-gap + self.config.gp_lambda * gp, gap, gp)
         penalise = regularise and self.config.r1_gamma > 0
         real_seen = self.augment(real).detach().requires_grad_(penalise)
