@@ -108,7 +108,7 @@ def test_readme_quickstart_runs_from_tile_to_evaluate(tmp_path: Path, real_slide
         ("rnagan", "reference", "baseline"), "ok"
     )
     assert metrics["runs"]["rnagan"]["n_profiles"] == 1  # the one test donor, paired through the donor rule
-    assert ws.report_html.is_file()
+    assert ws.evaluation_html.is_file()
 
 
 def test_the_quickstart_is_found_in_the_readme() -> None:

@@ -132,7 +132,13 @@ class Workspace:
         return self.reports / "metrics.json"
 
     @property
+    def evaluation_html(self) -> Path:
+        """``rnagan evaluate``'s page."""
+        return self.reports / "evaluation.html"
+
+    @property
     def report_html(self) -> Path:
+        """A demo's page (``rnagan demo``); no other command writes it, so re-evaluating keeps it."""
         return self.reports / "report.html"
 
 

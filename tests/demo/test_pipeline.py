@@ -6,6 +6,7 @@ import io
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from rnagan.demo.pipeline import (
     training_tiles,
 )
 from rnagan.errors import ConfigError
+from rnagan.workspace import Workspace
 
 GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one
 
@@ -148,3 +150,13 @@ def test_tiny_demo_generates_only_from_held_out_profiles(tiny_demo: tuple[Path, 
     split_of = samples.set_index("sample_id")["split"]
     extras = index[index["subset"] == "augmented_extra"]
     assert (extras["sample_id"].map(split_of) == "train").all()
+
+
+def test_evaluating_a_demo_workspace_again_keeps_the_demo_page(tiny_demo: tuple[Path, dict], tmp_path: Path) -> None:
+    out, _ = tiny_demo
+    ws = Workspace(shutil.copytree(out, tmp_path / "ws"))
+    demo_page = ws.report_html.read_text()
+    ws.evaluation_html.unlink()
+    result = CliRunner().invoke(app, ["evaluate", "--out", str(ws.root), "--preset", "tiny"])
+    assert result.exit_code == 0, result.output
+    assert ws.evaluation_html.is_file() and ws.report_html.read_text() == demo_page

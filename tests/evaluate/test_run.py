@@ -76,7 +76,7 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
         trained_on = pd.read_csv(ws.gan_run(run) / "checkpoint" / "training_tiles.csv")
         assert entry["memorisation"]["n_train"] == len(trained_on) > 7  # every tile the run saw, not a draw
     assert metrics["runs"]["baseline"]["memorisation"]["n_flagged"] >= 1
-    html = ws.report_html.read_text()
+    html = ws.evaluation_html.read_text()
     assert "data:image/png;base64," in html and "In-silico perturbations" in html
     rows = [e["conditioning"]["per_tissue"] for e in saved["runs"].values() if "conditioning" in e]
     assert html.count("<small>called ") == sum(len(per_tissue) for per_tissue in rows)  # confusion rows shown

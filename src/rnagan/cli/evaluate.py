@@ -1,4 +1,4 @@
-"""``rnagan evaluate``: FID/KID, conditioning fidelity, checkerboard, memorisation → metrics.json, report.html."""
+"""``rnagan evaluate``: FID/KID, conditioning fidelity, checkerboard, memorisation → metrics.json, evaluation.html."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """Measure generated tiles against real ones; write reports/metrics.json and reports/report.html."""
+    """Measure generated tiles against real ones; write reports/metrics.json and reports/evaluation.html."""
     from rnagan.evaluate.run import evaluate as run_evaluation
 
     ws = open_workspace(workspace)
@@ -49,7 +49,7 @@ def evaluate(
     for name, entry in metrics["runs"].items():
         if entry["status"] == "ok":
             typer.echo(f"{name}: FID {entry['fid']['value']:.2f} ({entry['n_tiles']} tiles)")
-    typer.echo(f"report: {ws.report_html}")
+    typer.echo(f"report: {ws.evaluation_html}")
 
 
 def register(root: typer.Typer) -> None:

@@ -12,7 +12,8 @@ What runs, in order (each stage is the same plain function its own command calls
 4. **gan:rnagan**, **gan:reference**, **gan:baseline**: projection-conditioned RNA-GAN (ours), the
    paper's input-only conditioning, and the noise-only GAN;
 5. **generate**: tiles from every held-out (test split) profile, for each run;
-6. **evaluate**: FID/KID, conditioning fidelity, checkerboard, memorisation, UMAPs → ``report.html``.
+6. **evaluate**: FID/KID, conditioning fidelity, checkerboard, memorisation, UMAPs → ``evaluation.html``;
+7. **report**: the demo's own page, ``report.html``, which links to it.
 
 Why simulated expression: no public data set pairs RNA-seq with these images. The demo therefore
 shows that generated tiles follow the class signal carried by an expression profile, and says nothing
@@ -73,7 +74,6 @@ log = logging.getLogger(__name__)
 #: GAN runs of the demo and the conditioning each uses (docs/architecture.md names them).
 RUNS: dict[str, str] = {"rnagan": "projection", "reference": "reference", "baseline": "none"}
 SLIDE_NAME = "CMU-1-Small-Region.svs"
-EVALUATION_PAGE = "evaluation.html"  # evaluate's full report, renamed so report.html is the demo's page
 FIDELITY_BAR = 0.85  # issue 12 (70 % in issue 7): RNA-GAN's held-out ResNet fidelity in the demo (goal 0.95)
 REFERENCE_BAR = 0.45  # issue 12: the paper's input-only conditioning, at most this (goal: chance)
 
@@ -281,7 +281,6 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
 
     with clock.stage("evaluate"):
         metrics = evaluate(ws, cfg, runs=tuple(RUNS))
-        ws.report_html.replace(ws.reports / EVALUATION_PAGE)  # the full evaluation; the demo page links to it
 
     with clock.stage("report"):
         times = clock.summary()  # the report shows every stage but itself, so it is timed before rendering
@@ -297,7 +296,8 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
             "gan_steps": {run: _gan_steps(ws, run) for run in RUNS},
             "bundle": bundle_facts(),
         }
-        write_text_atomic(ws.report_html, render_demo_report(cfg, metrics, times, facts, figures))
+        page = render_demo_report(cfg, metrics, times, facts, figures, evaluation_page=ws.evaluation_html.name)
+        write_text_atomic(ws.report_html, page)
     return _finish(ws, metrics, clock)
 
 
@@ -308,7 +308,7 @@ def _finish(ws: Workspace, metrics: dict[str, Any], clock: StageClock) -> dict[s
     summary = {
         "workspace": str(ws.root),
         "report": str(ws.report_html),
-        "evaluation_report": str(ws.reports / EVALUATION_PAGE),
+        "evaluation_report": str(ws.evaluation_html),
         "metrics": str(ws.metrics),
         "times": times,
         "conditioning_accuracy": {
@@ -395,8 +395,11 @@ def render_demo_report(
     times: dict[str, Any],
     facts: dict[str, Any],
     figures: dict[str, Any],
+    *,
+    evaluation_page: str,
 ) -> str:
-    """The demo's page: the simulated-expression note, fidelity and FID per run, sheets per class, times."""
+    """The demo's page: the simulated-expression note, fidelity and FID per run, sheets per class, times; it links
+    to ``evaluation_page``, evaluate's full page beside it."""
     return render(
         "demo.html.j2",
         config=config,
@@ -406,7 +409,7 @@ def render_demo_report(
         figures=figures,
         runs=RUNS,
         class_names=CLASS_NAMES,
-        evaluation_page=EVALUATION_PAGE,
+        evaluation_page=evaluation_page,
         bar=FIDELITY_BAR,
         reference_bar=REFERENCE_BAR,
         meets_bar=meets_bar,

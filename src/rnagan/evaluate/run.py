@@ -1,4 +1,4 @@
-"""``rnagan evaluate``: every measure of generated tiles against real ones → metrics.json + report.html.
+"""``rnagan evaluate``: every measure of generated tiles against real ones → metrics.json + evaluation.html.
 
 Real tiles come from the tile store, joined through the tile index to the samples table
 (sample_id → tissue, split): ``real_split`` (test) is the reference set, ``train_split`` the set the
@@ -187,7 +187,7 @@ def evaluate(
     train_split: str = "train",
     weights: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Measure each run's tiles; write ``workspace.metrics`` and ``workspace.report_html``; return the metrics."""
+    """Measure each run's tiles; write ``workspace.metrics`` and ``workspace.evaluation_html``; return the metrics."""
     cfg = config.evaluate
     device = pick_device(cfg.device)
     extractor = InceptionFeatures.load(weights, device=device, batch_size=cfg.fid_batch_size)
@@ -253,8 +253,8 @@ def evaluate(
         umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed
     )
     write_json_atomic(workspace.metrics, metrics)
-    write_text_atomic(workspace.report_html, report.render_report(metrics, figures))
-    log.info("metrics in %s, report in %s", workspace.metrics, workspace.report_html)
+    write_text_atomic(workspace.evaluation_html, report.render_report(metrics, figures))
+    log.info("metrics in %s, report in %s", workspace.metrics, workspace.evaluation_html)
     return metrics
 
 
