@@ -4,7 +4,7 @@ Pages are self-contained (images inlined as base64 PNG) and autoescaped; every p
 and ``created``, and the filters ``fmt`` (a number to 3 digits), ``pct`` (a fraction as a percentage)
 and ``img`` (PNG bytes to a ``data:`` URI)::
 
-    html = render("report.html.j2", metrics=metrics, figures=figures)
+    html = render("evaluation.html.j2", metrics=metrics, figures=figures)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Readable without the workspace: contact sheets of real and generated tiles, the UMAP, the metric
 tables, the memorisation pairs, the perturbation panels and every setting, rendered with the
-template ``rnagan/templates/report.html.j2`` through :func:`rnagan.html.render`.
+template ``rnagan/templates/evaluation.html.j2`` through :func:`rnagan.html.render`.
 """
 
 from __future__ import annotations
@@ -32,5 +32,5 @@ def tiles_png(tiles: torch.Tensor, columns: int = 8) -> bytes:
 
 def render_report(metrics: dict[str, Any], figures: dict[str, Any]) -> str:
     """HTML text of the report for ``metrics`` (as written to metrics.json) and its ``figures`` (PNG bytes)."""
-    return render("report.html.j2", metrics=metrics, figures=figures,
+    return render("evaluation.html.j2", metrics=metrics, figures=figures,
                   settings_json=json.dumps(metrics["settings"], indent=2))
