@@ -99,8 +99,12 @@ def main() -> None:
         print(f"wrote {path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         results = {}
         for mode in MODES:
-            out = subprocess.run([sys.executable, __file__, "--measure", mode, "--file", str(path)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--measure", mode, "--file", str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
             print(mode, results[mode], file=sys.stderr)
         file_bytes = path.stat().st_size

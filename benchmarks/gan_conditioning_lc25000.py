@@ -51,8 +51,19 @@ def build_cohort(ws: Workspace, *, latent_dim: int, spread: float, seed: int) ->
         for i, t in enumerate(tiles.itertuples()):
             key = tile_key(t.sample_id, i, 0)
             items.append((key, encode_tile(np.asarray(Image.open(t.path).convert("RGB")))))
-            rows.append({"key": key, "slide_id": t.sample_id, "sample_id": t.sample_id, "x": i, "y": 0, "level": 0,
-                         "mpp": 0.5, "tissue_fraction": 1.0, "label": t.label})
+            rows.append(
+                {
+                    "key": key,
+                    "slide_id": t.sample_id,
+                    "sample_id": t.sample_id,
+                    "x": i,
+                    "y": 0,
+                    "level": 0,
+                    "mpp": 0.5,
+                    "tissue_fraction": 1.0,
+                    "label": t.label,
+                }
+            )
         store.put_many(items)
     pd.DataFrame(rows).to_parquet(ws.tile_index)
     centroids = {c: rng.normal(0, 1, latent_dim) for c in CLASSES}
@@ -94,24 +105,40 @@ def main() -> None:
         held = samples[samples["split"] == "test"]
         held_real = index[index["sample_id"].isin(set(held["sample_id"]))]
         held_x = torch.stack([torch.from_numpy(store.get(k).copy()).permute(2, 0, 1) for k in held_real["key"]])
-        clf = train_classifier(real_x, list(real["label"]), held_x, list(held_real["label"]), epochs=8, lr=1e-3,
-                               batch_size=32, image_size=64, seed=0)
+        clf = train_classifier(
+            real_x,
+            list(real["label"]),
+            held_x,
+            list(held_real["label"]),
+            epochs=8,
+            lr=1e-3,
+            batch_size=32,
+            image_size=64,
+            seed=0,
+        )
         real_acc = float((np.array(clf.classes)[clf.predict_proba(held_x).argmax(1)] == held_real["label"]).mean())
         gen = load_generator(ckpt)
         mu = torch.from_numpy(held[[c for c in held.columns if c.startswith("mu_")]].to_numpy())
         fake = gen.generate(mu, n_per_profile=args.per_profile, seed=1)
         truth = np.repeat(held["tissue"].to_numpy(), args.per_profile)
         pred = np.array(clf.classes)[clf.predict_proba(fake).argmax(1)]
-        result = {"conditioning": args.conditioning, "overrides": args.overrides, "seconds": args.seconds,
-                  "threads": args.threads,
-                  "train_seconds": round(train_seconds, 1), "steps": trained_steps,
-                  "seconds_per_step": round(train_seconds / trained_steps, 3), "spread": args.spread,
-                  "held_out_accuracy": round(float((pred == truth).mean()), 3),
-                  "per_class": {c: round(float((pred[truth == c] == c).mean()), 3) for c in CLASSES},
-                  "predicted_share": {c: round(float((pred == c).mean()), 3) for c in CLASSES},
-                  "classifier_real_held_out_accuracy": round(real_acc, 3)}
+        result = {
+            "conditioning": args.conditioning,
+            "overrides": args.overrides,
+            "seconds": args.seconds,
+            "threads": args.threads,
+            "train_seconds": round(train_seconds, 1),
+            "steps": trained_steps,
+            "seconds_per_step": round(train_seconds / trained_steps, 3),
+            "spread": args.spread,
+            "held_out_accuracy": round(float((pred == truth).mean()), 3),
+            "per_class": {c: round(float((pred[truth == c] == c).mean()), 3) for c in CLASSES},
+            "predicted_share": {c: round(float((pred == c).mean()), 3) for c in CLASSES},
+            "classifier_real_held_out_accuracy": round(real_acc, 3),
+        }
         Image.fromarray(fake[: 8 * args.per_profile].permute(0, 2, 3, 1).reshape(-1, 64, 3).numpy()).save(
-            Path(tempfile.gettempdir()) / f"gan_cond_{args.conditioning}.png")
+            Path(tempfile.gettempdir()) / f"gan_cond_{args.conditioning}.png"
+        )
     print(json.dumps(result))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as handle:

@@ -63,8 +63,13 @@ def main() -> None:
     mu = torch.from_numpy(latents.to_numpy(dtype="float32"))
     truth = np.repeat(held["tissue"].to_numpy(), args.per_profile)
 
-    results: dict[str, object] = {"workspace": str(ws.root), "preset": args.preset, "per_profile": args.per_profile,
-                                  "held_out_profiles": len(held), "variants": {}}
+    results: dict[str, object] = {
+        "workspace": str(ws.root),
+        "preset": args.preset,
+        "per_profile": args.per_profile,
+        "held_out_profiles": len(held),
+        "variants": {},
+    }
     for name, *overrides in args.variant:
         run = f"fidelity_curve_{name}"
         shutil.rmtree(ws.gan_run(run), ignore_errors=True)
@@ -74,21 +79,34 @@ def main() -> None:
             checkpoint = train_gan(ws, cfg, run=run, resume=steps > args.every, device="cpu")
             generated = load_generator(checkpoint).generate(mu, n_per_profile=args.per_profile, seed=1)
             metrics = classification_metrics(truth, classifier.predict_proba(generated), classifier.classes)
-            point = {"steps": steps, "accuracy": round(metrics["accuracy"], 3),
-                     "per_tissue": {t: round(m["accuracy"], 3) for t, m in metrics["per_tissue"].items()}}
+            point = {
+                "steps": steps,
+                "accuracy": round(metrics["accuracy"], 3),
+                "per_tissue": {t: round(m["accuracy"], 3) for t, m in metrics["per_tissue"].items()},
+            }
             curve.append(point)
             print(name, json.dumps(point), flush=True)
         late = [p["accuracy"] for p in curve if p["steps"] >= args.from_step]
-        results["variants"][name] = {"overrides": overrides, "curve": curve,
-                                     "median_from_step": statistics.median(late), "min_from_step": min(late)}
+        results["variants"][name] = {
+            "overrides": overrides,
+            "curve": curve,
+            "median_from_step": statistics.median(late),
+            "min_from_step": min(late),
+        }
     baseline = next(iter(results["variants"].values()))
     for entry in results["variants"].values():
         entry["median_ratio_to_baseline"] = round(entry["median_from_step"] / baseline["median_from_step"], 2)
         entry["min_ratio_to_baseline"] = round(entry["min_from_step"] / baseline["min_from_step"], 2)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps({n: {k: v[k] for k in ("median_from_step", "min_from_step", "median_ratio_to_baseline")}
-                      for n, v in results["variants"].items()}))
+    print(
+        json.dumps(
+            {
+                n: {k: v[k] for k in ("median_from_step", "min_from_step", "median_ratio_to_baseline")}
+                for n, v in results["variants"].items()
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

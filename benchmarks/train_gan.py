@@ -37,8 +37,14 @@ from rnagan.runtime import cpu_has_native_bf16
 RESULTS = Path(__file__).parent / "results" / "train_gan.json"
 
 
-def plain_step(obj: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
-               real: torch.Tensor, z_dim: int, cfg: GANConfig) -> None:
+def plain_step(
+    obj: GANObjective,
+    opt_d: torch.optim.Optimizer,
+    opt_g: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z_dim: int,
+    cfg: GANConfig,
+) -> None:
     """The textbook WGAN-GP step (Gulrajani et al. 2017, Algorithm 1) in fp32, NCHW, no extras."""
     g, d = obj.generator, obj.critic
     y = torch.randn(real.shape[0], cfg.latent_dim, device=real.device) if d.embed is not None else None
@@ -94,16 +100,23 @@ def measure(cfg: GANConfig, mode: str, dev: torch.device, steps: int, warmup: in
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     mean = sum(times) / len(times)  # a mean, not a median: one step in r1_every also takes the R1 penalty
-    peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"seconds_per_step": round(mean, 4), "images_per_s": round(n * cfg.n_critic / mean, 2),
-            "peak_memory_mib": round(peak / 2**20, 1)}
+    peak = (
+        torch.cuda.max_memory_allocated()
+        if dev.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
+    return {
+        "seconds_per_step": round(mean, 4),
+        "images_per_s": round(n * cfg.n_critic / mean, 2),
+        "peak_memory_mib": round(peak / 2**20, 1),
+    }
 
 
 def cpu_child(preset_name: str, mode: str, steps: int) -> dict[str, float]:
     """Run one CPU measurement in a fresh process, so ru_maxrss is this configuration's own peak."""
-    out = subprocess.run([sys.executable, __file__, "--child", preset_name, mode, str(steps)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", preset_name, mode, str(steps)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -122,8 +135,12 @@ def main() -> None:
 
     # presets not measured this time keep their earlier figures (each entry records its own load average)
     earlier = json.loads(RESULTS.read_text()).get("cpu", {}) if RESULTS.is_file() else {}
-    results: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                               "cpu_native_bf16": cpu_has_native_bf16(), "cpu": earlier}
+    results: dict[str, Any] = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
+        "cpu": earlier,
+    }
     modes = ("fp32", "generator", "auto", "plain")
     for name in args.presets:
         steps, rounds = (2, 1) if name == "paper" else (args.steps, args.rounds)
@@ -133,20 +150,29 @@ def main() -> None:
                 runs[mode].append(cpu_child(name, mode, steps))
         median = {m: sorted(runs[m], key=lambda r: r["seconds_per_step"])[rounds // 2] for m in modes}
         cfg = preset(name).gan
-        results["cpu"][name] = {"image_size": cfg.image_size, "batch_size": cfg.batch_size, **median,
-                                "rounds": rounds, "preset_precision": cfg.precision,
-                                "speedup": {m: round(median[m]["images_per_s"] / median["plain"]["images_per_s"], 2)
-                                            for m in modes[:-1]},
-                                "load_average_1min": round(os.getloadavg()[0], 2)}
+        results["cpu"][name] = {
+            "image_size": cfg.image_size,
+            "batch_size": cfg.batch_size,
+            **median,
+            "rounds": rounds,
+            "preset_precision": cfg.precision,
+            "speedup": {m: round(median[m]["images_per_s"] / median["plain"]["images_per_s"], 2) for m in modes[:-1]},
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        }
         print(name, json.dumps(results["cpu"][name]), flush=True)
     if args.gpu and torch.cuda.is_available():
         dev = torch.device("cuda")
         cfg = preset("paper").gan.model_copy(update={"batch_size": 64})
         bf16 = measure(cfg, "auto", dev, 12, warmup=4)
         plain = measure(cfg, "plain", dev, 12, warmup=4)
-        results["cuda"] = {"device": torch.cuda.get_device_name(), "image_size": 256, "batch_size": 64,
-                           "ours_bf16_channels_last": bf16, "plain_fp32": plain,
-                           "speedup": round(bf16["images_per_s"] / plain["images_per_s"], 2)}
+        results["cuda"] = {
+            "device": torch.cuda.get_device_name(),
+            "image_size": 256,
+            "batch_size": 64,
+            "ours_bf16_channels_last": bf16,
+            "plain_fp32": plain,
+            "speedup": round(bf16["images_per_s"] / plain["images_per_s"], 2),
+        }
         print("cuda", json.dumps(results["cuda"]), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -89,12 +89,24 @@ def worker(preset: str, impl: str, device: str, precision: str, steps: int, warm
         step()
     sync()
     seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() if dev.type == "cuda" else resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"preset": preset, "impl": impl, "device": device, "precision": precision, "batch_size": cfg.batch_size,
-            "steps": steps, "seconds": seconds, "samples_per_second": steps * cfg.batch_size / seconds,
-            "peak_memory_gib": peak / 2**30, "peak_memory_kind": "cuda max allocated" if dev.type == "cuda"
-            else "process max RSS", "threads": torch.get_num_threads()}
+    peak = (
+        torch.cuda.max_memory_allocated()
+        if dev.type == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
+    return {
+        "preset": preset,
+        "impl": impl,
+        "device": device,
+        "precision": precision,
+        "batch_size": cfg.batch_size,
+        "steps": steps,
+        "seconds": seconds,
+        "samples_per_second": steps * cfg.batch_size / seconds,
+        "peak_memory_gib": peak / 2**30,
+        "peak_memory_kind": "cuda max allocated" if dev.type == "cuda" else "process max RSS",
+        "threads": torch.get_num_threads(),
+    }
 
 
 def main() -> None:
@@ -112,35 +124,70 @@ def main() -> None:
 
     runs = [(p, impl, "cpu", "fp32") for p in args.presets for impl in ("baseline", "rnagan")]
     if torch.cuda.is_available():
-        runs += [(p, impl, "cuda", prec) for p in args.presets
-                 for impl, prec in (("baseline", "fp32"), ("rnagan", "fp32"), ("rnagan", "bf16"))]
+        runs += [
+            (p, impl, "cuda", prec)
+            for p in args.presets
+            for impl, prec in (("baseline", "fp32"), ("rnagan", "fp32"), ("rnagan", "bf16"))
+        ]
     results = []
     for preset, impl, device, precision in runs:
         steps = args.steps or (20 if preset == "small" or device == "cuda" else 3)
-        out = subprocess.run([sys.executable, __file__, "--worker", preset, impl, device, precision,
-                              "--steps", str(steps), "--warmup", str(args.warmup)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                preset,
+                impl,
+                device,
+                precision,
+                "--steps",
+                str(steps),
+                "--warmup",
+                str(args.warmup),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = results[-1]
-        print(f"{preset:6} {impl:8} {device:4} {precision}: {r['samples_per_second']:9.1f} samples/s, "
-              f"peak {r['peak_memory_gib']:.2f} GiB", flush=True)
+        print(
+            f"{preset:6} {impl:8} {device:4} {precision}: {r['samples_per_second']:9.1f} samples/s, "
+            f"peak {r['peak_memory_gib']:.2f} GiB",
+            flush=True,
+        )
 
     def find(preset: str, impl: str, device: str, precision: str) -> dict | None:
-        return next((r for r in results if (r["preset"], r["impl"], r["device"], r["precision"])
-                     == (preset, impl, device, precision)), None)
+        return next(
+            (
+                r
+                for r in results
+                if (r["preset"], r["impl"], r["device"], r["precision"]) == (preset, impl, device, precision)
+            ),
+            None,
+        )
 
     ratios = {}
     for r in results:
         if r["impl"] == "rnagan":
             base = find(r["preset"], "baseline", r["device"], "fp32")
             if base:
-                ratios[f"{r['preset']}/{r['device']}/{r['precision']}"] = r["samples_per_second"] / base[
-                    "samples_per_second"]
-    report = {"machine": {"platform": platform.platform(), "python": platform.python_version(),
-                          "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                          "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
-              "baseline": "same network as nn.Sequential, plain fp32 eager loop (MSE + β·KL, Adam)",
-              "ratio_rnagan_over_baseline": ratios, "runs": results}
+                ratios[f"{r['preset']}/{r['device']}/{r['precision']}"] = (
+                    r["samples_per_second"] / base["samples_per_second"]
+                )
+    report = {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpu_count": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        },
+        "baseline": "same network as nn.Sequential, plain fp32 eager loop (MSE + β·KL, Adam)",
+        "ratio_rnagan_over_baseline": ratios,
+        "runs": results,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(ratios, indent=1))

@@ -138,8 +138,6 @@ def load_checkpoint(path: str | Path, *, with_state: bool = False, map_location:
         except Exception as err:  # torch raises several types for damaged files
             raise CheckpointError(f"{path / STATE} is damaged: {err}") from None
     files = {
-        p.name: p.read_bytes()
-        for p in path.iterdir()
-        if p.is_file() and p.name not in (WEIGHTS, CONFIG, META, STATE)
+        p.name: p.read_bytes() for p in path.iterdir() if p.is_file() and p.name not in (WEIGHTS, CONFIG, META, STATE)
     }
     return Checkpoint(tensors=tensors, config=config, meta=meta, path=path, state=state, files=files)

@@ -216,7 +216,10 @@ class DemoConfig(_Section):
     # stages (cohort, tiling, generation, evaluation: ~30 % on 2 cores). rnagan and reference get equal
     # time; the noise-only baseline only anchors the comparison, so it gets little.
     shares: dict[Literal["vae", "rnagan", "reference", "baseline"], float] = {
-        "vae": 0.05, "rnagan": 0.32, "reference": 0.32, "baseline": 0.06,
+        "vae": 0.05,
+        "rnagan": 0.32,
+        "reference": 0.32,
+        "baseline": 0.06,
     }
     seed: int = 0
 
@@ -309,8 +312,15 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             # sized for the demo (~740 samples × 19,198 genes, 2 CPU cores): the 19,198-wide layers dominate
             # β of the reference code: the KL term then keeps more of the tissue structure in μ at this
             # size (test silhouette of μ by tissue 0.38 vs 0.26 with β = 0.005 on the demo cohort).
-            "encoder_dims": [256, 128], "latent_dim": 64, "decoder_dims": [128, 256], "beta": 0.0005,
-            "epochs": 15, "batch_size": 64, "lr": 1e-3, "warmup_steps": 30, "patience": 5,
+            "encoder_dims": [256, 128],
+            "latent_dim": 64,
+            "decoder_dims": [128, 256],
+            "beta": 0.0005,
+            "epochs": 15,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "warmup_steps": 30,
+            "patience": 5,
             "input_dropout": 0.2,
         },
         "tiling": {"max_tiles_per_slide": 500},
@@ -320,10 +330,21 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             # real and generated tiles alike; no gradient penalty on interpolates, so no double backward on
             # most steps. Measured on the demo cohort at 300 steps: FID 3.6x real-vs-real (152 vs 152 tiles)
             # against 10.7x for the WGAN-GP recipe at 233 steps; every sample weighs the same (balance).
-            "image_size": 64, "latent_dim": 64, "base_channels": 16, "max_channels": 128,
-            "noise_dim": 32, "loss": "hinge", "critic_norm": "spectral", "r1_gamma": 0.1, "r1_every": 16,
-            "diffaugment": ["color", "translation", "cutout"], "lr_generator": 2e-4, "lr_critic": 2e-4,
-            "betas": (0.0, 0.99), "balance": "sample", "augment_color_jitter": False,
+            "image_size": 64,
+            "latent_dim": 64,
+            "base_channels": 16,
+            "max_channels": 128,
+            "noise_dim": 32,
+            "loss": "hinge",
+            "critic_norm": "spectral",
+            "r1_gamma": 0.1,
+            "r1_every": 16,
+            "diffaugment": ["color", "translation", "cutout"],
+            "lr_generator": 2e-4,
+            "lr_critic": 2e-4,
+            "betas": (0.0, 0.99),
+            "balance": "sample",
+            "augment_color_jitter": False,
             # without it every profile of a tissue drew the same tile (diversity 0.4 of real at 1,100 steps);
             # λ 0.1: 0.87-0.90, FID ratio 2.3 vs 2.8, ResNet fidelity 90 % vs 98 % (docs/gan.md)
             "mode_seeking": 0.1,
@@ -336,45 +357,112 @@ _PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             # frozen probe at 56.2 / 57.8 % against 60.9 / 68.8 % in fp32, ResNet 86.2 / 84.9 % against 86.0 / 88.8 %
             # (docs/gan.md); "generator" and "auto" are one --set away
             "precision": "fp32",
-            "batch_size": 32, "steps": 2000, "log_every": 10, "ema_decay": 0.995, "checkpoint_every": 500,
-            "sample_every": 500, "num_workers": 0,
+            "batch_size": 32,
+            "steps": 2000,
+            "log_every": 10,
+            "ema_decay": 0.995,
+            "checkpoint_every": 500,
+            "sample_every": 500,
+            "num_workers": 0,
         },
         "generate": {"tiles_per_profile": 16, "batch_size": 64},
-        "evaluate": {"fid_max_images": 100, "kid_subsets": 50, "kid_subset_size": 100,
-                     "classifier_epochs": 8, "classifier_lr": 1e-3, "classifier_image_size": 64,
-                     "classifier_max_tiles": 600},
+        "evaluate": {
+            "fid_max_images": 100,
+            "kid_subsets": 50,
+            "kid_subset_size": 100,
+            "classifier_epochs": 8,
+            "classifier_lr": 1e-3,
+            "classifier_image_size": 64,
+            "classifier_max_tiles": 600,
+        },
         # aimed at ``rnagan ssl experiment`` (the demo's workspace) in 20 minutes on 2 idle CPU cores; under a load of
         # 10-15 it did not fit (docs/ssl.md). Few SimCLR epochs on a draw of the pools; fine-tuning at a higher lr
         # than the paper's 3e-5, which moves a from-scratch ResNet too little in a few hundred steps.
-        "ssl": {"backbone": "resnet18", "image_size": 64, "min_scale": 0.25, "color_jitter": 0.5,
-                "pretrain_epochs": 3, "pretrain_batch_size": 64, "pretrain_max_tiles": 512,
-                "finetune_epochs": 6, "finetune_batch_size": 16, "finetune_lr": 1e-3, "minutes": 20.0,
-                "pretrain_share": 0.3, "num_workers": 0},
+        "ssl": {
+            "backbone": "resnet18",
+            "image_size": 64,
+            "min_scale": 0.25,
+            "color_jitter": 0.5,
+            "pretrain_epochs": 3,
+            "pretrain_batch_size": 64,
+            "pretrain_max_tiles": 512,
+            "finetune_epochs": 6,
+            "finetune_batch_size": 16,
+            "finetune_lr": 1e-3,
+            "minutes": 20.0,
+            "pretrain_share": 0.3,
+            "num_workers": 0,
+        },
     },
     "tiny": {
         "vae": {
-            "encoder_dims": [64, 32], "latent_dim": 8, "decoder_dims": [32, 64],
-            "epochs": 5, "batch_size": 16, "lr": 1e-3, "warmup_steps": 5, "patience": 5,
-            "input_dropout": 0.1, "umap_figure": False,
+            "encoder_dims": [64, 32],
+            "latent_dim": 8,
+            "decoder_dims": [32, 64],
+            "epochs": 5,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "warmup_steps": 5,
+            "patience": 5,
+            "input_dropout": 0.1,
+            "umap_figure": False,
         },
         "tiling": {"tile_size": 64, "max_tiles_per_slide": 50, "workers": 1},
         "gan": {
-            "image_size": 32, "latent_dim": 8, "base_channels": 8, "max_channels": 32,
-            "noise_dim": 4, "lr_generator": 2e-4, "lr_critic": 2e-4, "betas": (0.0, 0.9),
-            "batch_size": 8, "steps": 20, "ema_decay": 0.9, "checkpoint_every": 10,
-            "sample_every": 10, "num_workers": 0, "tiles_per_sample": 20,
+            "image_size": 32,
+            "latent_dim": 8,
+            "base_channels": 8,
+            "max_channels": 32,
+            "noise_dim": 4,
+            "lr_generator": 2e-4,
+            "lr_critic": 2e-4,
+            "betas": (0.0, 0.9),
+            "batch_size": 8,
+            "steps": 20,
+            "ema_decay": 0.9,
+            "checkpoint_every": 10,
+            "sample_every": 10,
+            "num_workers": 0,
+            "tiles_per_sample": 20,
         },
         "generate": {"tiles_per_profile": 4, "batch_size": 16, "contact_sheet_tiles": 16},
-        "evaluate": {"fid_max_images": 32, "kid_subsets": 10, "kid_subset_size": 16,
-                     "classifier_epochs": 2, "classifier_lr": 1e-3, "classifier_image_size": 32,
-                     "classifier_batch_size": 16, "classifier_max_tiles": 64, "embedding": "pca",
-                     "report_tiles": 16, "report_pairs": 4},
-        "demo": {"minutes": 1.0, "image_size": 32, "generated_per_profile": 2, "samples_per_class": 16,
-                 "fid_images": 16},
-        "ssl": {"backbone": "tiny", "image_size": 32, "min_scale": 0.5, "color_jitter": 0.5,
-                "projection_dim": 16, "pretrain_epochs": 2, "pretrain_batch_size": 16, "pretrain_max_tiles": 64,
-                "pretrain_lr": 0.05, "finetune_epochs": 2, "finetune_batch_size": 8, "finetune_lr": 1e-3,
-                "folds": 3, "label_fractions": [0.5, 1.0], "num_workers": 0},
+        "evaluate": {
+            "fid_max_images": 32,
+            "kid_subsets": 10,
+            "kid_subset_size": 16,
+            "classifier_epochs": 2,
+            "classifier_lr": 1e-3,
+            "classifier_image_size": 32,
+            "classifier_batch_size": 16,
+            "classifier_max_tiles": 64,
+            "embedding": "pca",
+            "report_tiles": 16,
+            "report_pairs": 4,
+        },
+        "demo": {
+            "minutes": 1.0,
+            "image_size": 32,
+            "generated_per_profile": 2,
+            "samples_per_class": 16,
+            "fid_images": 16,
+        },
+        "ssl": {
+            "backbone": "tiny",
+            "image_size": 32,
+            "min_scale": 0.5,
+            "color_jitter": 0.5,
+            "projection_dim": 16,
+            "pretrain_epochs": 2,
+            "pretrain_batch_size": 16,
+            "pretrain_max_tiles": 64,
+            "pretrain_lr": 0.05,
+            "finetune_epochs": 2,
+            "finetune_batch_size": 8,
+            "finetune_lr": 1e-3,
+            "folds": 3,
+            "label_fractions": [0.5, 1.0],
+            "num_workers": 0,
+        },
     },
 }
 
@@ -393,9 +481,7 @@ def _validate(data: dict[str, Any], *, source: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in err.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"invalid configuration in {source}: {problems}") from None
 
 

@@ -15,8 +15,13 @@ def test_metrics_on_known_predictions() -> None:
     metrics = classification_metrics(["a", "a", "b", "b"], proba, ["a", "b"])
     assert metrics["accuracy"] == pytest.approx(0.75)
     # tissue a: scores .9, .6 (a) against .2, .7 (b): 3 of 4 pairs ranked right
-    assert metrics["per_tissue"]["a"] == {"n": 2, "accuracy": 1.0, "f1": pytest.approx(0.8), "auc": 0.75,
-                                          "predicted_as": {"a": 2, "b": 0}}
+    assert metrics["per_tissue"]["a"] == {
+        "n": 2,
+        "accuracy": 1.0,
+        "f1": pytest.approx(0.8),
+        "auc": 0.75,
+        "predicted_as": {"a": 2, "b": 0},
+    }
     assert metrics["per_tissue"]["b"]["accuracy"] == 0.5
     assert metrics["per_tissue"]["b"]["predicted_as"] == {"a": 1, "b": 1}  # the row of the confusion matrix
     assert metrics["auc_macro"] == pytest.approx(0.75)

@@ -24,16 +24,31 @@ def test_prepare_real_gtex_refused_by_default_then_accepted(
     stderr = " ".join(capsys.readouterr().err.split())
     assert stderr.startswith("error: ") and "only 227 of 19,198 genes of the gene space present (1.2%)" in stderr
     assert list((workspace / "expression").iterdir()) == []
-    result = CliRunner().invoke(app, ["expr", "prepare", str(gtex_lung_counts), "-w", str(workspace),
-                                      "--min-coverage", "0", "--normalization", "cpm", "--tissue", "Lung"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "expr",
+            "prepare",
+            str(gtex_lung_counts),
+            "-w",
+            str(workspace),
+            "--min-coverage",
+            "0",
+            "--normalization",
+            "cpm",
+            "--tissue",
+            "Lung",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "30 samples (train 18, val 6, test 6); 227 of 19,198 genes" in result.output
     assert json.loads((workspace / "expression" / "coverage.json").read_text())["n_present"] == 227
 
 
 def test_prepare_options_are_validated(tmp_path: Path, gtex_lung_counts: Path) -> None:
-    result = CliRunner().invoke(app, ["expr", "prepare", str(gtex_lung_counts), "-w", str(tmp_path),
-                                      "--log-transform", "log10"])
+    result = CliRunner().invoke(
+        app, ["expr", "prepare", str(gtex_lung_counts), "-w", str(tmp_path), "--log-transform", "log10"]
+    )
     assert isinstance(result.exception, ConfigError)
     assert "expression.log_transform: Input should be 'log1p', 'log2p1', 'reference' or 'none'" in str(result.exception)
 

@@ -24,9 +24,14 @@ def test_default_space_is_the_papers_list() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "internal"),
-    [("ENSG00000186092.4", "ENSG00000186092"), ("ENSG00000186092", "ENSG00000186092"),
-     ("rna_ENSG00000186092.4", "ENSG00000186092"), ("ENSG00000182378.13_PAR_Y", "ENSG00000182378_PAR_Y"),
-     ("OR4F5", None), ("GTEX-111CU", None)],
+    [
+        ("ENSG00000186092.4", "ENSG00000186092"),
+        ("ENSG00000186092", "ENSG00000186092"),
+        ("rna_ENSG00000186092.4", "ENSG00000186092"),
+        ("ENSG00000182378.13_PAR_Y", "ENSG00000182378_PAR_Y"),
+        ("OR4F5", None),
+        ("GTEX-111CU", None),
+    ],
 )
 def test_normalize_id(raw: str, internal: str | None) -> None:
     assert normalize_id(raw) == internal

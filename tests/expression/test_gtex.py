@@ -28,8 +28,10 @@ def test_ids() -> None:
 def test_match_slides() -> None:
     samples = ["GTEX-111CU-0326-SM-5GZXO", "GTEX-111FC-1126-SM-5GZWU", "GTEX-111FC-0226-SM-1", "GTEX-111FC-0226-SM-2"]
     matched = gtex.match_slides(["GTEX-111CU-0326.svs", "GTEX-111FC-1126.svs", "GTEX-9999-0001.svs"], samples)
-    assert matched.to_dict() == {"GTEX-111CU-0326.svs": "GTEX-111CU-0326-SM-5GZXO",
-                                 "GTEX-111FC-1126.svs": "GTEX-111FC-1126-SM-5GZWU"}
+    assert matched.to_dict() == {
+        "GTEX-111CU-0326.svs": "GTEX-111CU-0326-SM-5GZXO",
+        "GTEX-111FC-1126.svs": "GTEX-111FC-1126-SM-5GZWU",
+    }
     with pytest.raises(ValueError, match="matches several expression samples"):
         gtex.match_slides(["GTEX-111FC-0226.svs"], samples)
 
@@ -120,8 +122,13 @@ def test_download_named_file_with_checksum_and_skip_when_done(server: _Server, t
 
 def test_checksum_mismatch_is_refused(server: _Server, tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match=r"sha256 checksum mismatch .* file removed"):
-        gtex.download(["GTEX-1117F-0126"], tmp_path, slide_base_url=server.url, progress=False,
-                      checksums={"GTEX-1117F-0126": "sha256:" + "0" * 64})
+        gtex.download(
+            ["GTEX-1117F-0126"],
+            tmp_path,
+            slide_base_url=server.url,
+            progress=False,
+            checksums={"GTEX-1117F-0126": "sha256:" + "0" * 64},
+        )
     assert list(tmp_path.iterdir()) == []
     server.goog_md5["GTEX-1117F-0126"] = b"\0" * 16  # the server's own MD5 disagrees with the bytes
     with pytest.raises(DownloadError, match="md5 checksum mismatch"):
@@ -136,8 +143,14 @@ def test_http_error(server: _Server, tmp_path: Path) -> None:
 
 def test_pair_by_donor_pairs_slides_with_their_tissue_sample_else_the_donors_only_sample() -> None:
     """Issue #14 item 1: slide files are tissue samples, GCT columns are RNA aliquots."""
-    samples = pd.DataFrame(index=["GTEX-1117F-0226-SM-5GZZ7", "GTEX-111CU-0326-SM-5GZXO", "GTEX-22222-0426-SM-AAAAA",
-                                  "GTEX-22222-1126-SM-BBBBB"])
+    samples = pd.DataFrame(
+        index=[
+            "GTEX-1117F-0226-SM-5GZZ7",
+            "GTEX-111CU-0326-SM-5GZXO",
+            "GTEX-22222-0426-SM-AAAAA",
+            "GTEX-22222-1126-SM-BBBBB",
+        ]
+    )
     slides = ["GTEX-1117F-0126", "GTEX-111CU-0326", "GTEX-22222-0626", "GTEX-99999-0126", "TCGA-AA-0001"]
     pairing = gtex.pair_by_donor(slides, samples)
     assert pairing.to_dict("index") == {

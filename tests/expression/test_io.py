@@ -76,11 +76,13 @@ def test_real_gtex_counts(gtex_lung_counts: Path) -> None:
 
 
 def test_gtex_sample_attributes(tmp_path: Path) -> None:
-    table = pd.DataFrame({
-        "SAMPID": ["GTEX-111CU-0326-SM-5GZXO", "GTEX-111FC-1126-SM-5GZWU"],
-        "SMTS": ["Lung", "Lung"],
-        "SMTSD": ["Lung", "Lung - upper lobe"],
-    })
+    table = pd.DataFrame(
+        {
+            "SAMPID": ["GTEX-111CU-0326-SM-5GZXO", "GTEX-111FC-1126-SM-5GZWU"],
+            "SMTS": ["Lung", "Lung"],
+            "SMTSD": ["Lung", "Lung - upper lobe"],
+        }
+    )
     table.to_csv(tmp_path / "GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt", sep="\t", index=False)
     metadata = read_metadata(tmp_path / "GTEx_Analysis_v8_Annotations_SampleAttributesDS.txt")
     expected = {"donor_id": "GTEX-111FC", "tissue": "Lung - upper lobe"}  # SMTSD, the detailed tissue
@@ -96,8 +98,11 @@ def test_metadata_donor_column_and_non_gtex_fallback(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "match"),
-    [(np.nan, r"x\.csv: 1 NaN .*sample GTEX-D2-0226-SM-A2, gene ENSG"), (np.inf, "x.csv: 1 infinite values"),
-     (-1.0, "x.csv: 1 negative values .*--input-scale log2")],
+    [
+        (np.nan, r"x\.csv: 1 NaN .*sample GTEX-D2-0226-SM-A2, gene ENSG"),
+        (np.inf, "x.csv: 1 infinite values"),
+        (-1.0, "x.csv: 1 negative values .*--input-scale log2"),
+    ],
 )
 def test_refuses_bad_values(tmp_path: Path, counts: pd.DataFrame, value: float, match: str) -> None:
     counts.iloc[2, 3] = value

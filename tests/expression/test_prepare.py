@@ -76,8 +76,13 @@ def test_metadata_file_mismatch_leaves_nothing(workspace: Workspace, tmp_path: P
     counts, metadata = cohort
     metadata.iloc[:20].rename_axis("sample_id").to_csv(tmp_path / "meta.csv")
     with pytest.raises(InputFileError, match=r"meta\.csv: 4 of 24 expression samples have no metadata \(e\.g\. S20"):
-        prepare_expression(counts, workspace=workspace, config=ExpressionConfig(), metadata=tmp_path / "meta.csv",
-                           gene_space=small_space)
+        prepare_expression(
+            counts,
+            workspace=workspace,
+            config=ExpressionConfig(),
+            metadata=tmp_path / "meta.csv",
+            gene_space=small_space,
+        )
     assert _files(workspace) == []
 
 
@@ -86,24 +91,32 @@ def test_bad_values_in_a_dataframe(workspace: Workspace, cohort, small_space) ->
     counts = counts.astype(float)
     counts.iloc[0, 0] = np.nan
     with pytest.raises(InputFileError, match="expression DataFrame: 1 NaN"):
-        prepare_expression(counts, workspace=workspace, config=ExpressionConfig(), metadata=metadata,
-                           gene_space=small_space)
+        prepare_expression(
+            counts, workspace=workspace, config=ExpressionConfig(), metadata=metadata, gene_space=small_space
+        )
     assert _files(workspace) == []
 
 
 def test_too_few_samples_for_splits(workspace: Workspace, cohort, small_space) -> None:
     counts, metadata = cohort
     with pytest.raises(InputFileError, match="tissue 'liver' has 2 donor"):
-        prepare_expression(counts.iloc[:4], workspace=workspace, config=ExpressionConfig(), metadata=metadata,
-                           gene_space=small_space)
+        prepare_expression(
+            counts.iloc[:4], workspace=workspace, config=ExpressionConfig(), metadata=metadata, gene_space=small_space
+        )
     assert _files(workspace) == []
 
 
 def test_rerun_replaces_previous_outputs(workspace: Workspace, cohort, small_space) -> None:
     counts, metadata = cohort
-    prepare_expression(counts, workspace=workspace, config=ExpressionConfig(seed=0), metadata=metadata,
-                       gene_space=small_space)
-    second = prepare_expression(counts.iloc[:12], workspace=workspace, config=ExpressionConfig(seed=0),
-                                metadata=metadata, gene_space=small_space)
+    prepare_expression(
+        counts, workspace=workspace, config=ExpressionConfig(seed=0), metadata=metadata, gene_space=small_space
+    )
+    second = prepare_expression(
+        counts.iloc[:12],
+        workspace=workspace,
+        config=ExpressionConfig(seed=0),
+        metadata=metadata,
+        gene_space=small_space,
+    )
     assert len(load_prepared(workspace).matrix) == 12 == len(second.samples)
     assert not list(workspace.expression.glob(".*"))  # no temporary files left behind

@@ -34,8 +34,15 @@ def toy_tile(tissue: str, rng: np.random.Generator, size: int = 48) -> np.ndarra
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def make_toy_cohort(ws: Workspace, *, train_per_tissue: int = 6, held_out_per_tissue: int = 3,
-                    tiles_per_sample: int = 8, latent_dim: int = 8, seed: int = 0) -> pd.DataFrame:
+def make_toy_cohort(
+    ws: Workspace,
+    *,
+    train_per_tissue: int = 6,
+    held_out_per_tissue: int = 3,
+    tiles_per_sample: int = 8,
+    latent_dim: int = 8,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Write tiles/store.lmdb, tiles/index.parquet, vae/latents.parquet, expression/samples.csv."""
     rng = np.random.default_rng(seed)
     ws.create()
@@ -49,10 +56,20 @@ def make_toy_cohort(ws: Workspace, *, train_per_tissue: int = 6, held_out_per_ti
             samples.append({"sample_id": sid, "donor_id": f"d-{sid}", "tissue": tissue, "split": split})
             latents.append([sid, *(centroid + rng.normal(0, 0.5, latent_dim))])
             for j in range(tiles_per_sample):
-                index.append({"key": tile_key(f"slide-{sid}", j * 48, 0), "slide_id": f"slide-{sid}",
-                              "sample_id": sid, "x": j * 48, "y": 0, "level": 0, "mpp": 0.5,
-                              "tissue_fraction": 1.0, "label": tissue,
-                              "_tile": toy_tile(tissue, rng)})
+                index.append(
+                    {
+                        "key": tile_key(f"slide-{sid}", j * 48, 0),
+                        "slide_id": f"slide-{sid}",
+                        "sample_id": sid,
+                        "x": j * 48,
+                        "y": 0,
+                        "level": 0,
+                        "mpp": 0.5,
+                        "tissue_fraction": 1.0,
+                        "label": tissue,
+                        "_tile": toy_tile(tissue, rng),
+                    }
+                )
     with TileStore(ws.tile_store, readonly=False) as store:
         store.put_many((row["key"], encode_tile(row.pop("_tile"))) for row in index)
     pd.DataFrame(index).to_parquet(ws.tile_index)

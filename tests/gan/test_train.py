@@ -31,8 +31,16 @@ STEPS = 150  # enough for the toy's colour and texture to follow μ (tiny preset
 
 def toy_config(conditioning: str, **gan: object) -> Config:
     cfg = preset("tiny")
-    cfg.gan = cfg.gan.model_copy(update={"conditioning": conditioning, "steps": STEPS, "checkpoint_every": 1000,
-                                         "sample_every": 1000, "log_every": 10, **gan})
+    cfg.gan = cfg.gan.model_copy(
+        update={
+            "conditioning": conditioning,
+            "steps": STEPS,
+            "checkpoint_every": 1000,
+            "sample_every": 1000,
+            "log_every": 10,
+            **gan,
+        }
+    )
     return cfg
 
 
@@ -41,8 +49,9 @@ def trained(toy_workspace: Workspace) -> dict[str, Path]:
     """One projection (ours) and one paper-faithful reference run on the same data and steps."""
     return {
         "projection": train_gan(toy_workspace, toy_config("projection"), run="rnagan", device="cpu"),
-        "reference": train_gan(toy_workspace, toy_config("reference", reference_batch_standardize=True),
-                               run="reference", device="cpu"),
+        "reference": train_gan(
+            toy_workspace, toy_config("reference", reference_batch_standardize=True), run="reference", device="cpu"
+        ),
     }
 
 
@@ -112,8 +121,11 @@ def test_grids_logs_and_pairing_report(toy_workspace: Workspace) -> None:
 
 
 def run_worker(ws: Workspace, run: str, *overrides: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), str(ws.root), run, str(torch.get_num_threads()),
-                             *overrides], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), str(ws.root), run, str(torch.get_num_threads()), *overrides],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_resume_after_kill_continues_with_identical_losses(toy_workspace: Workspace) -> None:
@@ -150,8 +162,9 @@ def test_checkpoint_write_killed_midway_never_loads_wrong(toy_workspace: Workspa
     rng = np.random.default_rng(0)
     for attempt in range(4):
         resume = ["--resume"] if attempt else []  # later attempts continue the run: the last checkpoint stays
-        proc = run_worker(toy_workspace, "crashy", *resume, "gan.steps=1000", "gan.checkpoint_every=1",
-                          "gan.sample_every=1000")
+        proc = run_worker(
+            toy_workspace, "crashy", *resume, "gan.steps=1000", "gan.checkpoint_every=1", "gan.sample_every=1000"
+        )
         meta = toy_workspace.gan_run("crashy") / "checkpoint" / "meta.json"
         deadline = time.monotonic() + 120
         while not meta.is_file() and time.monotonic() < deadline:
@@ -194,8 +207,20 @@ def test_no_shared_sample_ids_is_reported(tmp_path: Path) -> None:
 
 def test_two_gloo_processes_stay_in_sync(toy_workspace: Workspace, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
-           str(toy_workspace.root), "ddp", "1", "gan.steps=6", "gan.checkpoint_every=3", "gan.batch_size=4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(WORKER),
+        str(toy_workspace.root),
+        "ddp",
+        "1",
+        "gan.steps=6",
+        "gan.checkpoint_every=3",
+        "gan.batch_size=4",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]  # the trainer raises if the ranks' weights differ
     meta = json.loads((toy_workspace.gan_run("ddp") / "checkpoint" / "meta.json").read_text())

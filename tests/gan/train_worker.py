@@ -1,6 +1,6 @@
 """Run ``train_gan`` in its own process (killed by the resume test, launched by torchrun in the DDP test).
 
-    python train_worker.py WORKSPACE RUN THREADS [--resume] [--overwrite] [section.field=value ...]
+python train_worker.py WORKSPACE RUN THREADS [--resume] [--overwrite] [section.field=value ...]
 """
 
 from __future__ import annotations
@@ -17,5 +17,11 @@ if __name__ == "__main__":
     workspace, run, threads, *args = sys.argv[1:]
     torch.set_num_threads(int(threads))
     overrides = [a for a in args if a not in ("--resume", "--overwrite")]
-    train_gan(Workspace(workspace), load_config("tiny", overrides=overrides), run=run, resume="--resume" in args,
-              overwrite="--overwrite" in args, device="cpu")
+    train_gan(
+        Workspace(workspace),
+        load_config("tiny", overrides=overrides),
+        run=run,
+        resume="--resume" in args,
+        overwrite="--overwrite" in args,
+        device="cpu",
+    )

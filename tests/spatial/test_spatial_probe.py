@@ -51,9 +51,12 @@ def test_permutation_p_is_small_for_paired_and_large_for_noise() -> None:
 def test_naming_every_spot_by_the_commonest_class_is_balanced_chance() -> None:
     spots = pd.Index([f"s{i}" for i in range(10)], name="spot")
     labels = pd.Series(["immune"] * 7 + ["cancer"] * 3, index=spots)
-    targets = Targets(genes=pd.DataFrame({"g": np.arange(10.0)}, index=spots),
-                      markers=pd.DataFrame({"immune": np.arange(10.0)}, index=spots), labels=labels,
-                      split=pd.Series("test", index=spots))
+    targets = Targets(
+        genes=pd.DataFrame({"g": np.arange(10.0)}, index=spots),
+        markers=pd.DataFrame({"immune": np.arange(10.0)}, index=spots),
+        labels=labels,
+        split=pd.Series("test", index=spots),
+    )
     probe = Probe(regression=None, classifier=None, gene_columns=["g"], marker_columns=["immune"])
     values = pd.DataFrame({"g": np.arange(10.0), "immune": np.arange(10.0)}, index=spots)
     always_immune = pd.DataFrame({"cancer": 0.2, "immune": 0.8}, index=spots)

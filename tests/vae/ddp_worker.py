@@ -23,6 +23,7 @@ if __name__ == "__main__":
     torch.distributed.init_process_group("gloo")
     torch.distributed.barrier()  # rank 1 waits for the data
     metrics = train_vae(ws, tiny_config(epochs=1), device="cpu")
-    (root / f"rank{rank}.json").write_text(json.dumps({k: metrics[k] for k in ("last_weights_sha", "world_size",
-                                                                                  "epochs_run")}))
+    (root / f"rank{rank}.json").write_text(
+        json.dumps({k: metrics[k] for k in ("last_weights_sha", "world_size", "epochs_run")})
+    )
     torch.distributed.destroy_process_group()

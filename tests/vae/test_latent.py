@@ -44,8 +44,12 @@ def test_a_differently_ordered_gene_list_is_aligned_by_id_not_position(cohort) -
     dropped = matrix.columns[::10]  # 10 % of genes absent: they must count as z = 0, the training mean
     filled = matrix.iloc[:6].copy()
     filled[dropped] = 0.0
-    pd.testing.assert_frame_equal(latent.encode_cohort(vae, matrix.iloc[:6].drop(columns=dropped)),
-                                  latent.encode_cohort(vae, filled), rtol=1e-5, atol=1e-6)
+    pd.testing.assert_frame_equal(
+        latent.encode_cohort(vae, matrix.iloc[:6].drop(columns=dropped)),
+        latent.encode_cohort(vae, filled),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
     foreign = matrix.iloc[:6].set_axis([f"ENSG9{i:010d}" for i in range(matrix.shape[1])], axis=1)
     with pytest.raises(GeneCoverageError):
@@ -56,8 +60,7 @@ def test_tissue_centroids_are_the_training_mean_of_mu(cohort) -> None:
     _, _, samples, latents = cohort
     centroids = latent.tissue_centroids(latents, samples)
     lung = samples[(samples["tissue"] == "lung") & (samples["split"] == "train")]["sample_id"]
-    np.testing.assert_allclose(centroids.loc["lung"], latents.loc[lung, latent.mu_columns(latents)].mean(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(centroids.loc["lung"], latents.loc[lung, latent.mu_columns(latents)].mean(), rtol=1e-5)
     assert list(centroids.index) == ["brain", "liver", "lung", "stomach"]
 
 
@@ -77,8 +80,9 @@ def test_sampled_profiles_resemble_their_tissue(cohort) -> None:
     for mode in ("prior", "around"):
         profiles = latent.sample_profiles(vae, latents, samples, "liver", 20, mode=mode, seed=1)
         assert profiles.shape == (20, matrix.shape[1]) and np.isfinite(profiles.to_numpy()).all()
-        nearest = [means.index[np.argmin(np.linalg.norm(means.to_numpy() - row, axis=1))]
-                   for row in profiles.to_numpy()]
+        nearest = [
+            means.index[np.argmin(np.linalg.norm(means.to_numpy() - row, axis=1))] for row in profiles.to_numpy()
+        ]
         assert nearest.count("liver") >= 16, mode
     again = latent.sample_profiles(vae, latents, samples, "liver", 20, seed=1)
     pd.testing.assert_frame_equal(again, latent.sample_profiles(vae, latents, samples, "liver", 20, seed=1))

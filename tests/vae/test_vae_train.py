@@ -54,8 +54,12 @@ def test_checkpoint_save_load_gives_identical_outputs(trained: tuple[Workspace, 
     ws, _ = trained
     first = load_vae(ws.vae_checkpoint)
     copy = tmp_path / "copy"
-    save_checkpoint(copy, tensors={f"model.{k}": v for k, v in first.model.state_dict().items()},
-                    config=first.config, files={GENES_FILE: "\n".join(first.genes).encode()})
+    save_checkpoint(
+        copy,
+        tensors={f"model.{k}": v for k, v in first.model.state_dict().items()},
+        config=first.config,
+        files={GENES_FILE: "\n".join(first.genes).encode()},
+    )
     second = load_vae(copy)
     x = torch.randn(7, len(first.genes))
     with torch.no_grad():

@@ -32,8 +32,9 @@ def write_prepared(ws: Workspace, *, seed: int = 0) -> tuple[pd.DataFrame, pd.Da
     counts = simulate_counts(ids, tissues, gene_ids(N_GENES), module_size=30, seed=seed)
     cpm = counts.div(counts.sum(axis=1), axis=0) * 1e6
     split = np.array((["train"] * 24 + ["val"] * 8 + ["test"] * 8) * len(TISSUES))
-    samples = pd.DataFrame({"sample_id": ids, "donor_id": [f"D{i}" for i in range(len(ids))],
-                            "tissue": tissues, "split": split})
+    samples = pd.DataFrame(
+        {"sample_id": ids, "donor_id": [f"D{i}" for i in range(len(ids))], "tissue": tissues, "split": split}
+    )
     scaler = ExpressionScaler(log_transform="log1p", normalization="cpm").fit(cpm[split == "train"])
     matrix = scaler.transform(cpm)
     scaler.save(ws.scaler)

@@ -23,7 +23,19 @@ app = typer.Typer(
 
 # Each module owns one stage's commands and adds them with its register(app).
 _COMMAND_MODULES = (
-    "config_cmd", "expr", "gtex", "vae", "tile", "gan", "generate", "evaluate", "fid", "demo", "quiz", "ssl", "spatial",
+    "config_cmd",
+    "expr",
+    "gtex",
+    "vae",
+    "tile",
+    "gan",
+    "generate",
+    "evaluate",
+    "fid",
+    "demo",
+    "quiz",
+    "ssl",
+    "spatial",
 )
 
 

@@ -13,8 +13,9 @@ app = typer.Typer(
 
 
 @app.command("show")
-def show(preset: str = typer.Argument("paper", help="paper, small or tiny."), config: ConfigOpt = None,
-         set_: SetOpt = None) -> None:
+def show(
+    preset: str = typer.Argument("paper", help="paper, small or tiny."), config: ConfigOpt = None, set_: SetOpt = None
+) -> None:
     """Print the full configuration of PRESET (after --config and --set) as YAML."""
     typer.echo(to_yaml(load_config(preset, path=config, overrides=list(set_ or []))), nl=False)
 

@@ -30,8 +30,10 @@ def demo(
     ] = "lung",
     save_bundle: Annotated[
         Path | None,
-        typer.Option(help="After the run, copy its three EMA generators, μ table, splits and metrics here "
-                     "(how the package's bundled demo model is made: src/rnagan/datasets/data/demo_bundle)."),
+        typer.Option(
+            help="After the run, copy its three EMA generators, μ table, splits and metrics here "
+            "(how the package's bundled demo model is made: src/rnagan/datasets/data/demo_bundle)."
+        ),
     ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,

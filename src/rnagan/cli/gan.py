@@ -28,24 +28,44 @@ def train_cli(
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    condition: Annotated[Literal["projection", "reference", "none"] | None, typer.Option(
-        "--condition", help="projection: μ to the generator and a projection critic (ours); reference: the "
-        "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
-        "(default: gan.conditioning)")] = None,
-    run: Annotated[str | None, typer.Option(
-        "--run", help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
-    )] = None,
-    resume: Annotated[bool, typer.Option(
-        "--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone).")] = False,
-    overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Delete an existing gan/RUN/ and start over (without it, such a run is refused).")] = False,
-    pairing: Annotated[Path | None, typer.Option(
-        help="CSV slide_id,sample_id pairing slides with expression samples (any cohort). Default: a tile's "
-        "sample id as tiled, else GTEx rules: a slide pairs with its tissue sample's RNA aliquot, else its "
-        "donor's only sample.")] = None,
+    condition: Annotated[
+        Literal["projection", "reference", "none"] | None,
+        typer.Option(
+            "--condition",
+            help="projection: μ to the generator and a projection critic (ours); reference: the "
+            "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
+            "(default: gan.conditioning)",
+        ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue from gan/RUN/checkpoint (at most checkpoint_every steps are redone)."),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Delete an existing gan/RUN/ and start over (without it, such a run is refused)."
+        ),
+    ] = False,
+    pairing: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV slide_id,sample_id pairing slides with expression samples (any cohort). Default: a tile's "
+            "sample id as tiled, else GTEx rules: a slide pairs with its tissue sample's RNA aliquot, else its "
+            "donor's only sample."
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
-    max_seconds: Annotated[float | None, typer.Option(
-        min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Stop after the first step past this many seconds, saving a checkpoint.")
+    ] = None,
 ) -> None:
     """Train on WORKSPACE/tiles/ paired with WORKSPACE/vae/latents.parquet (train split only).
 
@@ -57,8 +77,16 @@ def train_cli(
     overrides = list(set_ or []) + ([f"gan.conditioning={condition}"] if condition else [])
     cfg = resolve_config(preset, config, overrides)
     name = run or {"projection": "rnagan", "reference": "reference", "none": "baseline"}[cfg.gan.conditioning]
-    path = train_gan(open_workspace(workspace), cfg, run=name, resume=resume, overwrite=overwrite,
-                     pairing=pairing, device=device, max_seconds=max_seconds)
+    path = train_gan(
+        open_workspace(workspace),
+        cfg,
+        run=name,
+        resume=resume,
+        overwrite=overwrite,
+        pairing=pairing,
+        device=device,
+        max_seconds=max_seconds,
+    )
     if os.environ.get("RANK", "0") == "0":  # torchrun: one line, from the main process
         typer.echo(f"{cfg.gan.conditioning} GAN → {path}")
 

@@ -19,8 +19,10 @@ def serve_cli(
     workspace: Annotated[
         Path,
         typer.Option(
-            "--workspace", "-w", "--out",
-            help="Workspace: its held-out real tiles (split test) and every run under samples/ (default: ./workspace)."
+            "--workspace",
+            "-w",
+            "--out",
+            help="Workspace: its held-out real tiles (split test) and every run under samples/ (default: ./workspace).",
         ),
     ] = DEFAULT_WORKSPACE,
     real: Annotated[

@@ -24,8 +24,10 @@ from rnagan.workspace import Workspace, read_samples
 if TYPE_CHECKING:
     from rnagan.vae.latent import LoadedVAE
 
-app = typer.Typer(help="β-VAE: train it, encode profiles to μ, sample, shift and interpolate in its latent space.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="β-VAE: train it, encode profiles to μ, sample, shift and interpolate in its latent space.",
+    no_args_is_help=True,
+)
 
 CheckpointOpt = Annotated[
     Path | None, typer.Option("--checkpoint", help="β-VAE checkpoint folder. (default: WORKSPACE/vae/checkpoint)")
@@ -33,8 +35,11 @@ CheckpointOpt = Annotated[
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Parquet file to write (samples × genes).")]
 ScaleOpt = Annotated[
     Literal["expression", "z"],
-    typer.Option("--scale", help="expression: undo z-score and log with the checkpoint's scaler "
-                 "(the input's scale, e.g. TPM); z: the model's z-scores."),
+    typer.Option(
+        "--scale",
+        help="expression: undo z-score and log with the checkpoint's scaler "
+        "(the input's scale, e.g. TPM); z: the model's z-scores.",
+    ),
 ]
 
 
@@ -44,11 +49,14 @@ def train_cli(
     preset: PresetOpt = "paper",
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from vae/last/ (at most one epoch is lost).")]
-    = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from vae/last/ (at most one epoch is lost).")
+    ] = False,
     device: DeviceOpt = "auto",
-    max_seconds: Annotated[float | None, typer.Option(
-        min=0, help="Stop at the end of the first epoch past this many seconds; the best epoch is kept.")] = None,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(min=0, help="Stop at the end of the first epoch past this many seconds; the best epoch is kept."),
+    ] = None,
 ) -> None:
     """Train on WORKSPACE/expression/ and write vae/{checkpoint/, metrics.json, curves.png, latents.parquet}.
 
@@ -62,18 +70,24 @@ def train_cli(
     if "test" in metrics:  # the main process
         test = metrics["test"]
         mape = "n/a" if test["mape"] is None else f"{test['mape']:.1f} %"
-        typer.echo(f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']} ({metrics['stop_reason']}); "
-                   f"test RMSE {test['rmse']} (z scale; training mean {test['rmse_train_mean']}), MAPE {mape}; "
-                   f"silhouette of tissues in μ {metrics['silhouette_mu_test']} → {Workspace(workspace).vae}")
+        typer.echo(
+            f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']} ({metrics['stop_reason']}); "
+            f"test RMSE {test['rmse']} (z scale; training mean {test['rmse_train_mean']}), MAPE {mape}; "
+            f"silhouette of tissues in μ {metrics['silhouette_mu_test']} → {Workspace(workspace).vae}"
+        )
 
 
 @app.command("encode")
 def encode_cli(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     checkpoint: CheckpointOpt = None,
-    matrix: Annotated[Path | None, typer.Option(
-        help="z-scored samples × genes Parquet (any gene order and ID style; missing genes get z = 0). "
-        "(default: WORKSPACE/expression/matrix.parquet)")] = None,
+    matrix: Annotated[
+        Path | None,
+        typer.Option(
+            help="z-scored samples × genes Parquet (any gene order and ID style; missing genes get z = 0). "
+            "(default: WORKSPACE/expression/matrix.parquet)"
+        ),
+    ] = None,
     output: OutOpt = None,
 ) -> None:
     """μ and log σ² of every sample, keyed by sample ID.
@@ -94,9 +108,13 @@ def encode_cli(
 def sample_cli(
     tissue: Annotated[str, typer.Option("--tissue", "-t", help="Tissue whose centroid the draws are added to.")],
     n: Annotated[int, typer.Option("-n", min=1, help="Number of profiles.")] = 100,
-    mode: Annotated[Literal["prior", "around"], typer.Option(
-        help="prior: centroid + N(0, I) (the paper); around: centroid + the tissue's own spread of μ "
-        "(stays inside the cluster).")] = "prior",
+    mode: Annotated[
+        Literal["prior", "around"],
+        typer.Option(
+            help="prior: centroid + N(0, I) (the paper); around: centroid + the tissue's own spread of μ "
+            "(stays inside the cluster)."
+        ),
+    ] = "prior",
     seed: Annotated[int, typer.Option(help="Seed of the latent draws.")] = 0,
     scale: ScaleOpt = "expression",
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
@@ -116,8 +134,10 @@ def sample_cli(
 def shift_cli(
     source: Annotated[str, typer.Option("--from", help="Tissue the samples come from.")],
     target: Annotated[str, typer.Option("--to", help="Tissue to shift them to.")],
-    sample: Annotated[list[str] | None, typer.Option(
-        "--sample", help="Sample ID (repeatable). (default: every test-split sample of --from)")] = None,
+    sample: Annotated[
+        list[str] | None,
+        typer.Option("--sample", help="Sample ID (repeatable). (default: every test-split sample of --from)"),
+    ] = None,
     scale: ScaleOpt = "expression",
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     checkpoint: CheckpointOpt = None,

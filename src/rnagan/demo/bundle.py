@@ -32,8 +32,10 @@ from rnagan.gan.sample import TileGenerator, load_generator
 from rnagan.workspace import Workspace, read_samples
 
 BUNDLE = Path(str(resources.files("rnagan.datasets") / "data" / "demo_bundle"))
-BUNDLE_COMMAND = ("rnagan demo --minutes 120 --set gan.steps=10000 --set gan.precision=fp32 --set demo.fid_images=152 "
-                  "--out demo-long --save-bundle src/rnagan/datasets/data/demo_bundle")
+BUNDLE_COMMAND = (
+    "rnagan demo --minutes 120 --set gan.steps=10000 --set gan.precision=fp32 --set demo.fid_images=152 "
+    "--out demo-long --save-bundle src/rnagan/datasets/data/demo_bundle"
+)
 LATENTS, SAMPLES, METRICS, TIMES = "latents.parquet", "samples.csv", "metrics.json", "demo_times.json"
 
 
@@ -62,8 +64,9 @@ def bundled_generator(run: str, bundle: Path = BUNDLE) -> TileGenerator:
     return load_generator(bundle / run)
 
 
-def bundled_tiles(run: str, *, split: str = "test", n_per_profile: int = 1, seed: int = 0,
-                  bundle: Path = BUNDLE) -> tuple[torch.Tensor, list[str]]:
+def bundled_tiles(
+    run: str, *, split: str = "test", n_per_profile: int = 1, seed: int = 0, bundle: Path = BUNDLE
+) -> tuple[torch.Tensor, list[str]]:
     """uint8 tiles (N, 3, S, S) drawn by the bundled ``run`` from the bundled μ of ``split``'s profiles,
     and each tile's tissue."""
     samples = read_samples(bundle / SAMPLES)
@@ -82,8 +85,13 @@ def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any] | None:
     runs = {run: {k: meta.get(k) for k in ("step", "training_seconds", "seed")} for run, meta in metas.items()}
     budget = json.loads((bundle / TIMES).read_text()).get("budget_seconds") if (bundle / TIMES).is_file() else None
     metrics = json.loads((bundle / METRICS).read_text()) if (bundle / METRICS).is_file() else None
-    return {"runs": runs, "minutes": None if budget is None else round(budget / 60), "metrics": metrics,
-            "command": BUNDLE_COMMAND, "recipe_changes": recipe_changes(bundle)}
+    return {
+        "runs": runs,
+        "minutes": None if budget is None else round(budget / 60),
+        "metrics": metrics,
+        "command": BUNDLE_COMMAND,
+        "recipe_changes": recipe_changes(bundle),
+    }
 
 
 def recipe_changes(bundle: Path = BUNDLE) -> dict[str, list[Any]]:

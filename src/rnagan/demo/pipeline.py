@@ -103,8 +103,14 @@ def build_cohort(demo: DemoConfig, genes: list[str]) -> Cohort:
         samples = samples[samples["sample_id"].isin(keep)].reset_index(drop=True)
         tiles = tiles[tiles["sample_id"].isin(keep)].reset_index(drop=True)
     counts = simulate_counts(
-        samples["sample_id"], samples["tissue"], genes, donors=samples["donor_id"], module_size=demo.module_size,
-        log2_fold_change=demo.log2_fold_change, donor_sd=demo.donor_sd, seed=demo.seed,
+        samples["sample_id"],
+        samples["tissue"],
+        genes,
+        donors=samples["donor_id"],
+        module_size=demo.module_size,
+        log2_fold_change=demo.log2_fold_change,
+        donor_sd=demo.donor_sd,
+        seed=demo.seed,
     )
     return Cohort(tiles=tiles, samples=samples, counts=counts)
 
@@ -217,8 +223,9 @@ STAGES: tuple[str, ...] = (
 )
 
 
-def start_demo(out: Path, config: Config, minutes: float | None, stages: tuple[str, ...]
-               ) -> tuple[Config, Workspace, StageClock, dict[str, float]]:
+def start_demo(
+    out: Path, config: Config, minutes: float | None, stages: tuple[str, ...]
+) -> tuple[Config, Workspace, StageClock, dict[str, float]]:
     """The demo's config, its workspace (created), a clock over ``stages`` and each trained stage's budget;
     ``minutes`` defaults to ``config.demo.minutes``. Shared by the lung and her2st demos."""
     cfg = demo_config(config)

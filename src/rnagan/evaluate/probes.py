@@ -36,9 +36,7 @@ class LinearProbe:
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: Sequence[str], *, c: float = 0.05) -> LinearProbe:
-        model = make_pipeline(
-            StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-        )
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
         model.fit(np.asarray(features, dtype=np.float64), np.asarray(labels, dtype=str))
         return cls(pipeline=model, classes=[str(c) for c in model.classes_])
 

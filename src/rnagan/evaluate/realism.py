@@ -36,8 +36,13 @@ def two_sample_test(real: np.ndarray, generated: np.ndarray, *, folds: int = 5, 
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=2000))
     split = StratifiedKFold(folds, shuffle=True, random_state=seed)
     scores = cross_val_score(model, x, y, cv=split, scoring="balanced_accuracy")
-    return {"balanced_accuracy": float(scores.mean()), "sd": float(scores.std()), "folds": folds,
-            "n_real": len(real), "n_generated": len(generated)}
+    return {
+        "balanced_accuracy": float(scores.mean()),
+        "sd": float(scores.std()),
+        "folds": folds,
+        "n_real": len(real),
+        "n_generated": len(generated),
+    }
 
 
 def mean_pairwise_distance(features: np.ndarray, block: int = 1024) -> float:
@@ -55,8 +60,9 @@ def mean_pairwise_distance(features: np.ndarray, block: int = 1024) -> float:
     return float(total / (n * (n - 1)))
 
 
-def diversity(generated: np.ndarray, generated_labels: Sequence[str], real: np.ndarray,
-              real_labels: Sequence[str]) -> dict[str, dict[str, float]]:
+def diversity(
+    generated: np.ndarray, generated_labels: Sequence[str], real: np.ndarray, real_labels: Sequence[str]
+) -> dict[str, dict[str, float]]:
     """Per class: mean pairwise distance of generated tiles, of real tiles, and their ratio."""
     gen_labels, real_labels = np.asarray(generated_labels), np.asarray(real_labels)
     out = {}

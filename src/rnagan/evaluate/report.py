@@ -32,5 +32,6 @@ def tiles_png(tiles: torch.Tensor, columns: int = 8) -> bytes:
 
 def render_report(metrics: dict[str, Any], figures: dict[str, Any]) -> str:
     """HTML text of the report for ``metrics`` (as written to metrics.json) and its ``figures`` (PNG bytes)."""
-    return render("evaluation.html.j2", metrics=metrics, figures=figures,
-                  settings_json=json.dumps(metrics["settings"], indent=2))
+    return render(
+        "evaluation.html.j2", metrics=metrics, figures=figures, settings_json=json.dumps(metrics["settings"], indent=2)
+    )

@@ -138,8 +138,12 @@ def _training_keys(workspace: Workspace, run: str, real: _RealSets) -> list[str]
     the drawn real training tiles for a run saved without that list."""
     path = workspace.gan_run(run) / "checkpoint" / "training_tiles.csv"
     if not path.is_file():
-        log.warning("run %s has no training tile list at %s: memorisation is checked against %d drawn training "
-                    "tiles", run, path, len(real.train))
+        log.warning(
+            "run %s has no training tile list at %s: memorisation is checked against %d drawn training tiles",
+            run,
+            path,
+            len(real.train),
+        )
         return real.train.keys
     return pd.read_csv(path, usecols=["key"])["key"].astype(str).tolist()
 
@@ -212,9 +216,7 @@ def evaluate(
             "n_test": len(real.test),
             "n_train": len(real.train),
             "tissues": real.test_rows["tissue"].value_counts().sort_index().to_dict(),
-            "fid_train_vs_test": _fid_entry(
-                real.test_features.stats, real.train_features.stats, real_split, inception
-            ),
+            "fid_train_vs_test": _fid_entry(real.test_features.stats, real.train_features.stats, real_split, inception),
             "checkerboard_set_score": real.test_pixels.checkerboard,
         },
         "paper_conditioning": PAPER_CONDITIONING,

@@ -280,8 +280,9 @@ class GeneSpace:
             log.warning("%s: %d genes appear in several columns; summed", source, len(dup))
         return self._fill(frame, groups), report
 
-    def _match(self, columns: list[str], resolved: list[str | None]
-               ) -> tuple[dict[int, list[int]], int, dict[str, int]]:
+    def _match(
+        self, columns: list[str], resolved: list[str | None]
+    ) -> tuple[dict[int, list[int]], int, dict[str, int]]:
         """The input columns of each gene of the space (by its position), the count of recognised genes
         outside the space, and how many recognised columns were written in each ID style."""
         position = {gene: j for j, gene in enumerate(self.ids)}

@@ -238,8 +238,14 @@ def _fetch(
 def _stream(
     response: requests.Response, partial: Path, *, offset: int, total: int | None, url: str, progress: bool
 ) -> None:
-    bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=partial.name.removesuffix(".part"),
-               disable=not progress or None)
+    bar = tqdm(
+        total=total,
+        initial=offset,
+        unit="B",
+        unit_scale=True,
+        desc=partial.name.removesuffix(".part"),
+        disable=not progress or None,
+    )
     try:
         with open(partial, "ab" if offset else "wb") as handle, bar:
             for chunk in response.iter_content(_STREAM_CHUNK):

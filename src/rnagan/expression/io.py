@@ -51,8 +51,15 @@ def _block_bytes(row_bytes: int) -> int:
 
 def _kind(path: Path) -> str:
     name = path.name.lower().removesuffix(".gz")
-    for suffix, kind in ((".gct", "gct"), (".csv", "csv"), (".tsv", "tsv"), (".txt", "tsv"),
-                         (".parquet", "parquet"), (".pq", "parquet"), (".h5ad", "h5ad")):
+    for suffix, kind in (
+        (".gct", "gct"),
+        (".csv", "csv"),
+        (".tsv", "tsv"),
+        (".txt", "tsv"),
+        (".parquet", "parquet"),
+        (".pq", "parquet"),
+        (".h5ad", "h5ad"),
+    ):
         if name.endswith(suffix):
             return kind
     raise InputFileError(f"{path}: unknown expression format (expected .gct, .csv, .tsv, .txt, .parquet or .h5ad)")
@@ -176,9 +183,7 @@ def _read_gct(path: Path) -> pd.DataFrame:
         raise InputFileError(f"{path}: not a GCT v1.2 file (first lines must be '#1.2' and 'rows<TAB>columns')")
     n_genes, n_samples = int(dims[0]), int(dims[1])
     if len(header) != n_samples + 2 or header[0].lower() != "name":
-        raise InputFileError(
-            f"{path}: GCT header has {len(header) - 2} sample columns but line 2 declares {n_samples}"
-        )
+        raise InputFileError(f"{path}: GCT header has {len(header) - 2} sample columns but line 2 declares {n_samples}")
     samples = header[2:]
     types = {name: pa.float32() for name in samples}
     types.update({header[0]: pa.string(), header[1]: pa.string()})
@@ -275,8 +280,10 @@ def _refuse_text_in_values(
             continue
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         sample, gene = (column, labels.iloc[row]) if orientation == "samples-columns" else (labels.iloc[row], column)
-        raise InputFileError(f"{source}: non-numeric value {text[column].iloc[row]!r} at sample {sample}, gene {gene}: "
-                             "expression values must be numbers (empty cells too)")
+        raise InputFileError(
+            f"{source}: non-numeric value {text[column].iloc[row]!r} at sample {sample}, gene {gene}: "
+            "expression values must be numbers (empty cells too)"
+        )
 
 
 # AnnData -----------------------------------------------------------------------------------------

@@ -81,8 +81,10 @@ def prepare_expression(
         normalized, duplicates=config.duplicates, min_coverage=config.min_coverage, gtf=gtf, source=source
     )
     del normalized
-    samples["split"] = _fixed_splits(samples, source) if "split" in samples else make_splits(
-        samples, fractions=config.split_fractions, seed=config.seed
+    samples["split"] = (
+        _fixed_splits(samples, source)
+        if "split" in samples
+        else make_splits(samples, fractions=config.split_fractions, seed=config.seed)
     )
     train = (samples["split"] == "train").to_numpy()
     scaler = ExpressionScaler(log_transform=config.log_transform, normalization=config.normalization)
@@ -93,7 +95,11 @@ def prepare_expression(
     counts = samples["split"].value_counts()
     log.info(
         "prepared %d samples (train %d, val %d, test %d): %s",
-        len(samples), counts.get("train", 0), counts.get("val", 0), counts.get("test", 0), report.summary(),
+        len(samples),
+        counts.get("train", 0),
+        counts.get("val", 0),
+        counts.get("test", 0),
+        report.summary(),
     )
     return PreparedCohort(matrix=matrix, samples=samples, scaler=scaler, coverage=report)
 
@@ -107,8 +113,9 @@ def _load(
         frame = to_linear(frame, config.input_scale, source="expression DataFrame")
         check_values(frame, source="expression DataFrame")
         return frame, "expression DataFrame", None
-    frame, own = read_expression_and_metadata(expression, orientation=config.orientation,
-                                              input_scale=config.input_scale)
+    frame, own = read_expression_and_metadata(
+        expression, orientation=config.orientation, input_scale=config.input_scale
+    )
     return frame, str(expression), own
 
 

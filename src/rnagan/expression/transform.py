@@ -212,15 +212,18 @@ class ExpressionScaler:
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / SCALER_TENSORS) as tmp:
             save_file({"mean": self.mean_.astype(np.float64), "scale": self.scale_.astype(np.float64)}, str(tmp))
-        write_json_atomic(folder / SCALER_JSON, {
-            "format": FORMAT,
-            "format_version": 1,
-            "log_transform": self.log_transform,
-            "normalization": self.normalization,
-            "n_samples_seen": self.n_samples_seen_,
-            "n_genes": len(self.genes_),
-            "genes": self.genes_,
-        })
+        write_json_atomic(
+            folder / SCALER_JSON,
+            {
+                "format": FORMAT,
+                "format_version": 1,
+                "log_transform": self.log_transform,
+                "normalization": self.normalization,
+                "n_samples_seen": self.n_samples_seen_,
+                "n_genes": len(self.genes_),
+                "genes": self.genes_,
+            },
+        )
         return folder
 
     @classmethod

@@ -83,8 +83,9 @@ def read_mapping(path: Path) -> pd.DataFrame:
         raise InputFileError(f"pairing file {path} not found: give a CSV with the columns slide_id,sample_id")
     table = pd.read_csv(path, dtype=str)
     if not {"slide_id", "sample_id"} <= set(table.columns) or table["slide_id"].duplicated().any():
-        raise InputFileError(f"{path} needs the columns slide_id,sample_id with one row per slide, "
-                             f"got columns {list(table.columns)}")
+        raise InputFileError(
+            f"{path} needs the columns slide_id,sample_id with one row per slide, got columns {list(table.columns)}"
+        )
     return table.set_index("slide_id")[["sample_id"]].assign(rule="mapping file")
 
 
@@ -201,8 +202,17 @@ class EpochBatchSampler(Sampler[list[int]]):
     Incomplete last batches are dropped (batch norm in the generator dislikes tiny batches).
     """
 
-    def __init__(self, n: int, batch_size: int, *, seed: int, rank: int = 0, world_size: int = 1,
-                 start: int = 0, groups: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        start: int = 0,
+        groups: np.ndarray | None = None,
+    ) -> None:
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world_size, self.start = rank, world_size, start
         self.members: list[torch.Tensor] | None = None
@@ -239,4 +249,3 @@ class EpochBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:  # infinite; DataLoader only needs this for its progress hints
         return 2**62
-

@@ -43,8 +43,9 @@ def up_block(in_ch: int, out_ch: int, upsample: Upsample) -> nn.Sequential:
     if upsample == "transposed":
         conv: nn.Module = nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False)
     elif upsample == "resize":
-        conv = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                             nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False))
+        conv = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False)
+        )
     else:
         raise ValueError(f"unknown upsample {upsample!r}: use 'transposed' or 'resize'")
     return nn.Sequential(conv, nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
@@ -57,8 +58,9 @@ class Generator(nn.Module):
     is the objective's business (``rnagan.gan.objective.generator_input``), not the network's.
     """
 
-    def __init__(self, in_dim: int, *, image_size: int, base_channels: int, max_channels: int,
-                 upsample: Upsample = "resize") -> None:
+    def __init__(
+        self, in_dim: int, *, image_size: int, base_channels: int, max_channels: int, upsample: Upsample = "resize"
+    ) -> None:
         super().__init__()
         ladder = channel_ladder(image_size, base_channels, max_channels)[::-1]  # 4x4 first
         self.in_dim, self.image_size = in_dim, image_size
@@ -102,8 +104,16 @@ class Critic(nn.Module):
     ``spectral_norm`` normalises every layer's weight by its largest singular value.
     """
 
-    def __init__(self, *, image_size: int, base_channels: int, max_channels: int, cond_dim: int = 0,
-                 spectral_norm: bool = False, minibatch_std: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        image_size: int,
+        base_channels: int,
+        max_channels: int,
+        cond_dim: int = 0,
+        spectral_norm: bool = False,
+        minibatch_std: int = 0,
+    ) -> None:
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         ladder = channel_ladder(image_size, base_channels, max_channels)
@@ -114,8 +124,9 @@ class Critic(nn.Module):
             layers.append(MinibatchStd(minibatch_std))
         self.features = nn.Sequential(*layers)
         feat = ladder[-1]
-        self.phi = nn.Sequential(nn.Flatten(), sn(nn.Linear((feat + bool(minibatch_std)) * 16, feat)),
-                                 nn.LeakyReLU(0.2))
+        self.phi = nn.Sequential(
+            nn.Flatten(), sn(nn.Linear((feat + bool(minibatch_std)) * 16, feat)), nn.LeakyReLU(0.2)
+        )
         self.psi = sn(nn.Linear(feat, 1))
         self.cond_dim = cond_dim
         # V of the projection term; no bias, so y = 0 (the training mean) adds nothing.

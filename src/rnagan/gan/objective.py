@@ -41,8 +41,9 @@ from rnagan.runtime import autocast
 from rnagan.slides.augment import diff_augment
 
 
-def sample_noise(n: int, config: GANConfig, *, generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
+def sample_noise(
+    n: int, config: GANConfig, *, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Standard noise (n, latent_dim + noise_dim): U(-1, 1) or N(0, 1) as ``config.noise`` says.
 
     The first ``latent_dim`` columns perturb μ (scaled by ``noise_scale``); the rest are extra noise
@@ -56,9 +57,15 @@ def sample_noise(n: int, config: GANConfig, *, generator: torch.Generator | None
     return noise.to(device)
 
 
-def generator_input(mu: torch.Tensor | None, noise: torch.Tensor, config: GANConfig, *,
-                    latent_mean: torch.Tensor, latent_std: torch.Tensor, group_size: int | None = None
-                    ) -> torch.Tensor:
+def generator_input(
+    mu: torch.Tensor | None,
+    noise: torch.Tensor,
+    config: GANConfig,
+    *,
+    latent_mean: torch.Tensor,
+    latent_std: torch.Tensor,
+    group_size: int | None = None,
+) -> torch.Tensor:
     """(raw μ (N, d), noise (N, d + noise_dim)) → generator input (N, d + noise_dim).
 
     ``group_size`` only matters for the reference batch standardisation: rows are standardised in
@@ -81,8 +88,9 @@ def generator_input(mu: torch.Tensor | None, noise: torch.Tensor, config: GANCon
     return torch.cat([code, extra], dim=1)
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None,
-                     y_fake: torch.Tensor | None = None) -> torch.Tensor:
+def gradient_penalty(
+    critic: Critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None, y_fake: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean over samples of (‖∇ₓ D(x̂ᵢ, ŷᵢ)‖₂ − 1)², x̂ᵢ = εᵢ realᵢ + (1 − εᵢ) fakeᵢ, εᵢ ~ U(0, 1).
 
     One ε and one gradient norm *per sample* (Gulrajani et al. 2017, Algorithm 1). The published code
@@ -128,14 +136,22 @@ class GANObjective(nn.Module):
     def __init__(self, config: GANConfig, *, latent_mean: torch.Tensor, latent_std: torch.Tensor) -> None:
         super().__init__()
         self.config = config
-        self.generator = Generator(config.latent_dim + config.noise_dim, image_size=config.image_size,
-                                   base_channels=config.base_channels, max_channels=config.max_channels,
-                                   upsample=config.upsample)
+        self.generator = Generator(
+            config.latent_dim + config.noise_dim,
+            image_size=config.image_size,
+            base_channels=config.base_channels,
+            max_channels=config.max_channels,
+            upsample=config.upsample,
+        )
         cond_dim = config.latent_dim if config.conditioning == "projection" else 0  # reference: critic blind
-        self.critic = Critic(image_size=config.image_size, base_channels=config.base_channels,
-                             max_channels=config.max_channels, cond_dim=cond_dim,
-                             spectral_norm=config.critic_norm == "spectral",
-                             minibatch_std=config.critic_minibatch_std)
+        self.critic = Critic(
+            image_size=config.image_size,
+            base_channels=config.base_channels,
+            max_channels=config.max_channels,
+            cond_dim=cond_dim,
+            spectral_norm=config.critic_norm == "spectral",
+            minibatch_std=config.critic_minibatch_std,
+        )
         # Fixed once from the training samples and saved with the weights; never recomputed per batch.
         self.register_buffer("latent_mean", latent_mean.float().clone())
         self.register_buffer("latent_std", latent_std.float().clone())
@@ -167,8 +183,9 @@ class GANObjective(nn.Module):
         noise = sample_noise(mu.shape[0], self.config, device=mu.device)
         return Fakes(self.fake(mu, noise), mu, noise)
 
-    def critic_loss(self, real: torch.Tensor, mu: torch.Tensor, fakes: Fakes, *, regularise: bool = True
-                    ) -> CriticTerms:
+    def critic_loss(
+        self, real: torch.Tensor, mu: torch.Tensor, fakes: Fakes, *, regularise: bool = True
+    ) -> CriticTerms:
         """The critic's loss on real tiles of profiles μ and generated ``fakes`` (detached here), with its parts.
 
         WGAN-GP: −gap + λ·GP. The critic maximises the gap E[D(real)] − E[D(fake)], its estimate of

@@ -24,8 +24,15 @@ class TileGenerator:
     call with a perturbed μ share their noise, so differences come from μ alone.
     """
 
-    def __init__(self, generator: Generator, config: GANConfig, latent_mean: torch.Tensor,
-                 latent_std: torch.Tensor, device: torch.device, meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        config: GANConfig,
+        latent_mean: torch.Tensor,
+        latent_std: torch.Tensor,
+        device: torch.device,
+        meta: dict | None = None,
+    ) -> None:
         self.generator = generator.to(device).eval()
         self.config = config
         self.meta = meta or {}  # the checkpoint's meta.json (vae_fingerprint, step, ...)
@@ -54,16 +61,25 @@ class TileGenerator:
         return sample_noise(n, self.config, generator=torch.Generator().manual_seed(seed))
 
     @torch.no_grad()
-    def generate_from_noise(self, mu: torch.Tensor, noise: torch.Tensor, *, group_size: int | None = None
-                            ) -> torch.Tensor:
+    def generate_from_noise(
+        self, mu: torch.Tensor, noise: torch.Tensor, *, group_size: int | None = None
+    ) -> torch.Tensor:
         """Raw μ (N, d) and noise (N, noise_dim) → uint8 tiles (N, 3, S, S), in one batch."""
         if mu.ndim != 2 or mu.shape[1] != self.latent_dim:
-            raise InputFileError(f"μ has shape {tuple(mu.shape)}, but this generator expects (N, {self.latent_dim}): "
-                                 "encode the profiles with the VAE the GAN was trained on")
+            raise InputFileError(
+                f"μ has shape {tuple(mu.shape)}, but this generator expects (N, {self.latent_dim}): "
+                "encode the profiles with the VAE the GAN was trained on"
+            )
         if noise.shape != (mu.shape[0], self.noise_dim):
             raise ValueError(f"noise has shape {tuple(noise.shape)}, expected ({mu.shape[0]}, {self.noise_dim})")
-        z = generator_input(mu.float().to(self.device), noise.float().to(self.device), self.config,
-                            latent_mean=self.latent_mean, latent_std=self.latent_std, group_size=group_size)
+        z = generator_input(
+            mu.float().to(self.device),
+            noise.float().to(self.device),
+            self.config,
+            latent_mean=self.latent_mean,
+            latent_std=self.latent_std,
+            group_size=group_size,
+        )
         images = self.generator(z)  # (N, 3, S, S) in [-1, 1]
         return ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu()
 
@@ -81,22 +97,33 @@ class TileGenerator:
             if n_per_profile < 2:
                 raise ValueError("the reference batch standardisation needs n_per_profile >= 2 (std of 1 row is NaN)")
             per_batch = n_per_profile * max(1, batch_size // n_per_profile)  # whole profiles per batch
-            return torch.cat([
-                self.generate_from_noise(rows_mu[i : i + per_batch], rows_noise[i : i + per_batch],
-                                         group_size=n_per_profile)
-                for i in range(0, rows_mu.shape[0], per_batch)
-            ])
-        return torch.cat([self.generate_from_noise(rows_mu[i : i + batch_size], rows_noise[i : i + batch_size])
-                          for i in range(0, rows_mu.shape[0], batch_size)])
+            return torch.cat(
+                [
+                    self.generate_from_noise(
+                        rows_mu[i : i + per_batch], rows_noise[i : i + per_batch], group_size=n_per_profile
+                    )
+                    for i in range(0, rows_mu.shape[0], per_batch)
+                ]
+            )
+        return torch.cat(
+            [
+                self.generate_from_noise(rows_mu[i : i + batch_size], rows_noise[i : i + batch_size])
+                for i in range(0, rows_mu.shape[0], batch_size)
+            ]
+        )
 
 
 def load_generator(checkpoint_path: str | Path, device: str = "cpu") -> TileGenerator:
     """The EMA generator of a ``gan/<run>/checkpoint`` folder, ready to sample (eval mode, no grad)."""
     ckpt = load_checkpoint(checkpoint_path, map_location="cpu")
     config = ckpt.config.gan
-    generator = Generator(config.latent_dim + config.noise_dim, image_size=config.image_size,
-                          base_channels=config.base_channels, max_channels=config.max_channels,
-                          upsample=config.upsample)
+    generator = Generator(
+        config.latent_dim + config.noise_dim,
+        image_size=config.image_size,
+        base_channels=config.base_channels,
+        max_channels=config.max_channels,
+        upsample=config.upsample,
+    )
     ema = ckpt.subset("ema")
     if not ema:
         raise CheckpointError(f"{ckpt.path} holds no generator weights (ema.*): is it a GAN checkpoint?")
@@ -104,5 +131,6 @@ def load_generator(checkpoint_path: str | Path, device: str = "cpu") -> TileGene
         generator.load_state_dict(ema)
     except RuntimeError as err:
         raise CheckpointError(f"{ckpt.path}: the generator weights do not match its config.yaml: {err}") from None
-    return TileGenerator(generator, config, ckpt.tensors["latent_mean"], ckpt.tensors["latent_std"],
-                         pick_device(device), meta=ckpt.meta)
+    return TileGenerator(
+        generator, config, ckpt.tensors["latent_mean"], ckpt.tensors["latent_std"], pick_device(device), meta=ckpt.meta
+    )

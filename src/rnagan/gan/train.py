@@ -61,9 +61,20 @@ from rnagan.workspace import Workspace
 log = logging.getLogger(__name__)
 
 # Fields that shape the networks or the meaning of their input: a resumed run must match them.
-MODEL_FIELDS = ("conditioning", "image_size", "latent_dim", "noise_dim", "noise", "noise_scale", "base_channels",
-                "max_channels", "upsample", "reference_batch_standardize", "critic_norm",
-                "critic_minibatch_std")
+MODEL_FIELDS = (
+    "conditioning",
+    "image_size",
+    "latent_dim",
+    "noise_dim",
+    "noise",
+    "noise_scale",
+    "base_channels",
+    "max_channels",
+    "upsample",
+    "reference_batch_standardize",
+    "critic_norm",
+    "critic_minibatch_std",
+)
 # Fields that decide which tiles a run sees and in what order: a resumed run continuing with other values
 # would mix two data streams under one optimiser state, so they must match too.
 DATA_ORDER_FIELDS = ("batch_size", "seed", "tiles_per_sample", "balance")
@@ -87,9 +98,11 @@ def _fixed_grid(data: PairedData, config: GANConfig) -> _Grid:
     table = pd.concat(chosen)
     mu_cols = [c for c in table.columns if str(c).startswith("mu_")]
     noise = sample_noise(config.grid_noises, config, generator=torch.Generator().manual_seed(config.seed))
-    return _Grid(mu=torch.from_numpy(table[mu_cols].to_numpy(dtype="float32")),
-                 labels=[f"{r.tissue}/{sid} ({r.split})" for sid, r in table.iterrows()],
-                 noise=noise.repeat(len(table), 1))
+    return _Grid(
+        mu=torch.from_numpy(table[mu_cols].to_numpy(dtype="float32")),
+        labels=[f"{r.tissue}/{sid} ({r.split})" for sid, r in table.iterrows()],
+        noise=noise.repeat(len(table), 1),
+    )
 
 
 def _all_reduce_grads(module: nn.Module, world: Distributed) -> None:
@@ -118,8 +131,14 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
-def recalibrate_batch_norm(generator: Generator, latents: torch.Tensor, config: GANConfig, *,
-                           latent_mean: torch.Tensor, latent_std: torch.Tensor) -> None:
+def recalibrate_batch_norm(
+    generator: Generator,
+    latents: torch.Tensor,
+    config: GANConfig,
+    *,
+    latent_mean: torch.Tensor,
+    latent_std: torch.Tensor,
+) -> None:
     """Re-estimate the generator's BN running statistics for its *own* weights ("standing statistics").
 
     The EMA generator's weights are an average, but the live generator's running statistics belong to
@@ -148,9 +167,15 @@ def recalibrate_batch_norm(generator: Generator, latents: torch.Tensor, config: 
     generator.train(was_training)
 
 
-def train_step(objective: GANObjective, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
-               next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], world: Distributed | None = None,
-               *, step: int = 0) -> tuple[CriticTerms, torch.Tensor]:
+def train_step(
+    objective: GANObjective,
+    opt_d: torch.optim.Optimizer,
+    opt_g: torch.optim.Optimizer,
+    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    world: Distributed | None = None,
+    *,
+    step: int = 0,
+) -> tuple[CriticTerms, torch.Tensor]:
     """One training step: ``n_critic`` critic updates, each on a fresh batch, then one generator update.
 
     ``next_batch()`` gives (uint8 tiles (N, 3, S, S), raw μ (N, d)) on the objective's device; the
@@ -201,18 +226,25 @@ def _check_ranks_in_sync(objective: GANObjective, world: Distributed) -> None:
 
 
 def _check_compatible(saved: GANConfig, wanted: GANConfig, path: Path) -> None:
-    diffs = [f"{f}: checkpoint {getattr(saved, f)!r}, requested {getattr(wanted, f)!r}"
-             for f in (*MODEL_FIELDS, *DATA_ORDER_FIELDS) if getattr(saved, f) != getattr(wanted, f)]
+    diffs = [
+        f"{f}: checkpoint {getattr(saved, f)!r}, requested {getattr(wanted, f)!r}"
+        for f in (*MODEL_FIELDS, *DATA_ORDER_FIELDS)
+        if getattr(saved, f) != getattr(wanted, f)
+    ]
     if diffs:
-        raise CheckpointError(f"cannot resume {path}: the model or data-order settings differ ({'; '.join(diffs)}); "
-                              "resume with the checkpoint's settings or start a new --run")
+        raise CheckpointError(
+            f"cannot resume {path}: the model or data-order settings differ ({'; '.join(diffs)}); "
+            "resume with the checkpoint's settings or start a new --run"
+        )
 
 
 def _check_same_data(meta: dict, data: PairedData, path: Path) -> None:
     """A resumed run must see the tiles and μ it started with (the VAE's resume checks the same)."""
     if meta.get("data_fingerprint") != _data_fingerprint(data):
-        raise CheckpointError(f"cannot resume {path}: its paired tiles or latents changed since it was written "
-                              "(re-tiled, re-encoded or re-paired); start a new --run or pass --overwrite")
+        raise CheckpointError(
+            f"cannot resume {path}: its paired tiles or latents changed since it was written "
+            "(re-tiled, re-encoded or re-paired); start a new --run or pass --overwrite"
+        )
 
 
 def _data_fingerprint(data: PairedData) -> str:
@@ -225,8 +257,10 @@ def _check_new_run(folder: Path, *, resume: bool, overwrite: bool, world: Distri
         return
     found = [name for name in ("checkpoint", "log.jsonl") if (folder / name).exists()]
     if found and not overwrite:
-        raise CheckpointError(f"{folder} already holds a run ({' and '.join(found)}): continue it with --resume, "
-                              "replace it with --overwrite, or name another --run")
+        raise CheckpointError(
+            f"{folder} already holds a run ({' and '.join(found)}): continue it with --resume, "
+            "replace it with --overwrite, or name another --run"
+        )
     if found and world.is_main:
         log.warning("--overwrite: deleting the previous run in %s", folder)
         shutil.rmtree(folder)
@@ -263,9 +297,17 @@ class _Run:
         return self.folder / "checkpoint"
 
 
-def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resume: bool = False,
-              overwrite: bool = False, pairing: Path | None = None, device: str = "auto",
-              max_seconds: float | None = None) -> Path:
+def train_gan(
+    workspace: Workspace,
+    config: Config,
+    *,
+    run: str = "rnagan",
+    resume: bool = False,
+    overwrite: bool = False,
+    pairing: Path | None = None,
+    device: str = "auto",
+    max_seconds: float | None = None,
+) -> Path:
     """Train (or resume) one GAN run; returns ``workspace.gan_run(run) / "checkpoint"``.
 
     A run folder that already holds a checkpoint or a log is continued with ``resume``, replaced
@@ -284,12 +326,15 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
         data = _paired_data(workspace, cfg, world, pairing)
         trainer = _new_trainer(cfg, data, dev, world)
         scope = {"auto": "bf16 autocast", "generator": "bf16 autocast in the generator, the critic in fp32"}
-        log.info("GAN %s on %s, %s", run, dev,
-                 scope[cfg.precision] if cfg.precision in scope and runs_bf16(dev, on_cpu=True) else "fp32")
+        log.info(
+            "GAN %s on %s, %s",
+            run,
+            dev,
+            scope[cfg.precision] if cfg.precision in scope and runs_bf16(dev, on_cpu=True) else "fp32",
+        )
         if resume:
             _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world, data)
-        job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run),
-                   _vae_fingerprint(workspace))
+        job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run), _vae_fingerprint(workspace))
         batches = _batches(workspace, job, dev, start=trainer.batches_done)
         grid = _fixed_grid(data, cfg)
         writer = _open_logs(job, trainer.step, resume)
@@ -301,8 +346,9 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
             return tiles.to(dev, non_blocking=True), job.latents[rows.to(dev)]
 
         while trainer.step < cfg.steps:
-            terms, loss_g = train_step(trainer.objective, trainer.opt_d, trainer.opt_g, next_batch, world,
-                                       step=trainer.step)
+            terms, loss_g = train_step(
+                trainer.objective, trainer.opt_d, trainer.opt_g, next_batch, world, step=trainer.step
+            )
             decay = min(cfg.ema_decay, (1 + trainer.step) / (10 + trainer.step))
             _update_ema(trainer.ema, trainer.objective.generator, decay)
             trainer.step += 1
@@ -319,8 +365,12 @@ def train_gan(workspace: Workspace, config: Config, *, run: str = "rnagan", resu
                 _save(trainer, job)
             if stop:
                 if world.is_main:
-                    log.info("stopped at step %d after %.0f s (max_seconds=%s)", trainer.step,
-                             time.monotonic() - started, max_seconds)
+                    log.info(
+                        "stopped at step %d after %.0f s (max_seconds=%s)",
+                        trainer.step,
+                        time.monotonic() - started,
+                        max_seconds,
+                    )
                 break
         bar.close()
         if world.is_main:
@@ -337,13 +387,22 @@ def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed, pairi
     if world.is_main:
         _report_pairing(data, workspace)
         r = data.report
-        log.info("GAN data: %d train samples paired (of %d with tiles, %d with latents, %d in the train split); "
-                 "%d tiles kept, %d dropped (other splits, unpaired, over the cap of %d per sample)",
-                 r["samples_paired"], r["samples_with_tiles"], r["samples_with_latents"], r["train_samples"],
-                 r["tiles_paired"], r["tiles_dropped"], cfg.tiles_per_sample)
+        log.info(
+            "GAN data: %d train samples paired (of %d with tiles, %d with latents, %d in the train split); "
+            "%d tiles kept, %d dropped (other splits, unpaired, over the cap of %d per sample)",
+            r["samples_paired"],
+            r["samples_with_tiles"],
+            r["samples_with_latents"],
+            r["train_samples"],
+            r["tiles_paired"],
+            r["tiles_dropped"],
+            cfg.tiles_per_sample,
+        )
     if cfg.conditioning != "none" and data.latent_dim != cfg.latent_dim:
-        raise ConfigError(f"the latents in {workspace.latents} have {data.latent_dim} dimensions but "
-                          f"gan.latent_dim is {cfg.latent_dim}: set --set gan.latent_dim={data.latent_dim}")
+        raise ConfigError(
+            f"the latents in {workspace.latents} have {data.latent_dim} dimensions but "
+            f"gan.latent_dim is {cfg.latent_dim}: set --set gan.latent_dim={data.latent_dim}"
+        )
     return data
 
 
@@ -351,8 +410,12 @@ def _report_pairing(data: PairedData, workspace: Workspace) -> None:
     """Say how slides were paired with samples, and keep it in tiles/pairing.csv for the later stages."""
     if not data.pairing.empty:
         counts = data.pairing["rule"].value_counts()
-        log.info("pairing: %s slides renamed to expression samples (%s); written to %s", len(data.pairing),
-                 ", ".join(f"{n} by {rule}" for rule, n in counts.items()), workspace.tile_pairing)
+        log.info(
+            "pairing: %s slides renamed to expression samples (%s); written to %s",
+            len(data.pairing),
+            ", ".join(f"{n} by {rule}" for rule, n in counts.items()),
+            workspace.tile_pairing,
+        )
     write_pairing(workspace, data.pairing)
 
 
@@ -400,15 +463,28 @@ def _batches(workspace: Workspace, job: _Run, dev: torch.device, *, start: int) 
     """Endless (uint8 tiles, latent rows) batches of this rank, from batch ``start`` on (resume)."""
     cfg, world = job.config.gan, job.world
     dataset = PairedTileDataset(workspace.tile_store, job.data.tiles, cfg.image_size, cache_mb=cfg.cache_mb)
-    sampler = EpochBatchSampler(len(dataset), cfg.batch_size, seed=cfg.seed, rank=world.rank,
-                                world_size=world.world_size, start=start,
-                                groups=job.data.tiles["row"].to_numpy() if cfg.balance == "sample" else None)
+    sampler = EpochBatchSampler(
+        len(dataset),
+        cfg.batch_size,
+        seed=cfg.seed,
+        rank=world.rank,
+        world_size=world.world_size,
+        start=start,
+        groups=job.data.tiles["row"].to_numpy() if cfg.balance == "sample" else None,
+    )
     workers = 0 if dataset.cache is not None else cfg.num_workers
     # Its own generator: creating the iterator would otherwise draw from the global RNG and shift
     # the noise stream of a resumed run by one draw.
-    return iter(DataLoader(dataset, batch_sampler=sampler, num_workers=workers,
-                           pin_memory=dev.type == "cuda", persistent_workers=workers > 0,
-                           generator=torch.Generator().manual_seed(cfg.seed)))
+    return iter(
+        DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            num_workers=workers,
+            pin_memory=dev.type == "cuda",
+            persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )
+    )
 
 
 def _open_logs(job: _Run, step: int, resume: bool) -> SummaryWriter | None:
@@ -420,12 +496,20 @@ def _open_logs(job: _Run, step: int, resume: bool) -> SummaryWriter | None:
     return SummaryWriter(str(job.folder / "tb"), purge_step=step if resume else None)
 
 
-def _step_record(step: int, terms: CriticTerms, loss_g: torch.Tensor, out_of_time: bool, world: Distributed,
-                 ckpt_dir: Path) -> tuple[dict[str, float], bool]:
+def _step_record(
+    step: int, terms: CriticTerms, loss_g: torch.Tensor, out_of_time: bool, world: Distributed, ckpt_dir: Path
+) -> tuple[dict[str, float], bool]:
     """The step's losses averaged over ranks (raising if one is not finite), and rank 0's stop decision."""
     loss_d, gap, gp = terms
-    stats = torch.stack([loss_d.detach().float(), loss_g.detach().float(), gap.detach().float(),
-                         gp.detach().float(), torch.tensor(float(out_of_time), device=loss_d.device)])
+    stats = torch.stack(
+        [
+            loss_d.detach().float(),
+            loss_g.detach().float(),
+            gap.detach().float(),
+            gp.detach().float(),
+            torch.tensor(float(out_of_time), device=loss_d.device),
+        ]
+    )
     if world.enabled:
         dist.all_reduce(stats)
         stats[:4] /= world.world_size
@@ -434,9 +518,15 @@ def _step_record(step: int, terms: CriticTerms, loss_g: torch.Tensor, out_of_tim
         raise TrainingDivergedError(
             f"GAN training diverged at step {step} (critic loss {loss_d_v}, generator loss {loss_g_v}, "
             f"gradient penalty {gp_v}); the last good checkpoint is kept in {ckpt_dir}: lower "
-            "gan.lr_generator / gan.lr_critic, or resume from it with --resume")
-    record = {"step": step, "loss_critic": loss_d_v, "loss_generator": loss_g_v,
-              "wasserstein_gap": gap_v, "gradient_penalty": gp_v}
+            "gan.lr_generator / gan.lr_critic, or resume from it with --resume"
+        )
+    record = {
+        "step": step,
+        "loss_critic": loss_d_v,
+        "loss_generator": loss_g_v,
+        "wasserstein_gap": gap_v,
+        "gradient_penalty": gp_v,
+    }
     return record, bool(stop)
 
 
@@ -447,15 +537,24 @@ def _log_record(record: dict[str, float], writer: SummaryWriter, log_file: Path,
             writer.add_scalar(f"gan/{key}", value, record["step"])
     with log_file.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
-    bar.set_postfix(d=f"{record['loss_critic']:.3f}", g=f"{record['loss_generator']:.3f}",
-                    gap=f"{record['wasserstein_gap']:.3f}", gp=f"{record['gradient_penalty']:.3f}")
+    bar.set_postfix(
+        d=f"{record['loss_critic']:.3f}",
+        g=f"{record['loss_generator']:.3f}",
+        gap=f"{record['wasserstein_gap']:.3f}",
+        gp=f"{record['gradient_penalty']:.3f}",
+    )
 
 
 def _recalibrate(trainer: _Trainer, job: _Run) -> None:
     """Standing BN statistics for the EMA weights, once per step at most."""
     if trainer.calibrated_at != trainer.step:
-        recalibrate_batch_norm(trainer.ema, job.latents, job.config.gan, latent_mean=trainer.objective.latent_mean,
-                               latent_std=trainer.objective.latent_std)
+        recalibrate_batch_norm(
+            trainer.ema,
+            job.latents,
+            job.config.gan,
+            latent_mean=trainer.objective.latent_mean,
+            latent_std=trainer.objective.latent_std,
+        )
         trainer.calibrated_at = trainer.step
 
 
@@ -469,18 +568,34 @@ def _save(trainer: _Trainer, job: _Run) -> None:
         rngs = [None] * world.world_size
         dist.all_gather_object(rngs, rng_state())
     if world.is_main:
-        tensors = {**{f"generator.{k}": v for k, v in objective.generator.state_dict().items()},
-                   **{f"critic.{k}": v for k, v in objective.critic.state_dict().items()},
-                   **{f"ema.{k}": v for k, v in trainer.ema.state_dict().items()},
-                   "latent_mean": objective.latent_mean, "latent_std": objective.latent_std}
+        tensors = {
+            **{f"generator.{k}": v for k, v in objective.generator.state_dict().items()},
+            **{f"critic.{k}": v for k, v in objective.critic.state_dict().items()},
+            **{f"ema.{k}": v for k, v in trainer.ema.state_dict().items()},
+            "latent_mean": objective.latent_mean,
+            "latent_std": objective.latent_std,
+        }
         save_checkpoint(
-            job.checkpoint, tensors=tensors, config=job.config,
-            meta={"kind": "gan", "run": job.name, "step": trainer.step, "conditioning": job.config.gan.conditioning,
-                  "world_size": world.world_size, "pairing": job.data.report,
-                  "data_fingerprint": _data_fingerprint(job.data), "vae_fingerprint": job.vae_fingerprint},
-            state={"step": trainer.step, "batches_done": trainer.batches_done,
-                   "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(),
-                   "rng": {str(i): s for i, s in enumerate(rngs)}},
+            job.checkpoint,
+            tensors=tensors,
+            config=job.config,
+            meta={
+                "kind": "gan",
+                "run": job.name,
+                "step": trainer.step,
+                "conditioning": job.config.gan.conditioning,
+                "world_size": world.world_size,
+                "pairing": job.data.report,
+                "data_fingerprint": _data_fingerprint(job.data),
+                "vae_fingerprint": job.vae_fingerprint,
+            },
+            state={
+                "step": trainer.step,
+                "batches_done": trainer.batches_done,
+                "opt_g": trainer.opt_g.state_dict(),
+                "opt_d": trainer.opt_d.state_dict(),
+                "rng": {str(i): s for i, s in enumerate(rngs)},
+            },
             files={"training_tiles.csv": job.data.tiles.to_csv(index=False).encode()},
         )
     world.barrier()

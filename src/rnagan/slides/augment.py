@@ -74,8 +74,9 @@ def augment(tiles: torch.Tensor, *, flips: bool, jitter: float) -> torch.Tensor:
     return (x.clamp(0, 1) - 0.5) / 0.5
 
 
-def diff_augment(x: torch.Tensor, policy: Sequence[str], *, translation: float = 0.125,
-                 cutout: float = 0.5) -> torch.Tensor:
+def diff_augment(
+    x: torch.Tensor, policy: Sequence[str], *, translation: float = 0.125, cutout: float = 0.5
+) -> torch.Tensor:
     """DiffAugment (Zhao et al. 2020): random colour, translation and cutout, differentiable in ``x``.
 
     Applied to real *and* generated tiles before the critic, a critic cannot memorise a small training

@@ -23,8 +23,10 @@ def plot_curves(history: list[dict[str, float]], path: Path) -> None:
     for ax, key in zip(axes[:3], ("loss", "recon", "kl"), strict=True):
         ax.plot(epochs, [h[f"train_{key}"] for h in history], label="train")
         ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation (z = μ)")
-        ax.set(title={"loss": "β-VAE loss", "recon": "reconstruction MSE (z scale)", "kl": "KL per sample"}[key],
-               xlabel="epoch")
+        ax.set(
+            title={"loss": "β-VAE loss", "recon": "reconstruction MSE (z scale)", "kl": "KL per sample"}[key],
+            xlabel="epoch",
+        )
         ax.legend()
     axes[3].plot(epochs, [h["lr"] for h in history])
     axes[3].set(title="learning rate (end of epoch)", xlabel="epoch")
@@ -64,8 +66,11 @@ def umap_figure(
     for tissue, count in table.loc[ids, "tissue"].value_counts().sort_index().items():
         generated.append(sample_profiles(loaded, latents, samples, str(tissue), int(count), seed=seed))
         gen_tissue += [tissue] * int(count)
-    groups = {"real": (real, table.loc[ids, "tissue"].to_numpy()), "reconstructed": (recon, table.loc[ids, "tissue"]
-              .to_numpy()), "generated (prior + centroid)": (pd.concat(generated), np.array(gen_tissue))}
+    groups = {
+        "real": (real, table.loc[ids, "tissue"].to_numpy()),
+        "reconstructed": (recon, table.loc[ids, "tissue"].to_numpy()),
+        "generated (prior + centroid)": (pd.concat(generated), np.array(gen_tissue)),
+    }
     stacked = np.vstack([g[0].to_numpy(np.float32) for g in groups.values()])
     pcs = PCA(n_components=min(50, *stacked.shape), random_state=seed).fit_transform(stacked)
     emb = umap.UMAP(n_neighbors=min(15, len(pcs) - 1), random_state=seed).fit_transform(pcs)

@@ -190,9 +190,7 @@ def sample_profiles(
     return decode(loaded, c + eps, [f"synthetic_{tissue}_{i}" for i in range(n)])
 
 
-def shifted_latents(
-    latents: pd.DataFrame, centroids: pd.DataFrame, *, source: str, target: str
-) -> pd.DataFrame:
+def shifted_latents(latents: pd.DataFrame, centroids: pd.DataFrame, *, source: str, target: str) -> pd.DataFrame:
     """μ + (c_target − c_source) for every row of ``latents`` (mu_* columns only)."""
     delta = _centroid(centroids, target) - _centroid(centroids, source)
     mu = latents[mu_columns(latents)]
@@ -252,8 +250,7 @@ def _log_expression(scaler: Any, z_frame: pd.DataFrame) -> pd.DataFrame:
     """z-scores back to the log-expression scale: mean_ + scale_ · z (the log is not undone)."""
     genes = list(scaler.genes_)
     z = z_frame[genes].to_numpy(dtype=np.float64)
-    return pd.DataFrame(z * np.asarray(scaler.scale_) + np.asarray(scaler.mean_), index=z_frame.index,
-                        columns=genes)
+    return pd.DataFrame(z * np.asarray(scaler.scale_) + np.asarray(scaler.mean_), index=z_frame.index, columns=genes)
 
 
 def _mape(x_log: np.ndarray, recon_log: np.ndarray, min_abs: float) -> tuple[float, float]:
@@ -284,8 +281,12 @@ def reconstruction_metrics(
         log_x, log_r = _log_expression(scaler, x).to_numpy(), _log_expression(scaler, recon).to_numpy()
 
     def block(rows: np.ndarray) -> dict[str, Any]:
-        out: dict[str, Any] = {"n": int(rows.sum()), "rmse": _rmse(xv[rows], rv[rows]),
-                               "rmse_train_mean": _rmse(xv[rows], baseline[rows]), "mape": None}
+        out: dict[str, Any] = {
+            "n": int(rows.sum()),
+            "rmse": _rmse(xv[rows], rv[rows]),
+            "rmse_train_mean": _rmse(xv[rows], baseline[rows]),
+            "mape": None,
+        }
         if log_x is not None:
             out["mape"], out["mape_fraction_used"] = _mape(log_x[rows], log_r[rows], min_abs)
         return out

@@ -98,9 +98,7 @@ class BetaVAE(nn.Module):
         return vae_loss(recon, x, mu, logvar, beta=self.config.beta if beta is None else beta)
 
 
-def vae_loss(
-    recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, beta: float
-) -> VAELoss:
+def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, beta: float) -> VAELoss:
     """MSE(x̂, x) + β·KL, in float32 whatever the autocast dtype of the inputs."""
     recon_loss = F.mse_loss(recon.float(), x.float())
     mu, logvar = mu.float(), logvar.float()

@@ -220,8 +220,13 @@ def _train(
         progress = _restore(ws.vae / "last", config, data, model, optimizer)
         log.info("resuming after epoch %d of %d", progress["epoch"], cfg.epochs)
     history: list[dict[str, float]] = progress["history"]
-    schedule = warmup_cosine_schedule(optimizer, base_lr=cfg.lr, warmup_steps=cfg.warmup_steps,
-                                      total_steps=total_steps, start_step=progress["epoch"] * steps_per_epoch)
+    schedule = warmup_cosine_schedule(
+        optimizer,
+        base_lr=cfg.lr,
+        warmup_steps=cfg.warmup_steps,
+        total_steps=total_steps,
+        start_step=progress["epoch"] * steps_per_epoch,
+    )
     net = DistributedDataParallel(model) if ddp.enabled else model
 
     stop_reason = "completed all epochs"
@@ -231,8 +236,18 @@ def _train(
         beta = cfg.beta * min(1.0, (epoch + 1) / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs else cfg.beta
         tick = time.perf_counter()
         train, lr, step, seen = _train_epoch(
-            net, optimizer, schedule, x_train, epoch=epoch, beta=beta, rank_batch=rank_batch,
-            steps_per_epoch=steps_per_epoch, config=cfg, ddp=ddp, device=dev, checkpoint=ws.vae_checkpoint,
+            net,
+            optimizer,
+            schedule,
+            x_train,
+            epoch=epoch,
+            beta=beta,
+            rank_batch=rank_batch,
+            steps_per_epoch=steps_per_epoch,
+            config=cfg,
+            ddp=ddp,
+            device=dev,
+            checkpoint=ws.vae_checkpoint,
         )
         train_seconds += time.perf_counter() - tick
         train_samples += seen
@@ -240,9 +255,20 @@ def _train(
         val = evaluate_loss(model, x_val, beta=cfg.beta)  # every rank: same weights, same numbers
         if not math.isfinite(val["loss"]):
             raise TrainingDivergedError(f"VAE validation loss became {val['loss']} after epoch {epoch + 1}")
-        history.append({"epoch": epoch + 1, "step": step, "lr": lr, "beta": beta, "train_loss": train[0],
-                        "train_recon": train[1], "train_kl": train[2], "val_loss": val["loss"],
-                        "val_recon": val["recon"], "val_kl": val["kl"]})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "step": step,
+                "lr": lr,
+                "beta": beta,
+                "train_loss": train[0],
+                "train_recon": train[1],
+                "train_kl": train[2],
+                "val_loss": val["loss"],
+                "val_recon": val["recon"],
+                "val_kl": val["kl"],
+            }
+        )
         improved = val["loss"] < progress["best_val"]
         if improved:
             progress.update(best_val=val["loss"], best_epoch=epoch + 1, bad_epochs=0)
@@ -250,8 +276,14 @@ def _train(
             progress["bad_epochs"] += 1
         progress["epoch"] = epoch + 1
         if ddp.is_main:
-            log.info("epoch %d: train %.4f  val %.4f (recon %.4f)%s", epoch + 1, train[0], val["loss"],
-                     val["recon"], "  *best*" if improved else "")
+            log.info(
+                "epoch %d: train %.4f  val %.4f (recon %.4f)%s",
+                epoch + 1,
+                train[0],
+                val["loss"],
+                val["recon"],
+                "  *best*" if improved else "",
+            )
             if improved:
                 _save_best(ws, config, data, model, progress)
             _save_last(ws.vae / "last", config, data, model, optimizer, progress)
@@ -290,14 +322,22 @@ def _train_epoch(
     sums, n_batches, seen = torch.zeros(3, device=device), 0, 0
     step, lr = epoch * steps_per_epoch, optimizer.param_groups[0]["lr"]
     batches = epoch_batches(len(x_train), rank_batch, seed=config.seed, epoch=epoch, ddp=ddp)
-    bar = tqdm(batches, total=steps_per_epoch, desc=f"vae epoch {epoch + 1}/{config.epochs}",
-               leave=False, disable=not ddp.is_main)
+    bar = tqdm(
+        batches,
+        total=steps_per_epoch,
+        desc=f"vae epoch {epoch + 1}/{config.epochs}",
+        leave=False,
+        disable=not ddp.is_main,
+    )
     for idx in bar:
         lr = optimizer.param_groups[0]["lr"]
         stats = train_step(net, x_train[idx], optimizer, beta=beta, device=device, ddp=ddp)
         if not torch.isfinite(stats).all():
-            kept = f"the last good checkpoint is kept at {checkpoint}" if checkpoint.exists() \
+            kept = (
+                f"the last good checkpoint is kept at {checkpoint}"
+                if checkpoint.exists()
                 else "no checkpoint had been written yet"
+            )
             raise TrainingDivergedError(
                 f"VAE loss became {stats[0].item()} at step {step} (epoch {epoch + 1}, lr {lr:.3g}); "
                 f"training stopped and {kept}. Try a lower vae.lr or a longer vae.warmup_steps."
@@ -312,24 +352,42 @@ def _train_epoch(
 
 
 def _wrap_up(
-    ws: Workspace, config: Config, data: Cohort, model: BetaVAE, progress: dict[str, Any], ddp: Distributed,
-    dev: torch.device, stop_reason: str, speed: float | None, started: float,
+    ws: Workspace,
+    config: Config,
+    data: Cohort,
+    model: BetaVAE,
+    progress: dict[str, Any],
+    ddp: Distributed,
+    dev: torch.device,
+    stop_reason: str,
+    speed: float | None,
+    started: float,
 ) -> dict[str, Any]:
     """This rank's summary; on rank 0 also the test metrics, latents and figures, written to metrics.json."""
     weights = model.state_dict()
     last_sha = fingerprint(*(weights[k] for k in sorted(weights)))  # compare ranks, or with vae/last/
     summary = {
-        "rank": ddp.rank, "world_size": ddp.world_size, "device": str(dev), "stop_reason": stop_reason,
-        "epochs_run": progress["epoch"], "best_epoch": progress["best_epoch"], "best_val_loss": progress["best_val"],
-        "train_samples_per_second": speed, "last_weights_sha": last_sha,
+        "rank": ddp.rank,
+        "world_size": ddp.world_size,
+        "device": str(dev),
+        "stop_reason": stop_reason,
+        "epochs_run": progress["epoch"],
+        "best_epoch": progress["best_epoch"],
+        "best_val_loss": progress["best_val"],
+        "train_samples_per_second": speed,
+        "last_weights_sha": last_sha,
     }
     if not ddp.is_main:
         return summary
     metrics = {**summary, **_finish(ws, config, data, progress["history"])}
     metrics["seconds"] = time.monotonic() - started
     write_json_atomic(ws.vae_metrics, metrics)
-    log.info("test RMSE %.4f (z scale), MAPE %s; metrics in %s", metrics["test"]["rmse"] or math.nan,
-             metrics["test"]["mape"], ws.vae_metrics)
+    log.info(
+        "test RMSE %.4f (z scale), MAPE %s; metrics in %s",
+        metrics["test"]["rmse"] or math.nan,
+        metrics["test"]["mape"],
+        ws.vae_metrics,
+    )
     return metrics
 
 
@@ -354,8 +412,12 @@ def _finish(ws: Workspace, config: Config, data: Cohort, history: list[dict[str,
         x_test = data.matrix.loc[test_ids]
         recon = latent.reconstruct(loaded, x_test)
         results["test"] = latent.reconstruction_metrics(
-            x_test, recon, data.samples.loc[test_ids, "tissue"], scaler=loaded.scaler,
-            min_abs=config.vae.mape_min_abs, train_mean=data.matrix.loc[data.ids["train"]].mean(),
+            x_test,
+            recon,
+            data.samples.loc[test_ids, "tissue"],
+            scaler=loaded.scaler,
+            min_abs=config.vae.mape_min_abs,
+            train_mean=data.matrix.loc[data.ids["train"]].mean(),
         )
         results["silhouette_mu_test"] = latent.silhouette(latents.loc[test_ids], data.samples.loc[test_ids, "tissue"])
     figures.plot_curves(history, ws.vae / "curves.png")
@@ -382,22 +444,36 @@ def _save_best(ws: Workspace, config: Config, data: Cohort, model: BetaVAE, prog
         ws.vae_checkpoint,
         tensors=_weights(model),
         config=config,
-        meta={"kind": "beta_vae", "n_genes": len(data.genes), "epoch": progress["best_epoch"],
-              "val_loss": progress["best_val"], "data_fingerprint": data.fingerprint, "seed": config.vae.seed},
+        meta={
+            "kind": "beta_vae",
+            "n_genes": len(data.genes),
+            "epoch": progress["best_epoch"],
+            "val_loss": progress["best_val"],
+            "data_fingerprint": data.fingerprint,
+            "seed": config.vae.seed,
+        },
         files={latent.GENES_FILE: ("\n".join(data.genes) + "\n").encode(), **_scaler_files(ws)},
     )
 
 
 def _save_last(
-    path: Path, config: Config, data: Cohort, model: BetaVAE, optimizer: torch.optim.Optimizer,
+    path: Path,
+    config: Config,
+    data: Cohort,
+    model: BetaVAE,
+    optimizer: torch.optim.Optimizer,
     progress: dict[str, Any],
 ) -> None:
     save_checkpoint(
         path,
         tensors=_weights(model),
         config=config,
-        meta={"kind": "beta_vae_last", "n_genes": len(data.genes), "data_fingerprint": data.fingerprint,
-              "progress": progress},
+        meta={
+            "kind": "beta_vae_last",
+            "n_genes": len(data.genes),
+            "data_fingerprint": data.fingerprint,
+            "progress": progress,
+        },
         state={"optimizer": optimizer.state_dict()},
         files={latent.GENES_FILE: ("\n".join(data.genes) + "\n").encode()},
     )
