@@ -33,14 +33,9 @@ RESULTS = Path(__file__).parent / "results" / "generate.json"
 def measure(preset_name: str, profiles: int, n: int, device: torch.device) -> dict[str, float]:
     cfg = preset(preset_name)
     gan = cfg.gan
-    network = Generator(
-        gan.latent_dim + gan.noise_dim,
-        image_size=gan.image_size,
-        base_channels=gan.base_channels,
-        max_channels=gan.max_channels,
-        upsample=gan.upsample,
+    tile_generator = TileGenerator(
+        Generator.from_config(gan), gan, torch.zeros(gan.latent_dim), torch.ones(gan.latent_dim), device
     )
-    tile_generator = TileGenerator(network, gan, torch.zeros(gan.latent_dim), torch.ones(gan.latent_dim), device)
     mu = torch.randn(profiles, gan.latent_dim)
     with torch.inference_mode(), autocast(device):
         tile_generator.generate(mu[:1], n_per_profile=2, seed=0)  # warm-up

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from rnagan.config import GANConfig
 
 Upsample = Literal["transposed", "resize"]
 
@@ -72,6 +75,17 @@ class Generator(nn.Module):
         )
         self.blocks = nn.Sequential(*(up_block(a, b, upsample) for a, b in itertools.pairwise(ladder)))
         self.to_rgb = nn.Conv2d(ladder[-1], 3, 3, padding=1)
+
+    @classmethod
+    def from_config(cls, config: GANConfig) -> Generator:
+        """The generator ``config`` describes: input μ's width plus the extra noise channels."""
+        return cls(
+            config.latent_dim + config.noise_dim,
+            image_size=config.image_size,
+            base_channels=config.base_channels,
+            max_channels=config.max_channels,
+            upsample=config.upsample,
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.stem(z)  # (N, C_4, 4, 4)

@@ -136,13 +136,7 @@ class GANObjective(nn.Module):
     def __init__(self, config: GANConfig, *, latent_mean: torch.Tensor, latent_std: torch.Tensor) -> None:
         super().__init__()
         self.config = config
-        self.generator = Generator(
-            config.latent_dim + config.noise_dim,
-            image_size=config.image_size,
-            base_channels=config.base_channels,
-            max_channels=config.max_channels,
-            upsample=config.upsample,
-        )
+        self.generator = Generator.from_config(config)
         cond_dim = config.latent_dim if config.conditioning == "projection" else 0  # reference: critic blind
         self.critic = Critic(
             image_size=config.image_size,

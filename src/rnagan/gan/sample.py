@@ -117,13 +117,7 @@ def load_generator(checkpoint_path: str | Path, device: str = "cpu") -> TileGene
     """The EMA generator of a ``gan/<run>/checkpoint`` folder, ready to sample (eval mode, no grad)."""
     ckpt = load_checkpoint(checkpoint_path, map_location="cpu")
     config = ckpt.config.gan
-    generator = Generator(
-        config.latent_dim + config.noise_dim,
-        image_size=config.image_size,
-        base_channels=config.base_channels,
-        max_channels=config.max_channels,
-        upsample=config.upsample,
-    )
+    generator = Generator.from_config(config)
     ema = ckpt.subset("ema")
     if not ema:
         raise CheckpointError(f"{ckpt.path} holds no generator weights (ema.*): is it a GAN checkpoint?")
