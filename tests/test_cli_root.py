@@ -51,7 +51,7 @@ def test_no_command_declares_an_option_twice_and_help_keeps_defaults() -> None:
 
 
 def test_every_command_has_one_workspace_option_with_one_default() -> None:
-    """Issue #14 item 3: a command defaulting elsewhere would split one run across two folders."""
+    """A command defaulting elsewhere would split one run across two folders."""
     root = typer.main.get_command(app)
     defaults = {}
     for path, command in _commands(root):
@@ -61,4 +61,19 @@ def test_every_command_has_one_workspace_option_with_one_default() -> None:
                 defaults[" ".join(path)] = str(param.default)
     assert {"tile", "expr prepare", "vae train", "gan train", "generate", "evaluate"} <= set(defaults)
     defaults.pop("demo", None)  # the demo writes a whole run of its own, demo-workspace/
+    defaults.pop("config show", None)  # shows a preset unless asked for a workspace
     assert set(defaults.values()) == {"workspace"}, defaults
+
+
+def test_every_command_starts_from_the_same_default_config() -> None:
+    """No --preset default but the workspace's config (else paper); only the demo names its own recipe."""
+    root = typer.main.get_command(app)
+    defaults = {
+        " ".join(path): param.default
+        for path, command in _commands(root)
+        for param in command.params
+        if "--preset" in getattr(param, "opts", [])
+    }
+    assert {"tile", "expr prepare", "vae train", "gan train", "generate", "evaluate", "ssl tstr"} <= set(defaults)
+    assert defaults.pop("demo") == "small"
+    assert set(defaults.values()) == {None}, defaults

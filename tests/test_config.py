@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from rnagan.config import PRESETS, config_from_yaml, load_config, parse_overrides, preset, to_yaml
+from rnagan.config import PRESET_DIR, config_from_yaml, load_config, parse_overrides, preset, preset_names, to_yaml
 from rnagan.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", PRESETS)
+@pytest.mark.parametrize("name", preset_names())
 def test_preset_yaml_round_trip(name: str) -> None:
     cfg = preset(name)
     assert config_from_yaml(to_yaml(cfg)) == cfg
@@ -58,6 +58,25 @@ def test_parse_overrides_nests_and_parses_yaml_values() -> None:
 def test_invalid_settings_name_the_field(overrides: list[str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         load_config("tiny", overrides=overrides)
+
+
+def test_presets_are_the_shipped_yaml_files_over_the_defaults() -> None:
+    assert preset_names() == ("paper", "small", "tiny")
+    assert preset("paper") == preset("paper").model_validate({"preset": "paper"})  # paper is the defaults
+    small = preset("small")
+    assert small.gan.loss == "hinge" and small.vae.latent_dim == 64 and small.gan.latent_dim == 64
+
+
+def test_preset_files_set_only_what_differs_from_the_defaults() -> None:
+    import yaml
+
+    for name in preset_names()[1:]:
+        text = PRESET_DIR.joinpath(f"{name}.yaml").read_text()
+        assert text.startswith(f"# {name}:"), f"presets/{name}.yaml must open with a line saying what it is for"
+        defaults = preset("paper").model_dump(mode="json")
+        for section, values in yaml.safe_load(text).items():
+            for field, value in values.items():
+                assert defaults[section][field] != value, f"{name}: {section}.{field} repeats the default"
 
 
 def test_unknown_preset_lists_the_choices() -> None:

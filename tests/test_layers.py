@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "__init__": 0,
     "config": 0,
     "workspace": 0,
+    "workspace_config": 0,
     "checkpoint": 0,
     "errors": 0,
     "fileio": 0,

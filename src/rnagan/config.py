@@ -1,10 +1,9 @@
 """Every setting of every stage, as validated pydantic models; presets; YAML; dotted overrides.
 
-Presets:
-- ``paper``: the numbers of Carrillo-Perez et al. 2023 (text, not the published code; the code's
-  values are options, see docs/reference.md).
-- ``small``: a CPU-friendly run (the demo).
-- ``tiny``: the tests (32 px tiles, few genes' worth of hidden units, a few steps).
+The defaults are the ``paper`` preset: the numbers of Carrillo-Perez et al. 2023 (its text, not its
+published code; the code's values are options, see docs/reference.md). Every other preset is a short
+YAML file of overrides in ``rnagan/presets`` (``small``: the whole pipeline on a CPU, the demo;
+``tiny``: the tests), one line of why beside each value.
 
 Load a preset, then a YAML file, then ``section.field=value`` overrides, in that order::
 
@@ -13,6 +12,8 @@ Load a preset, then a YAML file, then ``section.field=value`` overrides, in that
 
 from __future__ import annotations
 
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rnagan.errors import ConfigError
 
-PresetName = Literal["paper", "small", "tiny"]
-PRESETS: tuple[str, ...] = ("paper", "small", "tiny")
+PRESET_DIR: Traversable = resources.files("rnagan") / "presets"
 
 
 class _Section(BaseModel):
@@ -199,7 +199,6 @@ class DemoConfig(_Section):
     """``rnagan demo``: the bundled cohort end to end."""
 
     minutes: float = Field(10.0, gt=0)  # total pipeline budget, shared between stages
-    image_size: Literal[32, 64] = 64
     generated_per_profile: int = Field(4, ge=1)  # tiles generated per held-out profile and run
     samples_per_class: int | None = Field(None, ge=4)  # None: all 740 source images; fewer for tests
     samples_per_donor: int = Field(4, ge=1)  # LC25000 has no patient ids: simulated donors (datasets.lc25000)
@@ -208,7 +207,7 @@ class DemoConfig(_Section):
     sheet_tiles: int = Field(16, ge=1)  # tiles per class and run on the report's contact sheets
     # The simulated expression (datasets.simulate): genes up and as many down per class, their log2 fold
     # change, and the donor effect's sd. Tumour vs normal lung differ in thousands of genes; with 1,500
-    # the class signal is the leading structure of the profiles (PCA silhouette 0.59 vs 0.27 with 300).
+    # the class signal is the leading structure of the profiles (docs/decisions.md).
     module_size: int = Field(1500, ge=1)
     log2_fold_change: float = Field(2.0, ge=0)
     donor_sd: float = Field(0.2, ge=0)
@@ -291,7 +290,7 @@ class SpatialConfig(_Section):
 class Config(_Section):
     """All stages' settings. ``preset`` records which preset the values started from."""
 
-    preset: PresetName = "paper"
+    preset: str = "paper"
     expression: ExpressionConfig = ExpressionConfig()
     vae: VAEConfig = VAEConfig()
     tiling: TilingConfig = TilingConfig()
@@ -304,176 +303,19 @@ class Config(_Section):
     spatial: SpatialConfig = SpatialConfig()
 
 
-# Presets are short lists of overrides on top of the defaults (which are the paper's numbers).
-_PRESET_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {},
-    "small": {
-        "vae": {
-            # sized for the demo (~740 samples × 19,198 genes, 2 CPU cores): the 19,198-wide layers dominate
-            # β of the reference code: the KL term then keeps more of the tissue structure in μ at this
-            # size (test silhouette of μ by tissue 0.38 vs 0.26 with β = 0.005 on the demo cohort).
-            "encoder_dims": [256, 128],
-            "latent_dim": 64,
-            "decoder_dims": [128, 256],
-            "beta": 0.0005,
-            "epochs": 15,
-            "batch_size": 64,
-            "lr": 1e-3,
-            "warmup_steps": 30,
-            "patience": 5,
-            "input_dropout": 0.2,
-        },
-        "tiling": {"max_tiles_per_slide": 500},
-        "gan": {
-            # Sized for the demo (2 CPU cores, a few hundred steps): width 16. The data-efficient recipe of
-            # small-data GANs (docs/gan.md): hinge loss, spectrally normalised critic, lazy R1, DiffAugment on
-            # real and generated tiles alike; no gradient penalty on interpolates, so no double backward on
-            # most steps. Measured on the demo cohort at 300 steps: FID 3.6x real-vs-real (152 vs 152 tiles)
-            # against 10.7x for the WGAN-GP recipe at 233 steps; every sample weighs the same (balance).
-            "image_size": 64,
-            "latent_dim": 64,
-            "base_channels": 16,
-            "max_channels": 128,
-            "noise_dim": 32,
-            "loss": "hinge",
-            "critic_norm": "spectral",
-            "r1_gamma": 0.1,
-            "r1_every": 16,
-            "diffaugment": ["color", "translation", "cutout"],
-            "lr_generator": 2e-4,
-            "lr_critic": 2e-4,
-            "betas": (0.0, 0.99),
-            "balance": "sample",
-            "augment_color_jitter": False,
-            # without it every profile of a tissue drew the same tile (diversity 0.4 of real at 1,100 steps);
-            # λ 0.1: 0.87-0.90, FID ratio 2.3 vs 2.8, ResNet fidelity 90 % vs 98 % (docs/gan.md)
-            "mode_seeking": 0.1,
-            # one generator forward per step instead of two (at this width a generator forward costs 2.3x a critic
-            # forward); with R1 every 16 (StyleGAN2's interval) the demo's step is 2.10x the plain loop's (1.99x
-            # before). It also moved the reference arm: its ResNet fidelity 40-54 % in seven runs, 22-28 % in nine
-            # without sharing (docs/gan.md)
-            "share_fakes": True,
-            # fp32: two fresh demos with the generator in bf16 (2.22x the plain loop's step, 1.80x in fp32) read the
-            # frozen probe at 56.2 / 57.8 % against 60.9 / 68.8 % in fp32, ResNet 86.2 / 84.9 % against 86.0 / 88.8 %
-            # (docs/gan.md); "generator" and "auto" are one --set away
-            "precision": "fp32",
-            "batch_size": 32,
-            "steps": 2000,
-            "log_every": 10,
-            "ema_decay": 0.995,
-            "checkpoint_every": 500,
-            "sample_every": 500,
-            "num_workers": 0,
-        },
-        "generate": {"tiles_per_profile": 16, "batch_size": 64},
-        "evaluate": {
-            "fid_max_images": 100,
-            "kid_subsets": 50,
-            "kid_subset_size": 100,
-            "classifier_epochs": 8,
-            "classifier_lr": 1e-3,
-            "classifier_image_size": 64,
-            "classifier_max_tiles": 600,
-        },
-        # aimed at ``rnagan ssl experiment`` (the demo's workspace) in 20 minutes on 2 idle CPU cores; under a load of
-        # 10-15 it did not fit (docs/ssl.md). Few SimCLR epochs on a draw of the pools; fine-tuning at a higher lr
-        # than the paper's 3e-5, which moves a from-scratch ResNet too little in a few hundred steps.
-        "ssl": {
-            "backbone": "resnet18",
-            "image_size": 64,
-            "min_scale": 0.25,
-            "color_jitter": 0.5,
-            "pretrain_epochs": 3,
-            "pretrain_batch_size": 64,
-            "pretrain_max_tiles": 512,
-            "finetune_epochs": 6,
-            "finetune_batch_size": 16,
-            "finetune_lr": 1e-3,
-            "minutes": 20.0,
-            "pretrain_share": 0.3,
-            "num_workers": 0,
-        },
-    },
-    "tiny": {
-        "vae": {
-            "encoder_dims": [64, 32],
-            "latent_dim": 8,
-            "decoder_dims": [32, 64],
-            "epochs": 5,
-            "batch_size": 16,
-            "lr": 1e-3,
-            "warmup_steps": 5,
-            "patience": 5,
-            "input_dropout": 0.1,
-            "umap_figure": False,
-        },
-        "tiling": {"tile_size": 64, "max_tiles_per_slide": 50, "workers": 1},
-        "gan": {
-            "image_size": 32,
-            "latent_dim": 8,
-            "base_channels": 8,
-            "max_channels": 32,
-            "noise_dim": 4,
-            "lr_generator": 2e-4,
-            "lr_critic": 2e-4,
-            "betas": (0.0, 0.9),
-            "batch_size": 8,
-            "steps": 20,
-            "ema_decay": 0.9,
-            "checkpoint_every": 10,
-            "sample_every": 10,
-            "num_workers": 0,
-            "tiles_per_sample": 20,
-        },
-        "generate": {"tiles_per_profile": 4, "batch_size": 16, "contact_sheet_tiles": 16},
-        "evaluate": {
-            "fid_max_images": 32,
-            "kid_subsets": 10,
-            "kid_subset_size": 16,
-            "classifier_epochs": 2,
-            "classifier_lr": 1e-3,
-            "classifier_image_size": 32,
-            "classifier_batch_size": 16,
-            "classifier_max_tiles": 64,
-            "embedding": "pca",
-            "report_tiles": 16,
-            "report_pairs": 4,
-        },
-        "demo": {
-            "minutes": 1.0,
-            "image_size": 32,
-            "generated_per_profile": 2,
-            "samples_per_class": 16,
-            "fid_images": 16,
-        },
-        "ssl": {
-            "backbone": "tiny",
-            "image_size": 32,
-            "min_scale": 0.5,
-            "color_jitter": 0.5,
-            "projection_dim": 16,
-            "pretrain_epochs": 2,
-            "pretrain_batch_size": 16,
-            "pretrain_max_tiles": 64,
-            "pretrain_lr": 0.05,
-            "finetune_epochs": 2,
-            "finetune_batch_size": 8,
-            "finetune_lr": 1e-3,
-            "folds": 3,
-            "label_fractions": [0.5, 1.0],
-            "num_workers": 0,
-        },
-    },
-}
+def preset_names() -> tuple[str, ...]:
+    """``paper`` (the defaults) and every YAML file shipped in ``rnagan/presets``."""
+    shipped = sorted(p.name.removesuffix(".yaml") for p in PRESET_DIR.iterdir() if p.name.endswith(".yaml"))
+    return ("paper", *shipped)
 
 
 def preset(name: str) -> Config:
-    """The named preset as a validated :class:`Config`."""
-    if name not in _PRESET_OVERRIDES:
-        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    """The named preset as a validated :class:`Config`: the defaults, then ``presets/NAME.yaml``."""
+    if name not in preset_names():  # also keeps a name from reaching the file system
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(preset_names())}")
     data: dict[str, Any] = {"preset": name}
-    for section, values in _PRESET_OVERRIDES[name].items():
-        data[section] = dict(values)
+    if name != "paper":
+        _deep_update(data, _read_yaml(PRESET_DIR.joinpath(f"{name}.yaml"), f"preset file presets/{name}.yaml"))
     return _validate(data, source=f"preset {name!r}")
 
 
@@ -516,24 +358,34 @@ def load_config(
     overrides: list[str] | None = None,
 ) -> Config:
     """Preset, then the YAML file at ``path``, then dotted ``overrides``; validated once at the end."""
-    data = preset(preset_name).model_dump(mode="python")
-    source = f"preset {preset_name!r}"
+    return apply_overrides(preset(preset_name), path=path, overrides=overrides, source=f"preset {preset_name!r}")
+
+
+def apply_overrides(
+    base: Config, *, path: str | Path | None = None, overrides: list[str] | None = None, source: str = "config"
+) -> Config:
+    """``base`` with the YAML file at ``path``, then dotted ``overrides``, applied; validated once at the end."""
+    data = base.model_dump(mode="python")
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
-        _deep_update(data, loaded)
+        _deep_update(data, _read_yaml(Path(path), f"config file {path}"))
         source = str(path)
     if overrides:
         _deep_update(data, parse_overrides(overrides))
         source += " with overrides " + ", ".join(overrides)
     return _validate(data, source=source)
+
+
+def _read_yaml(path: Path | Traversable, source: str) -> dict[str, Any]:
+    """A YAML mapping of sections from ``path``; anything else is a one-line :class:`ConfigError`."""
+    if not path.is_file():
+        raise ConfigError(f"{source} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source} is not valid YAML: {err}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{source} must hold a mapping of sections, got {type(loaded).__name__}")
+    return loaded
 
 
 def to_yaml(config: BaseModel) -> str:

@@ -34,6 +34,11 @@ class Workspace:
             (self.root / stage).mkdir(parents=True, exist_ok=True)
         return self
 
+    @property
+    def config_file(self) -> Path:
+        """YAML: the resolved config later commands start from (rnagan.workspace_config)."""
+        return self.root / "config.yaml"
+
     # tiles/ ------------------------------------------------------------------------------------
     @property
     def tiles(self) -> Path:

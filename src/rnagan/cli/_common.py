@@ -7,11 +7,19 @@ from typing import Annotated
 
 import typer
 
-from rnagan.config import Config, load_config
+from rnagan.config import Config
 from rnagan.workspace import Workspace
+from rnagan.workspace_config import Stage, resolve_workspace_config
 
 PresetOpt = Annotated[
-    str, typer.Option("--preset", "-p", help="Starting values: paper (the paper's numbers), small (CPU), tiny (tests).")
+    str | None,
+    typer.Option(
+        "--preset",
+        "-p",
+        help="Starting values: paper (the paper's numbers), small (CPU), tiny (tests). "
+        "Default: the workspace's config.yaml, else paper.",
+        show_default=False,
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
@@ -36,8 +44,24 @@ WorkspaceOpt = Annotated[
 ]
 
 
-def resolve_config(preset: str, config: Path | None, overrides: list[str] | None) -> Config:
-    return load_config(preset, path=config, overrides=list(overrides or []))
+def resolve_config(
+    preset: str | None,
+    config: Path | None,
+    overrides: list[str] | None,
+    *,
+    workspace: Path | None = None,
+    reads: tuple[Stage, ...] = (),
+    default_preset: str = "paper",
+) -> Config:
+    """The command's config: see :func:`rnagan.workspace_config.resolve_workspace_config`."""
+    return resolve_workspace_config(
+        None if workspace is None else Workspace(workspace),
+        preset_name=preset,
+        path=config,
+        overrides=list(overrides or []),
+        reads=reads,
+        default_preset=default_preset,
+    )
 
 
 def open_workspace(path: Path) -> Workspace:

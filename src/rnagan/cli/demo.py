@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from rnagan.cli._common import ConfigOpt, PresetOpt, SetOpt, resolve_config
+from rnagan.cli._common import ConfigOpt, SetOpt, resolve_config
 from rnagan.demo.bundle import export_bundle
 from rnagan.demo.pipeline import RUNS, run_demo
 from rnagan.workspace import Workspace
@@ -17,7 +17,9 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-w", "--workspace", help="Workspace folder the demo writes.")] = Path(
         "demo-workspace"
     ),
-    preset: PresetOpt = "small",
+    preset: Annotated[
+        str, typer.Option("--preset", "-p", help="Starting values: small (the demo's recipe) or tiny (tests).")
+    ] = "small",
     minutes: Annotated[
         float | None,
         typer.Option(

@@ -20,7 +20,7 @@ from rnagan.cli._common import (
 
 def evaluate(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     run: Annotated[
@@ -41,7 +41,7 @@ def evaluate(
     ws = open_workspace(workspace)
     metrics = run_evaluation(
         ws,
-        resolve_config(preset, config, set_),
+        resolve_config(preset, config, set_, workspace=workspace),
         runs=tuple(run or ("rnagan", "reference", "baseline")),
         real_split=real_split,
         weights=weights,

@@ -17,6 +17,7 @@ from rnagan.cli._common import (
     resolve_config,
 )
 from rnagan.expression.prepare import prepare_expression
+from rnagan.workspace_config import remember
 
 app = typer.Typer(
     help="Expression tables → the model's gene space, z-scored, with donor-grouped splits.", no_args_is_help=True
@@ -75,7 +76,7 @@ def prepare_cli(
         str | None,
         typer.Option(help="auto (find the gene axis from the IDs), samples-rows or samples-columns. (default: auto)"),
     ] = None,
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -94,9 +95,12 @@ def prepare_cli(
         "input_scale": input_scale,
     }
     flags = [f"expression.{name}={value}" for name, value in options.items() if value is not None]
-    cfg = resolve_config(preset, config, [*(set_ or []), *flags]).expression  # flags win, all validated
+    settings = resolve_config(preset, config, [*(set_ or []), *flags], workspace=workspace)  # flags win, validated
     ws = open_workspace(workspace)
-    cohort = prepare_expression(expression, workspace=ws, config=cfg, metadata=metadata, gtf=gtf, tissue=tissue)
+    cohort = prepare_expression(
+        expression, workspace=ws, config=settings.expression, metadata=metadata, gtf=gtf, tissue=tissue
+    )
+    remember(ws, settings, writes="expression")
     splits = cohort.samples["split"].value_counts()
     typer.echo(
         f"{len(cohort.matrix)} samples (train {splits.get('train', 0)}, val {splits.get('val', 0)}, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
@@ -25,23 +25,14 @@ app = typer.Typer(help="RNA-GAN: a WGAN-GP drawing tiles from expression latents
 @app.command("train")
 def train_cli(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    condition: Annotated[
-        Literal["projection", "reference", "none"] | None,
-        typer.Option(
-            "--condition",
-            help="projection: μ to the generator and a projection critic (ours); reference: the "
-            "paper's μ + U(-0.3, 0.3) to the generator, critic blind; none: noise only (baseline). "
-            "(default: gan.conditioning)",
-        ),
-    ] = None,
     run: Annotated[
         str | None,
         typer.Option(
             "--run",
-            help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by --condition)",
+            help="Run name: writes WORKSPACE/gan/RUN/. (default: rnagan, reference or baseline by gan.conditioning)",
         ),
     ] = None,
     resume: Annotated[
@@ -69,13 +60,16 @@ def train_cli(
 ) -> None:
     """Train on WORKSPACE/tiles/ paired with WORKSPACE/vae/latents.parquet (train split only).
 
+    gan.conditioning chooses the model: projection (ours: μ to the generator and a projection critic),
+    reference (the paper's μ + U(-0.3, 0.3) to the generator, critic blind; --set gan.conditioning=reference)
+    or none (noise only, the baseline; --set gan.conditioning=none).
+
     Writes gan/RUN/{checkpoint/, samples/step_*.png, tb/, log.jsonl}. Under torchrun every process
     takes gan.batch_size tiles per step: torchrun --nproc_per_node=4 -m rnagan gan train -w WORKSPACE
     """
     from rnagan.gan.train import train_gan
 
-    overrides = list(set_ or []) + ([f"gan.conditioning={condition}"] if condition else [])
-    cfg = resolve_config(preset, config, overrides)
+    cfg = resolve_config(preset, config, set_, workspace=workspace, reads=("vae",))
     name = run or {"projection": "rnagan", "reference": "reference", "none": "baseline"}[cfg.gan.conditioning]
     path = train_gan(
         open_workspace(workspace),

@@ -21,7 +21,7 @@ from rnagan.cli._common import (
 
 def generate(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     run: Annotated[str, typer.Option(help="GAN run under gan/: rnagan, reference or baseline.")] = "rnagan",
@@ -60,7 +60,7 @@ def generate(
     """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""
     from rnagan.generate import generate_tiles
 
-    cfg = resolve_config(preset, config, set_)
+    cfg = resolve_config(preset, config, set_, workspace=workspace, reads=("vae",))
     if n is not None:
         cfg.generate.tiles_per_profile = n
     if seed is not None:

@@ -20,6 +20,7 @@ from rnagan.errors import InputFileError
 from rnagan.spatial.patches import PatchGeometry
 from rnagan.spatial.readers import read_anndata_section, read_table_section, read_visium_section
 from rnagan.spatial.section import Section
+from rnagan.workspace_config import remember
 
 app = typer.Typer(help="Spatial transcriptomics: sections (H&E + spot expression) → tiles + one sample per spot.")
 
@@ -94,22 +95,16 @@ def import_(
         float | None, typer.Option("--jitter-um", min=0.0, help="Largest shift of the extra patches, in µm.")
     ] = None,
     tissue: Annotated[str, typer.Option(help="Tissue name for spots without an annotated cluster.")] = "tissue",
-    preset: PresetOpt = "small",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Import sections: patches per spot into the tile store, counts into spatial/expression.h5ad."""
     from rnagan.spatial.importer import import_sections
 
-    cfg = resolve_config(preset, config, set_)
-    for field, value in {
-        "fov_um": fov_um,
-        "mpp": patch_mpp,
-        "patches_per_spot": patches_per_spot,
-        "jitter_um": jitter_um,
-    }.items():
-        if value is not None:
-            setattr(cfg.spatial, field, value)
+    geometry = {"fov_um": fov_um, "mpp": patch_mpp, "patches_per_spot": patches_per_spot, "jitter_um": jitter_um}
+    flags = [f"spatial.{field}={value}" for field, value in geometry.items() if value is not None]
+    cfg = resolve_config(preset, config, [*(set_ or []), *flags], workspace=workspace, reads=("tiles",))
     names, donors = list(section or []), list(donor or [])
     if bundled:
         from rnagan.datasets.her2st import SPLITS
@@ -133,6 +128,7 @@ def import_(
         tissue=tissue,
         image_format=cfg.spatial.image_format,
     )
+    remember(ws, cfg, writes="tiles")
     typer.echo(f"{len(sections)} section(s), {index['sample_id'].nunique()} spots, {len(index)} patches → {workspace}")
 
 
@@ -199,19 +195,21 @@ def prepare(
     hvg: Annotated[
         int | None, typer.Option("--hvg", min=10, help="How many variable genes (default spatial.hvg_genes).")
     ] = None,
-    preset: PresetOpt = "small",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Prepare the imported spots' expression (CPM, gene set, splits by section) for the β-VAE."""
     from rnagan.spatial.prepare import prepare_spatial
 
-    cfg = resolve_config(preset, config, set_)
+    cfg = resolve_config(preset, config, set_, workspace=workspace)
     if genes is not None:
         cfg.spatial.genes = genes  # validated by the config model
     if hvg is not None:
         cfg.spatial.hvg_genes = hvg
-    prepared = prepare_spatial(open_workspace(workspace), cfg)
+    ws = open_workspace(workspace)
+    prepared = prepare_spatial(ws, cfg)
+    remember(ws, cfg, writes="expression")
     typer.echo(f"{len(prepared.matrix)} spots × {prepared.matrix.shape[1]} genes → {workspace}/expression")
 
 
@@ -224,7 +222,7 @@ def evaluate(
             help="samples/<run> folders to score (default: rnagan, shuffled, reference, baseline where present).",
         ),
     ] = None,
-    preset: PresetOpt = "small",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -235,7 +233,8 @@ def evaluate(
 
     ws = Workspace(workspace)
     names = run or [r for r in ("rnagan", "shuffled", "reference", "baseline") if has_manifest(ws.samples_run(r))]
-    metrics = evaluate_paired(ws, resolve_config(preset, config, set_), runs={r: ws.samples_run(r) for r in names})
+    cfg = resolve_config(preset, config, set_, workspace=workspace)
+    metrics = evaluate_paired(ws, cfg, runs={r: ws.samples_run(r) for r in names})
     for name, scores in metrics["sets"].items():
         r, gene_r = scores["marker_r_mean"], scores["gene_r_mean"]
         typer.echo(f"{name}: marker r {r}, gene r {gene_r}, accuracy {scores['accuracy']:.3f}")

@@ -32,7 +32,7 @@ MinutesOpt = Annotated[
 def pretrain_cmd(
     source: SourceOpt,
     out: OutOpt = Path("ssl-pretrain"),
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last (same settings).")] = False,
@@ -74,7 +74,7 @@ def finetune_cmd(
         ),
     ] = None,
     out: OutOpt = Path("ssl-finetune"),
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = "auto",
@@ -109,7 +109,7 @@ def experiment_cmd(
     out: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output folder (default: WORKSPACE/reports/ssl).")
     ] = None,
-    preset: PresetOpt = "small",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     minutes: MinutesOpt = None,
@@ -120,7 +120,12 @@ def experiment_cmd(
     from rnagan.workspace import Workspace
 
     results = run_experiment(
-        Workspace(workspace), resolve_config(preset, config, set_), run=run, out=out, minutes=minutes, device=device
+        Workspace(workspace),
+        resolve_config(preset, config, set_, workspace=workspace),
+        run=run,
+        out=out,
+        minutes=minutes,
+        device=device,
     )
     typer.echo(
         f"{results['seconds'] / 60:.1f} min; results: {(out or Workspace(workspace).reports / 'ssl') / 'ssl.json'}"
@@ -133,7 +138,7 @@ def tstr_cmd(
     run: Annotated[
         list[str] | None, typer.Option(help="Generated run (samples/<run>/), repeatable (default: rnagan).")
     ] = None,
-    preset: PresetOpt = "small",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -143,7 +148,8 @@ def tstr_cmd(
     from rnagan.workspace import Workspace
 
     ws = Workspace(workspace)
-    result = workspace_tstr(ws, resolve_config(preset, config, set_), runs=tuple(run or ("rnagan",)))
+    cfg = resolve_config(preset, config, set_, workspace=workspace)
+    result = workspace_tstr(ws, cfg, runs=tuple(run or ("rnagan",)))
     write_json_atomic(ws.reports / "tstr.json", result)
     typer.echo(f"TRTR accuracy {result['trtr']['accuracy']:.3f}")
     for name, entry in result["runs"].items():

@@ -21,6 +21,7 @@ from rnagan.cli._common import (
 )
 from rnagan.errors import InputFileError
 from rnagan.workspace import Workspace
+from rnagan.workspace_config import remember
 
 tiles_app = typer.Typer(
     help="Tiles as image files: import a folder into the store, export the store as PNGs.", no_args_is_help=True
@@ -32,7 +33,7 @@ def tile(
         list[Path], typer.Argument(help="Slide files (svs, tiff, ndpi, mrxs, dcm...) or folders of them.")
     ],
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes, one slide each (default: all cores).")] = None,
@@ -57,7 +58,7 @@ def tile(
     """
     from rnagan.slides.tiler import find_slides, tile_slides
 
-    cfg = resolve_config(preset, config, set_)
+    cfg = resolve_config(preset, config, set_, workspace=workspace, reads=("tiles",))
     if assume_mpp is not None:
         cfg.tiling.assume_mpp = assume_mpp
     sample_ids = None
@@ -68,9 +69,9 @@ def tile(
         if not {"slide_id", "sample_id"} <= set(table.columns):
             raise InputFileError(f"{samples} needs the columns slide_id and sample_id, got {list(table.columns)}")
         sample_ids = dict(zip(table["slide_id"], table["sample_id"], strict=True))
-    summary = tile_slides(
-        find_slides(slides), open_workspace(workspace), cfg.tiling, sample_ids=sample_ids, workers=workers
-    )
+    ws = open_workspace(workspace)
+    summary = tile_slides(find_slides(slides), ws, cfg.tiling, sample_ids=sample_ids, workers=workers)
+    remember(ws, cfg, writes="tiles")
     _print_summary(summary)
     if (summary["status"] == "failed").all():
         raise typer.Exit(1)

@@ -20,6 +20,7 @@ from rnagan.cli._common import (
 )
 from rnagan.errors import InputFileError
 from rnagan.workspace import Workspace, read_samples
+from rnagan.workspace_config import remember
 
 if TYPE_CHECKING:
     from rnagan.vae.latent import LoadedVAE
@@ -46,7 +47,7 @@ ScaleOpt = Annotated[
 @app.command("train")
 def train_cli(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    preset: PresetOpt = "paper",
+    preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     resume: Annotated[
@@ -65,9 +66,11 @@ def train_cli(
     """
     from rnagan.vae.train import train_vae
 
-    cfg = resolve_config(preset, config, set_)
-    metrics = train_vae(open_workspace(workspace), cfg, resume=resume, device=device, max_seconds=max_seconds)
+    cfg = resolve_config(preset, config, set_, workspace=workspace)
+    ws = open_workspace(workspace)
+    metrics = train_vae(ws, cfg, resume=resume, device=device, max_seconds=max_seconds)
     if "test" in metrics:  # the main process
+        remember(ws, cfg, writes="vae")
         test = metrics["test"]
         mape = "n/a" if test["mape"] is None else f"{test['mape']:.1f} %"
         typer.echo(

@@ -51,8 +51,10 @@ from rich.console import Console
 
 from rnagan.config import Config, DemoConfig
 from rnagan.datasets.lc25000 import CLASS_NAMES, CLASSES, lc25000_samples, load_lc25000
+from rnagan.datasets.lc25000 import TILE_SIZE as BUNDLED_TILE_SIZE
 from rnagan.datasets.simulate import simulate_counts
 from rnagan.demo.bundle import bundle_facts, bundle_sheets
+from rnagan.errors import ConfigError
 from rnagan.evaluate import report
 from rnagan.evaluate.features import read_image
 from rnagan.evaluate.run import evaluate, real_tiles
@@ -68,6 +70,7 @@ from rnagan.slides.store import TileStore
 from rnagan.slides.tiler import tile_slides
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
+from rnagan.workspace_config import write_workspace_config
 
 log = logging.getLogger(__name__)
 
@@ -171,14 +174,13 @@ class StageClock:
 
 
 def demo_config(config: Config) -> Config:
-    """``config`` with the demo's choices applied: image size, tiles per profile, FID set size.
+    """``config`` with the demo's choices applied: tiles per profile, FID set size.
 
     The β-VAE's UMAP figure is left out: UMAP's first call compiles for ~20-40 s in a fresh environment,
     which would eat the β-VAE's time budget (the evaluation's feature map still uses UMAP).
     """
     cfg = config.model_copy(deep=True)
     cfg.vae.umap_figure = False
-    cfg.gan.image_size = cfg.demo.image_size
     cfg.generate.tiles_per_profile = cfg.demo.generated_per_profile
     cfg.evaluate.fid_max_images = cfg.demo.fid_images
     return cfg
@@ -231,7 +233,9 @@ def start_demo(
     cfg = demo_config(config)
     total_seconds = 60.0 * (minutes if minutes is not None else cfg.demo.minutes)
     clock = StageClock(total_seconds, names=stages)
-    return cfg, Workspace(out).create(), clock, stage_budgets(cfg.demo, total_seconds)
+    workspace = Workspace(out).create()
+    write_workspace_config(workspace, cfg)
+    return cfg, workspace, clock, stage_budgets(cfg.demo, total_seconds)
 
 
 def train_models(ws: Workspace, cfg: Config, clock: StageClock, budgets: dict[str, float]) -> dict[str, Any]:
@@ -256,9 +260,14 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
     for how it is shared. The stages are the library's own functions, so the workspace it leaves is an
     ordinary one: every ``rnagan`` command can continue from it.
     """
+    if config.gan.image_size > BUNDLED_TILE_SIZE:
+        raise ConfigError(
+            f"the demo's bundled tiles are {BUNDLED_TILE_SIZE} px but gan.image_size is {config.gan.image_size}: "
+            "use --preset small (the demo's recipe) or --set gan.image_size=64"
+        )
     cfg, ws, clock, budgets = start_demo(out, config, minutes, STAGES)
     clock.console.print(
-        f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.demo.image_size} px, "
+        f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.gan.image_size} px, "
         f"budget {clock.total_seconds / 60:g} min. [yellow]The expression profiles are simulated[/] "
         "(no public RNA-seq data set pairs with these images).",
         highlight=False,
