@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnagan.quiz.app import refuse, render
-from rnagan.quiz.db import Rater, Rating, transaction
+from rnagan.quiz.db import Rater, Rating
+from rnagan.quiz.deps import PoolDep, SessionDep, SettingsDep, TransactionDep
+from rnagan.quiz.pages import refuse, render
 from rnagan.quiz.rounds import STATUS, advance, problem
 from rnagan.quiz.security import csrf_ok
 
@@ -29,58 +30,58 @@ def _rater(request: Request, db: Session, token: str | None = None) -> Rater | N
 
 
 @router.get("/rate/join/{token}", response_class=HTMLResponse)
-async def join_page(request: Request, token: str) -> HTMLResponse:
-    with transaction(request.app.state.engine) as db:
-        rater = _rater(request, db, token)
-        if rater is None:
-            return refuse(request, db, "bad_invite", 404)
-        return render(request, "rate_join.html", token=token, total=len(rater.tiles), done=rater.position)
+def join_page(request: Request, token: str, db: TransactionDep) -> HTMLResponse:
+    rater = _rater(request, db, token)
+    if rater is None:
+        return refuse(request, db, "bad_invite", 404)
+    return render(request, "rate_join.html", token=token, total=len(rater.tiles), done=rater.position)
 
 
 @router.post("/rate/join/{token}")
-async def join(request: Request, token: str, csrf: str | None = Form(None)) -> Response:
-    with transaction(request.app.state.engine) as db:
-        rater = _rater(request, db, token)
-        if rater is None:
-            return refuse(request, db, "bad_invite", 404)
-        if not csrf_ok(request, csrf):
-            return refuse(request, db, "csrf", 403, back=f"/rate/join/{token}")
-        rater.joined_at = rater.joined_at or time.time()
-        request.session["rater"] = token
+def join(request: Request, token: str, db: TransactionDep, csrf: str | None = Form(None)) -> Response:
+    rater = _rater(request, db, token)
+    if rater is None:
+        return refuse(request, db, "bad_invite", 404)
+    if not csrf_ok(request, csrf):
+        return refuse(request, db, "csrf", 403, back=f"/rate/join/{token}")
+    rater.joined_at = rater.joined_at or time.time()
+    request.session["rater"] = token
     return RedirectResponse("/rate", status_code=303)
 
 
 @router.get("/rate", response_class=HTMLResponse)
-async def rate_page(request: Request) -> Response:
-    with Session(request.app.state.engine) as db:
-        rater = _rater(request, db)
-        if rater is None:
-            return render(
-                request,
-                "message.html",
-                401,
-                title="Invite needed",
-                back="/",
-                reason="open the invite link you were given to start or resume rating",
-            )
-        tiles = rater.tiles
-        if rater.position >= len(tiles):
-            return render(request, "rate_done.html", total=len(tiles))
+def rate_page(request: Request, settings: SettingsDep, pool: PoolDep, db: SessionDep) -> Response:
+    rater = _rater(request, db)
+    if rater is None:
         return render(
             request,
-            "rate_item.html",
-            tile=tiles[rater.position],
-            nonce=rater.nonce,
-            number=rater.position + 1,
-            total=len(tiles),
-            tissues=request.app.state.pool.tissues(),
-            max_comment=request.app.state.settings.max_comment,
+            "message.html",
+            401,
+            title="Invite needed",
+            back="/",
+            reason="open the invite link you were given to start or resume rating",
         )
+    tiles = rater.tiles
+    if rater.position >= len(tiles):
+        return render(request, "rate_done.html", total=len(tiles))
+    return render(
+        request,
+        "rate_item.html",
+        tile=tiles[rater.position],
+        nonce=rater.nonce,
+        number=rater.position + 1,
+        total=len(tiles),
+        tissues=pool.tissues(),
+        max_comment=settings.max_comment,
+    )
 
 
 @router.post("/rate/answer")
-async def rate(
+def rate(
     request: Request,
+    settings: SettingsDep,
+    pool: PoolDep,
+    db: TransactionDep,
     csrf: str | None = Form(None),
     tile: str | None = Form(None),
     nonce: str | None = Form(None),
@@ -90,30 +91,28 @@ async def rate(
     comment: str = Form(""),
 ) -> Response:
     """One rating per rater and tile, only for the tile on the rater's screen, with that page's nonce."""
-    settings, pool = request.app.state.settings, request.app.state.pool
-    with transaction(request.app.state.engine) as db:
-        if not csrf_ok(request, csrf):
-            return refuse(request, db, "csrf", 403, back="/rate")
-        rater = _rater(request, db)
-        if rater is None:
-            return refuse(request, db, "no_session", 401)
-        valid = tissue in [*pool.tissues(), UNSURE] and quality in QUALITY and artifacts in ARTIFACTS
-        too_long = len(comment) > settings.max_comment
-        reason = "malformed" if not valid or too_long else problem(rater, tile, nonce, settings.max_refusals)
-        if reason is None:
-            if advance(db, rater, nonce):
-                db.add(
-                    Rating(
-                        rater_id=rater.id,
-                        position=rater.position,
-                        tile_id=tile,
-                        tissue=tissue,
-                        quality=int(quality),
-                        artifacts=ARTIFACTS[artifacts],
-                        comment=comment.strip(),
-                    )
+    if not csrf_ok(request, csrf):
+        return refuse(request, db, "csrf", 403, back="/rate")
+    rater = _rater(request, db)
+    if rater is None:
+        return refuse(request, db, "no_session", 401)
+    valid = tissue in [*pool.tissues(), UNSURE] and quality in QUALITY and artifacts in ARTIFACTS
+    too_long = len(comment) > settings.max_comment
+    reason = "malformed" if not valid or too_long else problem(rater, tile, nonce, settings.max_refusals)
+    if reason is None:
+        if advance(db, rater, nonce):
+            db.add(
+                Rating(
+                    rater_id=rater.id,
+                    position=rater.position,
+                    tile_id=tile,
+                    tissue=tissue,
+                    quality=int(quality),
+                    artifacts=ARTIFACTS[artifacts],
+                    comment=comment.strip(),
                 )
-                return RedirectResponse("/rate", status_code=303)
-            reason = "duplicate"
-        rater.refused += 1
-        return refuse(request, db, reason, STATUS[reason], back="/rate")
+            )
+            return RedirectResponse("/rate", status_code=303)
+        reason = "duplicate"
+    rater.refused += 1
+    return refuse(request, db, reason, STATUS[reason], back="/rate")
