@@ -1,9 +1,11 @@
-"""What a handler may ask for, by type: ``SettingsDep``, ``PoolDep``, ``EngineDep``, ``SessionDep``, ``TransactionDep``.
+"""What a handler may ask for, by type: ``SettingsDep``, ``PoolDep``, ``EngineDep``, ``SessionDep``.
 
-``create_app`` stores one :class:`Study` on ``app.state``; it is read here and nowhere else. The sessions
-are blocking SQLAlchemy sessions, so a handler that takes one (or the engine) is a plain ``def``, which
-FastAPI runs in its thread pool. Each session is closed, its transaction committed, before the response is
-sent (``scope="function"``): a redirect never reaches the browser ahead of the write it follows.
+``create_app`` stores one :class:`Study` on ``app.state``; it is read here and nowhere else. Sessions are
+blocking SQLAlchemy sessions, so a handler that takes one (or the engine) is a plain ``def``, which FastAPI
+runs in its thread pool. ``SessionDep`` is for reading, closed before the response is sent
+(``scope="function"``). Writes open ``db.transaction(engine)`` in the handler itself: its SQLite write
+lock must be taken in the thread that does the work. Taken in a dependency, it would be held while the
+handler waits for a worker thread, which writers waiting for that lock may all be holding: a deadlock.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from rnagan.quiz.db import transaction
 from rnagan.quiz.settings import QuizSettings
 from rnagan.quiz.tiles import TilePool
 
@@ -52,13 +53,7 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _transaction(request: Request) -> Iterator[Session]:
-    with transaction(_study(request).engine) as session:
-        yield session
-
-
 SettingsDep = Annotated[QuizSettings, Depends(_settings)]
 PoolDep = Annotated[TilePool, Depends(_pool)]
 EngineDep = Annotated[Engine, Depends(_engine)]
-SessionDep = Annotated[Session, Depends(_session, scope="function")]  # reads
-TransactionDep = Annotated[Session, Depends(_transaction, scope="function")]  # writes: committed on success
+SessionDep = Annotated[Session, Depends(_session, scope="function")]

@@ -23,10 +23,7 @@ MAX_INVITES_AT_ONCE = 50
 
 
 def _denied(request: Request, settings: QuizSettings, engine: Engine) -> Response | None:
-    """The refusal page for a request without the admin token, recorded in a transaction of its own.
-
-    Admin pages take no request-wide transaction: their statistics must not run under SQLite's write lock.
-    """
+    """The refusal page for a request without the admin token, recorded in a transaction of its own."""
     if admin_ok(request, settings.admin_token):
         return None
     with transaction(engine) as db:

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnagan.quiz.db import Answer, Player, Tile
-from rnagan.quiz.deps import PoolDep, SessionDep, SettingsDep, TransactionDep
+from rnagan.quiz.db import Answer, Player, Tile, transaction
+from rnagan.quiz.deps import EngineDep, PoolDep, SessionDep, SettingsDep
 from rnagan.quiz.draws import quiz_sequence, session_rng
 from rnagan.quiz.pages import refuse, render
 from rnagan.quiz.rounds import STATUS, advance, problem
@@ -36,19 +36,20 @@ def start_page(request: Request, settings: SettingsDep, db: SessionDep) -> HTMLR
 
 @router.post("/quiz/start")
 def start(
-    request: Request, settings: SettingsDep, pool: PoolDep, db: TransactionDep, csrf: str | None = Form(None)
+    request: Request, settings: SettingsDep, pool: PoolDep, engine: EngineDep, csrf: str | None = Form(None)
 ) -> Response:
-    if not csrf_ok(request, csrf):
-        return refuse(request, db, "csrf", 403, back="/quiz")
-    if request.session.get("plays", 0) >= settings.max_plays:
-        return refuse(request, db, "too_many_plays", 429, back="/")
-    player = Player(token=secrets.token_urlsafe(24), sequence="[]", nonce=secrets.token_urlsafe(16))
-    db.add(player)
-    db.flush()
-    rng = session_rng(settings.seed, "player", player.id)
-    player.sequence = json.dumps(quiz_sequence(pool, settings.rounds, rng))
-    request.session["player"] = player.token
-    request.session["plays"] = request.session.get("plays", 0) + 1
+    with transaction(engine) as db:
+        if not csrf_ok(request, csrf):
+            return refuse(request, db, "csrf", 403, back="/quiz")
+        if request.session.get("plays", 0) >= settings.max_plays:
+            return refuse(request, db, "too_many_plays", 429, back="/")
+        player = Player(token=secrets.token_urlsafe(24), sequence="[]", nonce=secrets.token_urlsafe(16))
+        db.add(player)
+        db.flush()
+        rng = session_rng(settings.seed, "player", player.id)
+        player.sequence = json.dumps(quiz_sequence(pool, settings.rounds, rng))
+        request.session["player"] = player.token
+        request.session["plays"] = request.session.get("plays", 0) + 1
     return RedirectResponse("/quiz/play", status_code=303)
 
 
@@ -77,27 +78,30 @@ def answer(
     request: Request,
     settings: SettingsDep,
     pool: PoolDep,
-    db: TransactionDep,
+    engine: EngineDep,
     csrf: str | None = Form(None),
     tile: str | None = Form(None),
     nonce: str | None = Form(None),
     choice: str | None = Form(None, alias="answer"),
 ) -> Response:
     """Accept the answer only for the tile this session is being shown, with that page's nonce, once."""
-    if not csrf_ok(request, csrf):
-        return refuse(request, db, "csrf", 403, back="/quiz/play")
-    player = _player(request, db)
-    if player is None:
-        return refuse(request, db, "no_session", 401, back="/quiz")
-    reason = "malformed" if choice not in CHOICES else problem(player, tile, nonce, settings.max_refusals)
-    if reason is None:
-        correct = choice == pool.tiles[tile].ref.source
-        if advance(db, player, nonce, correct=Player.correct + int(correct)):
-            db.add(Answer(player_id=player.id, position=player.position, tile_id=tile, answer=choice, correct=correct))
-            return RedirectResponse("/quiz/play", status_code=303)
-        reason = "duplicate"  # another request with this nonce won the race
-    player.refused += 1
-    return refuse(request, db, reason, STATUS[reason], back="/quiz/play")
+    with transaction(engine) as db:
+        if not csrf_ok(request, csrf):
+            return refuse(request, db, "csrf", 403, back="/quiz/play")
+        player = _player(request, db)
+        if player is None:
+            return refuse(request, db, "no_session", 401, back="/quiz")
+        reason = "malformed" if choice not in CHOICES else problem(player, tile, nonce, settings.max_refusals)
+        if reason is None:
+            correct = choice == pool.tiles[tile].ref.source
+            if advance(db, player, nonce, correct=Player.correct + int(correct)):
+                db.add(
+                    Answer(player_id=player.id, position=player.position, tile_id=tile, answer=choice, correct=correct)
+                )
+                return RedirectResponse("/quiz/play", status_code=303)
+            reason = "duplicate"  # another request with this nonce won the race
+        player.refused += 1
+        return refuse(request, db, reason, STATUS[reason], back="/quiz/play")
 
 
 @router.get("/quiz/done", response_class=HTMLResponse)
