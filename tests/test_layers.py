@@ -4,12 +4,14 @@ Every ``import`` of every module under ``src/rnagan`` (function-level ones inclu
 ``ast``; a module may import the shared ground, its own stage, and stages below it, never one above
 nor a sibling of its own layer (evaluate reads generated folders through ``rnagan.samples``, not
 through ``rnagan.generate``). A new top-level module or package must be given a layer in ``LAYERS``
-(the failure says so).
+(the failure says so). Within a stage no two modules may import each other, not even through others
+or from inside a function: such a cycle works only as long as one import stays late.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,26 +64,34 @@ def _is_module(package_root: Path, name: str) -> bool:
     return name in LAYERS or (package_root / f"{name}.py").is_file() or (package_root / name).is_dir()
 
 
-def _imports(path: Path, package_root: Path) -> set[str]:
-    """Dotted names of every rnagan module ``path`` imports (``from rnagan import x`` counts as rnagan.x)."""
-    module_parts = ["rnagan", *path.relative_to(package_root).with_suffix("").parts]
-    if module_parts[-1] == "__init__":
-        module_parts = module_parts[:-1]
-        here = module_parts
-    else:
-        here = module_parts[:-1]
-    found: set[str] = set()
+def _module_name(path: Path, package_root: Path) -> str:
+    """``rnagan/gan/train.py`` → ``rnagan.gan.train``; a package is named by its ``__init__.py``."""
+    parts = ["rnagan", *path.relative_to(package_root).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _statements(path: Path, package_root: Path) -> Iterator[tuple[str, list[str]]]:
+    """(module, names) of every import in ``path``, relative ones made absolute: ``import a.b`` → ("a.b", [])."""
+    name = _module_name(path, package_root).split(".")
+    here = name if path.name == "__init__.py" else name[:-1]  # the package relative imports start from
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            yield from ((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = ".".join(here[: len(here) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
-            found.add(base)
-            if base == "rnagan":  # `from rnagan import gan` names a module; `import __version__`, an attribute
-                found.update(f"rnagan.{alias.name}" for alias in node.names if _is_module(package_root, alias.name))
+            yield base, [alias.name for alias in node.names]
+
+
+def _imports(path: Path, package_root: Path) -> set[str]:
+    """Dotted names of every rnagan module ``path`` imports (``from rnagan import x`` counts as rnagan.x)."""
+    found: set[str] = set()
+    for base, names in _statements(path, package_root):
+        found.add(base)
+        if base == "rnagan":  # `from rnagan import gan` names a module; `import __version__`, an attribute
+            found.update(f"rnagan.{name}" for name in names if _is_module(package_root, name))
     return {name for name in found if name == "rnagan" or name.startswith("rnagan.")}
 
 
@@ -137,3 +147,70 @@ def test_the_check_catches_a_wrong_import(tmp_path: Path, module: str, source: s
     _write(tmp_path, module, source)
     problems = violations(tmp_path, LAYERS)
     assert len(problems) == 1 and expected in problems[0], problems
+
+
+def import_graph(package_root: Path) -> dict[str, set[str]]:
+    """Each rnagan module → the rnagan modules it imports; ``from package import module`` names the module."""
+    modules = {_module_name(path, package_root): path for path in sorted(package_root.rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for base, names in _statements(path, package_root):
+            targets.update(f"{base}.{n}" if f"{base}.{n}" in modules else base for n in names or [""])
+        graph[name] = {target for target in targets if target in modules and target != name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others (sorted, largest first)."""
+    reach: dict[str, set[str]] = {}
+    for start in graph:
+        seen, todo = set(), [start]
+        while todo:
+            for target in graph[todo.pop()] - seen:
+                seen.add(target)
+                todo.append(target)
+        reach[start] = seen
+    groups = {frozenset(m for m in reach[n] if n in reach[m]) for n in graph if n in reach[n]}
+    return sorted((sorted(group) for group in groups), key=lambda group: (-len(group), group))
+
+
+def test_no_import_cycle() -> None:
+    """No module imports itself through others: such a cycle works only while one of its imports stays late."""
+    assert import_cycles(import_graph(PACKAGE)) == []
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {
+                "quiz/app.py": "def create_app():\n    from rnagan.quiz import routes\n",
+                "quiz/routes.py": "from rnagan.quiz.app import render\n",
+            },
+            [["rnagan.quiz.app", "rnagan.quiz.routes"]],
+        ),
+        (
+            {
+                "quiz/__init__.py": "",
+                "quiz/a.py": "from . import b\n",
+                "quiz/b.py": "import rnagan.quiz.c\n",
+                "quiz/c.py": "from rnagan.quiz.a import x\n",
+            },
+            [["rnagan.quiz.a", "rnagan.quiz.b", "rnagan.quiz.c"]],
+        ),
+        (
+            {
+                "quiz/app.py": "from rnagan.quiz import pages, routes\n",
+                "quiz/routes.py": "from rnagan.quiz.pages import render\n",
+                "quiz/pages.py": "from rnagan import html\n",
+                "html.py": "import jinja2\n",
+            },
+            [],
+        ),
+    ],
+)
+def test_the_check_catches_an_import_cycle(tmp_path: Path, files: dict[str, str], expected: list[list[str]]) -> None:
+    for relative, text in files.items():
+        _write(tmp_path, relative, text)
+    assert import_cycles(import_graph(tmp_path)) == expected

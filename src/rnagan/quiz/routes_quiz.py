@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnagan.quiz.app import refuse, render
 from rnagan.quiz.db import Answer, Player, Tile, transaction
+from rnagan.quiz.deps import EngineDep, PoolDep, SessionDep, SettingsDep
 from rnagan.quiz.draws import quiz_sequence, session_rng
+from rnagan.quiz.pages import refuse, render
 from rnagan.quiz.rounds import STATUS, advance, problem
 from rnagan.quiz.security import csrf_ok
 from rnagan.quiz.stats import proportion
@@ -27,18 +28,17 @@ def _player(request: Request, db: Session) -> Player | None:
 
 
 @router.get("/quiz", response_class=HTMLResponse)
-async def start_page(request: Request) -> HTMLResponse:
-    settings = request.app.state.settings
-    with Session(request.app.state.engine) as db:
-        player = _player(request, db)
-        active = player is not None and player.position < len(player.tiles)
+def start_page(request: Request, settings: SettingsDep, db: SessionDep) -> HTMLResponse:
+    player = _player(request, db)
+    active = player is not None and player.position < len(player.tiles)
     return render(request, "quiz_start.html", active=active, rounds=settings.rounds)
 
 
 @router.post("/quiz/start")
-async def start(request: Request, csrf: str | None = Form(None)) -> Response:
-    settings = request.app.state.settings
-    with transaction(request.app.state.engine) as db:
+def start(
+    request: Request, settings: SettingsDep, pool: PoolDep, engine: EngineDep, csrf: str | None = Form(None)
+) -> Response:
+    with transaction(engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/quiz")
         if request.session.get("plays", 0) >= settings.max_plays:
@@ -47,44 +47,45 @@ async def start(request: Request, csrf: str | None = Form(None)) -> Response:
         db.add(player)
         db.flush()
         rng = session_rng(settings.seed, "player", player.id)
-        player.sequence = json.dumps(quiz_sequence(request.app.state.pool, settings.rounds, rng))
+        player.sequence = json.dumps(quiz_sequence(pool, settings.rounds, rng))
         request.session["player"] = player.token
         request.session["plays"] = request.session.get("plays", 0) + 1
     return RedirectResponse("/quiz/play", status_code=303)
 
 
 @router.get("/quiz/play", response_class=HTMLResponse)
-async def play(request: Request) -> Response:
-    with Session(request.app.state.engine) as db:
-        player = _player(request, db)
-        if player is None:
-            return RedirectResponse("/quiz", status_code=303)
-        tiles = player.tiles
-        if player.position >= len(tiles):
-            return RedirectResponse("/quiz/done", status_code=303)
-        return render(
-            request,
-            "quiz_play.html",
-            tile=tiles[player.position],
-            nonce=player.nonce,
-            round=player.position + 1,
-            rounds=len(tiles),
-            correct=player.correct,
-            answered=player.position,
-        )
+def play(request: Request, db: SessionDep) -> Response:
+    player = _player(request, db)
+    if player is None:
+        return RedirectResponse("/quiz", status_code=303)
+    tiles = player.tiles
+    if player.position >= len(tiles):
+        return RedirectResponse("/quiz/done", status_code=303)
+    return render(
+        request,
+        "quiz_play.html",
+        tile=tiles[player.position],
+        nonce=player.nonce,
+        round=player.position + 1,
+        rounds=len(tiles),
+        correct=player.correct,
+        answered=player.position,
+    )
 
 
 @router.post("/quiz/answer")
-async def answer(
+def answer(
     request: Request,
+    settings: SettingsDep,
+    pool: PoolDep,
+    engine: EngineDep,
     csrf: str | None = Form(None),
     tile: str | None = Form(None),
     nonce: str | None = Form(None),
     choice: str | None = Form(None, alias="answer"),
 ) -> Response:
     """Accept the answer only for the tile this session is being shown, with that page's nonce, once."""
-    settings, pool = request.app.state.settings, request.app.state.pool
-    with transaction(request.app.state.engine) as db:
+    with transaction(engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/quiz/play")
         player = _player(request, db)
@@ -104,20 +105,18 @@ async def answer(
 
 
 @router.get("/quiz/done", response_class=HTMLResponse)
-async def done(request: Request) -> Response:
-    settings = request.app.state.settings
-    with Session(request.app.state.engine) as db:
-        player = _player(request, db)
-        if player is None:
-            return RedirectResponse("/quiz", status_code=303)
-        if player.position < len(player.tiles):
-            return RedirectResponse("/quiz/play", status_code=303)
-        rows = db.execute(
-            select(Answer.tile_id, Answer.answer, Answer.correct, Tile.source)
-            .join(Tile, Tile.id == Answer.tile_id)
-            .where(Answer.player_id == player.id)
-            .order_by(Answer.position)
-        ).all()
+def done(request: Request, settings: SettingsDep, db: SessionDep) -> Response:
+    player = _player(request, db)
+    if player is None:
+        return RedirectResponse("/quiz", status_code=303)
+    if player.position < len(player.tiles):
+        return RedirectResponse("/quiz/play", status_code=303)
+    rows = db.execute(
+        select(Answer.tile_id, Answer.answer, Answer.correct, Tile.source)
+        .join(Tile, Tile.id == Answer.tile_id)
+        .where(Answer.player_id == player.id)
+        .order_by(Answer.position)
+    ).all()
     k, n = sum(r.correct for r in rows), len(rows)
     can_replay = request.session.get("plays", 0) < settings.max_plays
     return render(request, "quiz_done.html", rows=rows, result=proportion(k, n), can_replay=can_replay)

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rnagan.quiz.app import refuse, render
 from rnagan.quiz.db import Rater, Rating, transaction
+from rnagan.quiz.deps import EngineDep, PoolDep, SessionDep, SettingsDep
+from rnagan.quiz.pages import refuse, render
 from rnagan.quiz.rounds import STATUS, advance, problem
 from rnagan.quiz.security import csrf_ok
 
@@ -29,8 +30,8 @@ def _rater(request: Request, db: Session, token: str | None = None) -> Rater | N
 
 
 @router.get("/rate/join/{token}", response_class=HTMLResponse)
-async def join_page(request: Request, token: str) -> HTMLResponse:
-    with transaction(request.app.state.engine) as db:
+def join_page(request: Request, token: str, engine: EngineDep) -> HTMLResponse:
+    with transaction(engine) as db:
         rater = _rater(request, db, token)
         if rater is None:
             return refuse(request, db, "bad_invite", 404)
@@ -38,8 +39,8 @@ async def join_page(request: Request, token: str) -> HTMLResponse:
 
 
 @router.post("/rate/join/{token}")
-async def join(request: Request, token: str, csrf: str | None = Form(None)) -> Response:
-    with transaction(request.app.state.engine) as db:
+def join(request: Request, token: str, engine: EngineDep, csrf: str | None = Form(None)) -> Response:
+    with transaction(engine) as db:
         rater = _rater(request, db, token)
         if rater is None:
             return refuse(request, db, "bad_invite", 404)
@@ -51,36 +52,38 @@ async def join(request: Request, token: str, csrf: str | None = Form(None)) -> R
 
 
 @router.get("/rate", response_class=HTMLResponse)
-async def rate_page(request: Request) -> Response:
-    with Session(request.app.state.engine) as db:
-        rater = _rater(request, db)
-        if rater is None:
-            return render(
-                request,
-                "message.html",
-                401,
-                title="Invite needed",
-                back="/",
-                reason="open the invite link you were given to start or resume rating",
-            )
-        tiles = rater.tiles
-        if rater.position >= len(tiles):
-            return render(request, "rate_done.html", total=len(tiles))
+def rate_page(request: Request, settings: SettingsDep, pool: PoolDep, db: SessionDep) -> Response:
+    rater = _rater(request, db)
+    if rater is None:
         return render(
             request,
-            "rate_item.html",
-            tile=tiles[rater.position],
-            nonce=rater.nonce,
-            number=rater.position + 1,
-            total=len(tiles),
-            tissues=request.app.state.pool.tissues(),
-            max_comment=request.app.state.settings.max_comment,
+            "message.html",
+            401,
+            title="Invite needed",
+            back="/",
+            reason="open the invite link you were given to start or resume rating",
         )
+    tiles = rater.tiles
+    if rater.position >= len(tiles):
+        return render(request, "rate_done.html", total=len(tiles))
+    return render(
+        request,
+        "rate_item.html",
+        tile=tiles[rater.position],
+        nonce=rater.nonce,
+        number=rater.position + 1,
+        total=len(tiles),
+        tissues=pool.tissues(),
+        max_comment=settings.max_comment,
+    )
 
 
 @router.post("/rate/answer")
-async def rate(
+def rate(
     request: Request,
+    settings: SettingsDep,
+    pool: PoolDep,
+    engine: EngineDep,
     csrf: str | None = Form(None),
     tile: str | None = Form(None),
     nonce: str | None = Form(None),
@@ -90,8 +93,7 @@ async def rate(
     comment: str = Form(""),
 ) -> Response:
     """One rating per rater and tile, only for the tile on the rater's screen, with that page's nonce."""
-    settings, pool = request.app.state.settings, request.app.state.pool
-    with transaction(request.app.state.engine) as db:
+    with transaction(engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/rate")
         rater = _rater(request, db)

@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 
 from rnagan.errors import InputFileError
 from rnagan.quiz import tiles
-from rnagan.quiz.app import MODES, QuizSettings, create_app
+from rnagan.quiz.app import create_app
 from rnagan.quiz.db import init_db, make_engine, meta_value, sync_tiles
+from rnagan.quiz.settings import MODES, QuizSettings
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
