@@ -21,6 +21,8 @@ Names are imported on first use, so ``import rnagan`` is fast and loads no torch
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -84,3 +86,28 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The ``rnagan`` module: ``rnagan.evaluate`` is the stage function, never the subpackage of that name.
+
+    Importing ``rnagan.evaluate.<anything>`` makes the import system bind the subpackage to
+    ``rnagan.evaluate``; this property keeps the function there. Imports go through ``sys.modules``
+    and are unaffected.
+    """
+
+    @property
+    def evaluate(self) -> Any:
+        return self.__dict__.get("_evaluate_override") or importlib.import_module("rnagan.evaluate.run").evaluate
+
+    @evaluate.setter
+    def evaluate(self, value: Any) -> None:
+        if not isinstance(value, types.ModuleType):  # a test's monkeypatch, not the import system
+            self.__dict__["_evaluate_override"] = value
+
+    @evaluate.deleter
+    def evaluate(self) -> None:
+        self.__dict__.pop("_evaluate_override", None)
+
+
+sys.modules[__name__].__class__ = _Package
