@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
@@ -24,6 +26,7 @@ def test_results_page_is_the_scripts_output() -> None:
         "docs/results.md was edited by hand: run python docs/scripts/results_page.py"
     )
     assert script.main(["--check"]) == 0
+    subprocess.run([sys.executable, str(SCRIPT), "--check"], check=True, cwd=ROOT)  # as a user runs it
 
 
 def test_every_benchmark_result_file_is_on_the_page() -> None:
