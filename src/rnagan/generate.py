@@ -224,7 +224,16 @@ def generate_tiles(
     store: bool = False,
     device: str = "auto",
 ) -> pd.DataFrame:
-    """Write ``tiles_per_profile`` tiles per profile (and per perturbed twin); return the manifest."""
+    """Draw ``config.generate.tiles_per_profile`` tiles per profile with the GAN ``run``; return the manifest.
+
+    The profiles are the workspace's samples (``samples`` by ID, or every sample of ``split``), or the
+    rows of ``expression_file`` (another cohort; ``scale="raw"`` values are prepared on the training
+    scale, ``"z"`` are taken as z-scores, or as μ when the columns are ``mu_*``). Each is encoded to μ
+    by the workspace's β-VAE. Every
+    ``perturbations`` entry (``"EGFR=+2"``: z-score shift; ``"EGFR=x2"``: fold change) adds a perturbed
+    twin of each profile, drawn with the same noise. Tiles go to ``out`` (default
+    ``samples/<run>/``) as PNG files with ``manifest.csv``; ``store=True`` also writes a tile store.
+    """
     from rnagan.gan.sample import load_generator
     from rnagan.vae.latent import load_vae
 

@@ -38,7 +38,11 @@ def has_manifest(folder: str | Path) -> bool:
 
 
 def read_manifest(folder: str | Path) -> pd.DataFrame:
-    """A run's manifest with ``path`` made absolute."""
+    """The ``manifest.csv`` of a folder of generated tiles (``samples/<run>/``), ``path`` made absolute.
+
+    One row per tile: the profile it was drawn from (and its base profile and perturbation, for
+    perturbed twins), its source, tissue, split, seed and noise index, and the PNG file's path.
+    """
     folder = Path(folder)
     if not has_manifest(folder):
         raise InputFileError(f"no generated tiles at {folder} ({MANIFEST} missing): run `rnagan generate` first")

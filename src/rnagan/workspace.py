@@ -23,6 +23,15 @@ PAIRING_FILE = "pairing.csv"  # next to the tile index; written by `rnagan gan t
 
 @dataclass(frozen=True)
 class Workspace:
+    """The folder one study lives in; every stage's files are properties of it.
+
+    ``Workspace("runs/lung").create()`` makes ``tiles/``, ``expression/``, ``vae/``, ``gan/``, ``samples/``
+    and ``reports/``. Each stage reads the files of the stages before it and writes its own, so any
+    stage can be rerun alone. Paths are only named here, never opened: ``ws.tile_store``,
+    ``ws.expression_matrix``, ``ws.latents``, ``ws.gan_run("rnagan")``, ``ws.samples_run("rnagan")``,
+    ``ws.metrics``.
+    """
+
     root: Path
 
     def __init__(self, root: str | Path) -> None:

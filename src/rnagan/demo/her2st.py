@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 FLOOR = "shuffled"  # samples/<FLOOR>: ours, from the held-out profiles shuffled across spots
 STAGES = ("cohort", "vae", *(f"gan:{run}" for run in RUNS), "generate", "evaluate", "report")
-# The bars (13): ours/ceiling of marker r, permutation p, accuracy points over the floor.
+# The paired demo's bars: ours/ceiling of marker r, permutation p, accuracy points over the floor.
 BARS = {"ours_over_ceiling_marker_r": 0.4, "p": 0.01, "accuracy_points_over_floor": 15.0}
 
 

@@ -77,8 +77,8 @@ log = logging.getLogger(__name__)
 #: GAN runs of the demo and the conditioning each uses (docs/architecture.md names them).
 RUNS: dict[str, str] = {"rnagan": "projection", "reference": "reference", "baseline": "none"}
 SLIDE_NAME = "CMU-1-Small-Region.svs"
-FIDELITY_BAR = 0.85  # issue 12 (70 % in issue 7): RNA-GAN's held-out ResNet fidelity in the demo (goal 0.95)
-REFERENCE_BAR = 0.45  # issue 12: the paper's input-only conditioning, at most this (goal: chance)
+FIDELITY_BAR = 0.85  # the demo's bar for RNA-GAN's held-out ResNet fidelity (goal 0.95)
+REFERENCE_BAR = 0.45  # the demo's bar for the paper's input-only conditioning: at most this (goal: chance)
 
 
 @dataclass
@@ -433,6 +433,6 @@ def render_demo_report(
 
 
 def meets_bar(run: str, accuracy: float) -> bool | None:
-    """Whether a run's held-out ResNet fidelity meets issue 12's bar: at least :data:`FIDELITY_BAR` for ours, at
+    """Whether a run's held-out ResNet fidelity meets the demo's bar: at least :data:`FIDELITY_BAR` for ours, at
     most :data:`REFERENCE_BAR` for the paper's input-only conditioning; None for the baseline, which has none."""
     return {"rnagan": accuracy >= FIDELITY_BAR, "reference": accuracy <= REFERENCE_BAR}.get(run)

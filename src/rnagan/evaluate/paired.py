@@ -184,7 +184,7 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def summarise(sets: Mapping[str, dict[str, object]], *, ours: str, floor: str) -> dict[str, object]:
-    """The issue's headline figures from the per-set scores.
+    """The headline figures from the per-set scores.
 
     ``accuracy_headroom_points`` is the ceiling minus the floor: the most ours can gain over the floor
     without beating real patches, so a bar above it measures the probe, not the generator.

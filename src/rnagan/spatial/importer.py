@@ -69,7 +69,14 @@ def import_sections(
     tissue: str = "tissue",
     image_format: str = "jpeg",
 ) -> pd.DataFrame:
-    """Cut, check and write every section; returns the tile index rows written."""
+    """Cut a patch per spot (or several, ``geometry``) from every section into ``workspace``; return the index rows.
+
+    Read sections with :func:`rnagan.spatial.readers.read_table_section`, ``read_anndata_section``,
+    ``read_visium_section`` or ``read_bundled``. ``splits`` maps each section to train, val or test
+    (every spot of a section lands in its split). Writes the tile store and index, the raw counts
+    (``spatial/expression.h5ad``, one row per spot) and ``spatial/import.json``, all only after every
+    check passed.
+    """
     _check_sections(sections, splits)
     obs = pd.concat([_obs(s, splits, tissue) for s in sections])
     counts = _counts(sections)

@@ -19,6 +19,11 @@ from rnagan.spatial.section import Section, check_on_image
 
 @dataclass(frozen=True)
 class PatchGeometry:
+    """How patches are cut around each spot: resolution, field of view, copies and their jitter.
+
+    ``PatchGeometry.from_config(cfg.spatial)`` takes them from the ``spatial`` config section.
+    """
+
     mpp: float = 1.0  # µm per pixel of the stored patch
     fov_um: float = 100.0  # side of the patch in µm (a legacy ST spot is 100 µm across)
     patches_per_spot: int = 1

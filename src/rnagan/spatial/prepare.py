@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def prepare_spatial(workspace: Workspace, config: Config) -> PreparedCohort:
-    """Prepare ``spatial/expression.h5ad`` of ``workspace`` (written by the import) into ``expression/``."""
+    """Prepare the imported spot counts (``spatial/expression.h5ad``) into ``expression/``.
+
+    CPM-normalised, then as :func:`rnagan.expression.prepare.prepare_expression`; the gene space is the
+    training sections' top variable genes (``spatial.genes="hvg"``) or the 19,198-gene space."""
     counts, obs = read_imported(workspace)
     space = _gene_space(counts, obs, config) if config.spatial.genes == "hvg" else GeneSpace.default()
     expression = config.expression.model_copy(update={"normalization": "cpm"})

@@ -1,0 +1,482 @@
+"""docs/results.md: every measured figure, read from the files the measurements wrote.
+
+Sources: ``benchmarks/results/*.json`` (one file per benchmark script) and the bundled demo run's
+``src/rnagan/datasets/data/demo_bundle/`` (``metrics.json``, ``demo_times.json``, each run's
+``meta.json``). Each figure is printed with its n, the machine the file records ("not recorded"
+where it records none) and the baseline it is compared with. Run from the repo root::
+
+    python docs/scripts/results_page.py            # rewrites docs/results.md
+    python docs/scripts/results_page.py --check    # exit 1 if docs/results.md differs
+
+``tests/test_results_page.py`` fails when the page and the files disagree, so the page is never
+edited by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+BUNDLE = ROOT / "src" / "rnagan" / "datasets" / "data" / "demo_bundle"
+PAGE = ROOT / "docs" / "results.md"
+NOT_RECORDED = "not recorded"
+RUNS = {"rnagan": "rnagan (ours)", "reference": "reference (paper's conditioning)", "baseline": "baseline (noise only)"}
+
+
+# ------------------------------------------------------------------------------------------ formatting
+def num(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return NOT_RECORDED
+    return f"{value:,.{digits}f}"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return NOT_RECORDED if value is None else f"{100 * value:.{digits}f} %"
+
+
+def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion p measured on n trials."""
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def accuracy(entry: dict[str, Any] | None) -> str:
+    """``81.2 % [74.3–86.6]``: an accuracy with its Wilson 95 % interval."""
+    if not entry:
+        return NOT_RECORDED
+    low, high = wilson(entry["accuracy"], entry["n"])
+    return f"{pct(entry['accuracy'])} [{100 * low:.1f}–{100 * high:.1f}]"
+
+
+def machine(record: dict[str, Any]) -> str:
+    """What a result file says about the machine it ran on, or "not recorded"."""
+    facts = dict(record.get("machine") or {}) if isinstance(record.get("machine"), dict) else {}
+    if isinstance(record.get("machine"), str):
+        facts["arch"] = record["machine"]
+    for key in ("cpu_count", "cpus", "threads", "platform", "torch", "device", "load_average_1min", "cpu_native_bf16"):
+        if key in record and key not in facts:
+            facts[key] = record[key]
+    parts = []
+    cpus = facts.get("cpu_count", facts.get("cpus"))
+    if cpus is not None:
+        parts.append(f"{cpus} CPUs")
+    if "threads" in facts:
+        parts.append(f"{facts['threads']} thread{'s' if facts['threads'] != 1 else ''}")
+    if "device" in facts:
+        parts.append(f"device {facts['device']}")
+    if facts.get("gpu") is None and "gpu" in facts:
+        parts.append("no GPU")
+    if facts.get("cpu_native_bf16"):
+        parts.append("CPU with native bf16")
+    if "platform" in facts:
+        parts.append(str(facts["platform"]).split("-with-")[0])
+    if "arch" in facts:
+        parts.append(str(facts["arch"]))
+    if "python" in facts:
+        parts.append(f"Python {facts['python']}")
+    if "torch" in facts:
+        parts.append(f"torch {facts['torch']}")
+    load = facts.get("load_average_1min", facts.get("load_average_at_start"))
+    if isinstance(load, list):
+        load = load[0]
+    if load is not None:
+        parts.append(f"load average {load:.1f}")
+    return ", ".join(parts) if parts else NOT_RECORDED
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def read(name: str) -> dict[str, Any]:
+    return json.loads((RESULTS / name).read_text())
+
+
+# ------------------------------------------------------------------------------------------ the bundled demo run
+def bundled_demo() -> list[str]:
+    metrics = json.loads((BUNDLE / "metrics.json").read_text())
+    times = json.loads((BUNDLE / "demo_times.json").read_text())
+    metas = {run: json.loads((BUNDLE / run / "meta.json").read_text()) for run in RUNS if (BUNDLE / run).is_dir()}
+    runs = {name: metrics["runs"][name] for name in RUNS if name in metrics["runs"]}
+    real = metrics["real"]
+    n_classes = len(metrics["classifier"]["classes"])
+
+    def per_run(fn: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [
+            fn(entry) if entry.get("status") == "ok" else entry.get("status", NOT_RECORDED) for entry in runs.values()
+        ]
+
+    def diversity(entry: dict[str, Any]) -> str:
+        ratios = [d["ratio"] for d in entry["diversity"].values()]
+        return f"{min(ratios):.2f}–{max(ratios):.2f}"
+
+    def memorised(entry: dict[str, Any]) -> str:
+        m = entry["memorisation"]
+        return f"{m['n_flagged']} of {m['n_generated']} ({pct(m['fraction_flagged'])})"
+
+    rnagan = runs.get("rnagan", next(iter(runs.values())))
+    fid_n = f"{rnagan['fid']['n_generated']} generated vs {rnagan['fid']['n_real']} real test tiles"
+    c2st = rnagan["two_sample_test"]
+    rows = [
+        ["GAN steps", *(f"{metas[r]['step']:,}" if r in metas else NOT_RECORDED for r in runs), "–", "–"],
+        [
+            "FID (Inception pool3)",
+            *per_run(lambda e: num(e["fid"]["value"], 1)),
+            f"{num(real['fid_train_vs_test']['value'], 1)} (real train vs real test)",
+            fid_n,
+        ],
+        [
+            "FID ratio (FID / real-vs-real FID)",
+            *per_run(lambda e: num(e["fid_ratio"]["value"])),
+            "1 (real tissue)",
+            f"{rnagan['fid_ratio']['n']} tiles a set",
+        ],
+        [
+            "KID (mean ± sd)",
+            *per_run(lambda e: f"{e['kid']['mean']:.3f} ± {e['kid']['std']:.3f}"),
+            "0",
+            f"{rnagan['kid']['subsets']} subsets of {rnagan['kid']['subset_size']}",
+        ],
+        [
+            "ResNet-18 fidelity: tiles named the tissue of their profile [95 % interval]",
+            *per_run(lambda e: accuracy(e["conditioning"])),
+            f"{accuracy(metrics['classifier']['real_test'])} on real test tiles; chance {pct(1 / n_classes)}",
+            f"{rnagan['conditioning']['n']} generated tiles; {metrics['classifier']['real_test']['n']} real",
+        ],
+        [
+            "frozen-feature probe (Inception + logistic regression)",
+            *per_run(lambda e: accuracy(e["probe"])),
+            f"{accuracy(real['probe'])} on real test tiles",
+            f"{rnagan['probe']['n']} tiles a set",
+        ],
+        [
+            "colour-only probe (mean and sd of R, G, B)",
+            *per_run(lambda e: accuracy(e["colour_control"])),
+            f"{accuracy(real['colour_control'])} on real test tiles",
+            f"{rnagan['colour_control']['n']} tiles a set",
+        ],
+        [
+            "C2ST: real vs generated, balanced accuracy (0.5 = indistinguishable)",
+            *per_run(lambda e: f"{e['two_sample_test']['balanced_accuracy']:.3f}"),
+            "0.5",
+            f"{c2st['n_real']} real + {c2st['n_generated']} generated, {c2st['folds']}-fold",
+        ],
+        [
+            "diversity, generated / real, range over tissues",
+            *per_run(diversity),
+            "1",
+            f"{rnagan['n_tiles']} tiles a set",
+        ],
+        [
+            "memorisation: tiles nearer a training tile than the nearest 1 % of real test tiles",
+            *per_run(memorised),
+            f"{pct(rnagan['memorisation']['fraction_expected_by_chance'])} expected by chance",
+            f"searched {rnagan['memorisation']['n_train']} training tiles",
+        ],
+        [
+            "checkerboard score",
+            *per_run(lambda e: num(e["checkerboard"]["score"])),
+            f"{num(real['checkerboard_set_score'])} (real test tiles)",
+            f"{rnagan['n_tiles']} tiles a set",
+        ],
+    ]
+    budget, total = times.get("budget_seconds"), times.get("total_seconds")
+    trained = ", ".join(
+        f"{r} {metas[r]['step']:,} steps in {metas[r]['training_seconds']:,.0f} s" for r in runs if r in metas
+    )
+    paper = metrics.get("paper_conditioning")
+    lines = [
+        "## The bundled demo run (lung, simulated expression)",
+        "",
+        "The generators shipped in `src/rnagan/datasets/data/demo_bundle/`: one longer `rnagan demo` of the "
+        f"`{metrics['settings']['preset']}` preset ({num(total, 0)} s of a {num(budget, 0)} s budget; {trained}). "
+        "Tiles are drawn from the held-out (test split) profiles, one per profile and noise draw; the real "
+        "tiles are the test split's. The expression is simulated, so these figures say whether tiles follow "
+        "the tissue class a profile carries, not real gene–morphology biology (docs/demo.md).",
+        "",
+        f"Machine: {machine(times)}.",
+        "",
+        *table(["figure", *(RUNS[r] for r in runs), "baseline: real tiles", "n"], rows),
+    ]
+    if paper:
+        lines += [
+            "",
+            f"The paper's own figure for its conditioning ({paper['source']}): accuracy {pct(paper['accuracy'])}, "
+            f"F1 {paper['f1']:.3f}, AUC {paper['auc']:.3f}; n and machine {NOT_RECORDED}.",
+        ]
+    return lines
+
+
+# ------------------------------------------------------------------------------------------ benchmarks
+def tiling() -> list[str]:
+    d = read("tiling.json")
+    ours, theirs = d["rnagan"], d["histolab"]
+    return [
+        "`tiling.py` → tiling.json",
+        f"tiles/s on {d['slide']}, {d['cores']} core, {d['tile_size']} px, ≥ {pct(d['min_tissue_fraction'], 0)} tissue "
+        f"(share of the tissue covered)",
+        f"{ours['tiles_per_second']} ({pct(ours['tissue_covered'])})",
+        f"histolab `GridTiler` {theirs['tiles_per_second']} ({pct(theirs['tissue_covered'])}); {d['speedup']}×",
+        f"{ours['tiles']} / {theirs['tiles']} tiles, median of {d['repeats']}",
+        machine(d),
+    ]
+
+
+def tile_loading() -> list[str]:
+    d = read("tile_loading.json")
+    speed = d["images_per_second"]
+    return [
+        "`tile_loading.py` → tile_loading.json",
+        f"images/s through a DataLoader, batch {d['batch_size']}, 0 workers",
+        "; ".join(
+            f"{k.split('(')[1].rstrip(')')} store {v['workers_0']:,}" for k, v in speed.items() if "TileStore" in k
+        ),
+        f"`ImageFolder` + PILToTensor {speed['ImageFolder+PILToTensor']['workers_0']:,}",
+        f"{d['tiles']:,} tiles",
+        machine(d),
+    ]
+
+
+def fid() -> list[str]:
+    d = read("fid.json")
+    return [
+        "`fid.py` → fid.json",
+        "FID of two LC25000 classes (lung_n vs lung_aca); images/s",
+        f"{d['fid']['rnagan']:.5f}, {d['images_per_second']['rnagan']:.2f}/s",
+        f"clean-fid `legacy_tensorflow` {d['fid']['clean-fid']:.5f}, {d['images_per_second']['clean-fid']:.2f}/s "
+        f"(relative difference {d['relative_difference']:.1e})",
+        f"{d['images']} images (2 × {d['images'] // 2}), median of {d['repeats']}",
+        machine(d),
+    ]
+
+
+def expression_prepare() -> list[str]:
+    d = read("expression_prepare.json")
+    return [
+        "`expression_prepare.py` → expression_prepare.json",
+        "read a GCT: time, and peak memory over the float32 matrix",
+        f"{d['read_time_ratio_vs_pandas']:.2f}× pandas' time, {d['read_peak_over_matrix']:.2f}×",
+        f"pandas `read_csv` 1.00×, {d['pandas_peak_over_matrix']:.2f}×",
+        f"{d['samples']:,} samples × {d['genes']:,} genes",
+        machine(d),
+    ]
+
+
+def vae_train() -> list[str]:
+    d = read("vae_train.json")
+    speed = {(r["preset"], r["impl"]): r for r in d["runs"]}
+    presets = sorted({p for p, _ in speed}, key=["paper", "small", "tiny"].index)
+    return [
+        "`vae_train.py` → vae_train.json",
+        "β-VAE training samples/s, CPU fp32",
+        "; ".join(f"{p} {speed[p, 'rnagan']['samples_per_second']:.1f}" for p in presets),
+        f"{d['baseline']}: " + "; ".join(f"{p} {speed[p, 'baseline']['samples_per_second']:.1f}" for p in presets),
+        "; ".join(f"{p}: {speed[p, 'rnagan']['steps']} steps of {speed[p, 'rnagan']['batch_size']}" for p in presets),
+        machine(d),
+    ]
+
+
+def train_gan() -> list[str]:
+    d = read("train_gan.json")
+    small = d["cpu"]["small"]
+    modes = [m for m in ("fp32", "generator", "auto") if m in small]
+    return [
+        "`train_gan.py` → train_gan.json",
+        f"s per GAN step, `small` networks ({small['image_size']} px, batch {small['batch_size']}), "
+        f"by `gan.precision` (the preset: {small['preset_precision']})",
+        "; ".join(f"{m} {small[m]['seconds_per_step']:.3f} ({small['speedup'][m]:.2f}×)" for m in modes),
+        f"plain fp32 WGAN-GP loop, same networks: {small['plain']['seconds_per_step']:.3f}",
+        f"{small['rounds']} alternating processes per mode",
+        machine({**d, "load_average_1min": small.get("load_average_1min")}),
+    ]
+
+
+def evaluate_memory() -> list[str]:
+    d = read("evaluate_memory.json")
+    runs = d["results"]
+    return [
+        "`evaluate_memory.py` → evaluate_memory.json",
+        f"peak RSS (MB) of `rnagan evaluate`, caps lifted, tiles stored at {d['stored_px']} px",
+        "; ".join(f"{r['tiles']:,} tiles {r['evaluate']['peak_rss_mb']:,.0f}" for r in runs),
+        "every tile and feature held at once: "
+        + "; ".join(f"{r['tiles']:,} tiles {r['baseline']['peak_rss_mb']:,.0f}" for r in runs),
+        "; ".join(f"{r['evaluate']['n_generated']:,} generated" for r in runs),
+        machine(d),
+    ]
+
+
+def generate() -> list[str]:
+    d = read("generate.json")
+    res = d["results"]
+    return [
+        "`generate.py` → generate.json",
+        "tiles/s drawn and written as PNG",
+        "; ".join(f"{p} ({r['image_size']} px) {r['with_png_tiles_per_second']:.2f}" for p, r in res.items()),
+        "none measured",
+        "; ".join(f"{r['tiles']} tiles, batch {r['batch_size']}" for r in res.values()),
+        machine(d),
+    ]
+
+
+def ssl() -> list[str]:
+    d = read("ssl.json")
+    return [
+        "`ssl.py` → ssl.json",
+        f"SimCLR tiles/s, {d['backbone']}, {d['image_size']} px, batch {d['batch_size']} "
+        "(lightly views, loader, checkpoints)",
+        f"{d['rnagan_tiles_per_s']:.2f}",
+        f"plain loop on fixed views {d['plain_tiles_per_s']:.2f} (ratio {d['ratio']:.2f})",
+        f"{d['steps']} steps",
+        machine(d),
+    ]
+
+
+def quiz_load() -> list[str]:
+    d = read("quiz_load.json")
+    runs = d["runs"]
+    return [
+        "`quiz_load.py` → quiz_load.json",
+        "quiz answers: p99 latency (ms), answers lost",
+        "; ".join(
+            f"{k} players {v['quiz_answers']['p99_ms']:.1f}, {v['quiz_answers']['lost']} lost" for k, v in runs.items()
+        ),
+        "`/healthz` under the same load: "
+        + "; ".join(f"{k} players {v['baseline_healthz']['p99_ms']:.1f}" for k, v in runs.items()),
+        "; ".join(f"{v['quiz_answers']['accepted']:,} answers" for v in runs.values()),
+        machine(d),
+    ]
+
+
+def gan_fidelity_curve() -> list[str]:
+    d = read("gan_fidelity_curve.json")
+    ours, other = d["variants"]["small"], d["variants"]["equal-rates"]
+    steps = [c["steps"] for c in ours["curve"]]
+    return [
+        "`gan_fidelity_curve.py` → gan_fidelity_curve.json",
+        f"held-out ResNet fidelity over checkpoints {steps[1]}–{steps[-1]}: median, minimum",
+        f"`small` {pct(ours['median_from_step'])}, {pct(ours['min_from_step'])}",
+        f"equal learning rates, tile-balanced ({', '.join(other['overrides'])}): "
+        f"{pct(other['median_from_step'])}, {pct(other['min_from_step'])}",
+        f"{d['held_out_profiles']} held-out profiles × {d['per_profile']} tiles, {len(steps)} checkpoints",
+        machine(d),
+    ]
+
+
+def gan_conditioning() -> list[str]:
+    rows = [json.loads(line) for line in (RESULTS / "gan_conditioning_lc25000.jsonl").read_text().splitlines() if line]
+    return [
+        "`gan_conditioning_lc25000.py` → gan_conditioning_lc25000.jsonl",
+        "LC25000 held-out conditioning accuracy with synthetic μ, by training length",
+        "; ".join(f"{r['steps']} steps {pct(r['held_out_accuracy'])}" for r in rows),
+        f"the same ResNet-18 on real held-out tiles: {pct(rows[0]['classifier_real_held_out_accuracy'])}",
+        NOT_RECORDED,
+        machine(rows[0]),
+    ]
+
+
+def ssl_tstr() -> list[str]:
+    d = read("ssl_tstr.json")
+    tstr = d["runs"]["rnagan"]["tstr"]
+    return [
+        "`rnagan ssl tstr` on the demo workspace → ssl_tstr.json",
+        "train on synthetic, test on real: accuracy",
+        f"{accuracy(tstr)} (trained on {tstr['n_train']} generated tiles)",
+        f"train on real: {accuracy(d['trtr'])} (trained on {d['trtr']['n_train']} real tiles)",
+        f"{d['n_test']} real test tiles",
+        machine(d),
+    ]
+
+
+BENCHMARKS = (
+    tiling,
+    tile_loading,
+    fid,
+    expression_prepare,
+    vae_train,
+    train_gan,
+    evaluate_memory,
+    generate,
+    ssl,
+    quiz_load,
+    gan_fidelity_curve,
+    gan_conditioning,
+    ssl_tstr,
+)
+
+
+def ssl_experiment() -> list[str]:
+    d = read("ssl_experiment.json")
+    fractions = [str(f) for f in d["label_fractions"]]
+    rows = []
+    for arm, by_fraction in d["arms"].items():
+        cells = []
+        for f in fractions:
+            acc = by_fraction[f]["accuracy"]
+            cells.append(f"{pct(acc['mean'])} ± {100 * acc['sd']:.1f}")
+        rows.append([arm, *cells])
+    pretrain = d.get("pretraining", {})
+    pretrained = ", ".join(f"{arm} {p['n_tiles']} tiles, {p['epoch']} epochs" for arm, p in pretrain.items())
+    return [
+        "## Pretraining on synthetic tiles (`rnagan ssl experiment` → ssl_experiment.json)",
+        "",
+        f"Fine-tuning accuracy, mean ± sd over {d['folds']} grouped stratified folds of {d['n_tiles']} real tiles "
+        f"({d['n_groups']} groups), by the share of each fold's labels used; `{d['backbone']}` at {d['image_size']} "
+        f"px, SimCLR pretraining: {pretrained}. The baseline is `scratch` (no pretraining), on the same folds.",
+        f"Machine: {machine(d)}.",
+        "",
+        *table(["arm", *(f"{pct(float(f), 0)} of labels" for f in fractions)], rows),
+    ]
+
+
+def page() -> str:
+    lines = [
+        "# Results",
+        "",
+        "<!-- Written by docs/scripts/results_page.py; edit the script or rerun the measurement, not this page. -->",
+        "",
+        "Every figure rnagan's measurements recorded, read from the files they wrote: the bundled demo run "
+        "(`src/rnagan/datasets/data/demo_bundle/`) and one JSON file per benchmark (`benchmarks/results/`). "
+        'Each figure has its n, the machine its file records ("not recorded" where it records none) and '
+        "the baseline it was measured against. Accuracies carry their Wilson 95 % interval. "
+        "`python docs/scripts/results_page.py` rewrites this page; why each setting is what it is: "
+        "[decisions.md](decisions.md).",
+        "",
+        *bundled_demo(),
+        "",
+        "## Benchmarks",
+        "",
+        "One script per figure in `benchmarks/`; the baseline ran in the same process or session.",
+        "",
+        *table(["script → result file", "figure", "rnagan", "baseline", "n", "machine"], [fn() for fn in BENCHMARKS]),
+        "",
+        *ssl_experiment(),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/results.md is not the script's output")
+    args = parser.parse_args(argv)
+    text = page()
+    if args.check:
+        if not PAGE.is_file() or PAGE.read_text() != text:
+            print(f"{PAGE} is out of date: run python docs/scripts/results_page.py", file=sys.stderr)
+            return 1
+        return 0
+    PAGE.write_text(text)
+    print(f"wrote {PAGE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
