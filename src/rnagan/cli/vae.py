@@ -52,6 +52,10 @@ def train_cli(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from vae/last/ (at most one epoch is lost).")
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Delete an existing VAE run and start over (without it, one is refused)."),
+    ] = False,
     device: DeviceOpt = "auto",
     max_seconds: Annotated[
         float | None,
@@ -66,7 +70,9 @@ def train_cli(
     from rnagan.vae.train import train_vae
 
     cfg = resolve_config(preset, config, set_)
-    metrics = train_vae(open_workspace(workspace), cfg, resume=resume, device=device, max_seconds=max_seconds)
+    metrics = train_vae(
+        open_workspace(workspace), cfg, resume=resume, overwrite=overwrite, device=device, max_seconds=max_seconds
+    )
     if "test" in metrics:  # the main process
         test = metrics["test"]
         mape = "n/a" if test["mape"] is None else f"{test['mape']:.1f} %"
