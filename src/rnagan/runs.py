@@ -155,7 +155,7 @@ class RunFolder:
 
 
 def _position(meta: Path) -> str | None:
-    """ "at step N" or "at epoch N" from a checkpoint's meta.json; None when it is missing or unreadable."""
+    """A checkpoint's position from its meta.json ("at step N", "at epoch N"); None when missing or unreadable."""
     try:
         saved = json.loads(meta.read_text())
     except (OSError, ValueError):

@@ -461,7 +461,10 @@ def _batches(workspace: Workspace, job: _Run, dev: torch.device, *, start: int) 
 def _step_record(
     step: int, terms: CriticTerms, loss_g: torch.Tensor, out_of_time: bool, world: Distributed, ckpt_dir: Path
 ) -> tuple[dict[str, float], bool]:
-    """The step's losses averaged over ranks (raising if one is not finite), and rank 0's stop decision."""
+    """The step's losses averaged over ranks (raising if one is not finite), and whether any rank is out of time.
+
+    The time flag rides on the losses' all-reduce, so the ranks agree on stopping without a second collective.
+    """
     loss_d, gap, gp = terms
     stats = torch.stack(
         [
