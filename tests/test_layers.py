@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "fileio": 0,
     "logs": 0,
+    "runs": 0,
     "runtime": 0,
     "samples": 0,
     "html": 0,

@@ -54,6 +54,29 @@ def test_a_run_resumed_after_a_crash_ends_with_the_weights_of_an_uninterrupted_o
         torch.testing.assert_close(resumed[name], straight[name], msg=name)
 
 
+def test_an_existing_run_is_refused_unless_resumed_or_overwritten(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
+    tiny.ssl.pretrain_epochs = 1
+    pretrain(tiles, tiny, tmp_path, progress=False)
+    before = (tmp_path / "last" / "meta.json").read_text()
+    with pytest.raises(CheckpointError, match=r"already holds a run at epoch 1: pass --resume .* --overwrite"):
+        pretrain(tiles, tiny, tmp_path, progress=False)
+    assert (tmp_path / "last" / "meta.json").read_text() == before  # nothing was touched
+    meta = pretrain(tiles, tiny, tmp_path, overwrite=True, max_seconds=0, progress=False)
+    assert meta["epoch"] == 0 and not (tmp_path / "last").exists()  # the old run is gone with its last/
+
+
+def test_resume_refuses_other_tiles_or_other_settings(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
+    tiny.ssl.pretrain_epochs = 1
+    pretrain(tiles, tiny, tmp_path, progress=False)
+    tiny.ssl.pretrain_epochs = 2  # allowed to change
+    other = TileSet(tiles.tiles.flip(-2), tiles.labels, tiles.groups, tiles.origin)
+    with pytest.raises(CheckpointError, match=r"cannot resume .*: its tiles changed"):
+        pretrain(other, tiny, tmp_path, resume=True, progress=False)
+    tiny.ssl.temperature = 0.1
+    with pytest.raises(CheckpointError, match=r"the ssl config changed \(temperature: checkpoint 0.5 vs now 0.1\)"):
+        pretrain(tiles, tiny, tmp_path, resume=True, progress=False)
+
+
 def test_the_time_budget_stops_within_an_epoch(tmp_path: Path, tiles: TileSet, tiny: Config) -> None:
     meta = pretrain(tiles, tiny, tmp_path, max_seconds=0, progress=False)
     assert meta["stopped_early"] and meta["epoch"] == 0 and len(meta["step_losses"]) == 1

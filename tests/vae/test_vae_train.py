@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from vae_data import tiny_config, write_prepared
 
 from rnagan.checkpoint import save_checkpoint
@@ -90,13 +91,33 @@ def test_resume_refuses_a_changed_config_or_a_missing_checkpoint(prepared: Works
     train_vae(prepared, tiny_config(), device="cpu", max_seconds=0)
     with pytest.raises(CheckpointError, match=r"vae config changed \(lr: checkpoint 0.001 vs now 0.01\)"):
         train_vae(prepared, tiny_config(lr=0.01), device="cpu", resume=True)
+    train_vae(prepared, tiny_config(patience=3, epochs=2), device="cpu", resume=True)  # allowed to change
+
+
+def test_an_existing_run_is_refused_unless_resumed_or_overwritten(prepared: Workspace) -> None:
+    train_vae(prepared, tiny_config(), device="cpu", max_seconds=0)
+    before = (prepared.vae / "last" / "meta.json").read_text()
+    with pytest.raises(CheckpointError, match=r"^vae already holds a run at epoch 1: pass --resume .* --overwrite"):
+        train_vae(prepared, tiny_config(), device="cpu")
+    assert (prepared.vae / "last" / "meta.json").read_text() == before
+    metrics = train_vae(prepared, tiny_config(epochs=2), device="cpu", overwrite=True)
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]  # a new run, not a continued one
+
+
+def test_resume_refuses_other_prepared_data(prepared: Workspace) -> None:
+    train_vae(prepared, tiny_config(), device="cpu", max_seconds=0)
+    write_prepared(prepared, seed=1)
+    with pytest.raises(CheckpointError, match="cannot resume vae: its prepared expression data changed"):
+        train_vae(prepared, tiny_config(), device="cpu", resume=True)
 
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(prepared: Workspace) -> None:
     train_vae(prepared, tiny_config(), device="cpu", max_seconds=0)
     good = load_file(str(prepared.vae_checkpoint / "model.safetensors"))
-    with pytest.raises(TrainingDivergedError, match=r"at step \d+ \(epoch 1.*last good checkpoint is kept"):
-        train_vae(prepared, tiny_config(lr=1e30), device="cpu")
+    last = prepared.vae / "last" / "model.safetensors"
+    save_file({k: v * math.nan if v.is_floating_point() else v for k, v in load_file(str(last)).items()}, str(last))
+    with pytest.raises(TrainingDivergedError, match=r"at step \d+ \(epoch 2.*last good checkpoint is kept"):
+        train_vae(prepared, tiny_config(), device="cpu", resume=True)
     after = load_file(str(prepared.vae_checkpoint / "model.safetensors"))
     assert all(torch.equal(good[k], after[k]) for k in good)
     load_vae(prepared.vae_checkpoint)

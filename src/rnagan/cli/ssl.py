@@ -36,6 +36,9 @@ def pretrain_cmd(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/last (same settings).")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Delete the run in OUT and start over (without it, such a run is refused).")
+    ] = False,
     minutes: MinutesOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
@@ -45,7 +48,8 @@ def pretrain_cmd(
 
     cfg = resolve_config(preset, config, set_)
     tiles = concat(*(open_source(s, cfg.ssl.image_size) for s in source))
-    meta = pretrain(tiles, cfg, out, resume=resume, device=device, max_seconds=minutes * 60 if minutes else None)
+    budget = minutes * 60 if minutes else None
+    meta = pretrain(tiles, cfg, out, resume=resume, overwrite=overwrite, device=device, max_seconds=budget)
     typer.echo(f"{meta['epoch']} epochs on {meta['n_tiles']} tiles; backbone: {out / 'checkpoint'}")
 
 

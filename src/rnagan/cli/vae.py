@@ -53,6 +53,10 @@ def train_cli(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from vae/last/ (at most one epoch is lost).")
     ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Delete an existing VAE run and start over (without it, one is refused)."),
+    ] = False,
     device: DeviceOpt = "auto",
     max_seconds: Annotated[
         float | None,
@@ -68,7 +72,7 @@ def train_cli(
 
     cfg = resolve_config(preset, config, set_, workspace=workspace)
     ws = open_workspace(workspace)
-    metrics = train_vae(ws, cfg, resume=resume, device=device, max_seconds=max_seconds)
+    metrics = train_vae(ws, cfg, resume=resume, overwrite=overwrite, device=device, max_seconds=max_seconds)
     if "test" in metrics:  # the main process
         remember(ws, cfg, writes="vae")
         test = metrics["test"]

@@ -244,7 +244,7 @@ def train_models(ws: Workspace, cfg: Config, clock: StageClock, budgets: dict[st
     Every run is overwritten: the demo reruns its own workspace. Shared by the lung and her2st demos.
     """
     with clock.stage("vae", budgets["vae"]):
-        vae_metrics = train_vae(ws, cfg, max_seconds=budgets["vae"])
+        vae_metrics = train_vae(ws, cfg, max_seconds=budgets["vae"], overwrite=True)
     for run, conditioning in RUNS.items():
         with clock.stage(f"gan:{run}", budgets[run]):
             run_cfg = cfg.model_copy(deep=True)

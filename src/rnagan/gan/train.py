@@ -10,19 +10,18 @@ Several GPUs or nodes (one process per GPU; NCCL on GPUs, gloo on CPUs)::
 
 Three layers, as in lucidrains' denoising-diffusion (Unet / GaussianDiffusion / Trainer):
 :mod:`rnagan.gan.model` holds the networks, :class:`~rnagan.gan.objective.GANObjective` owns how μ
-becomes the generator's input and the WGAN-GP losses, and :func:`train_gan` is one visible loop (data,
-optimisers, EMA, DDP, checkpoints, logs). :func:`rnagan.gan.sample.load_generator` gives the EMA
-generator for sampling; the conditioning modes are described in :mod:`rnagan.gan.objective`.
+becomes the generator's input and the WGAN-GP losses, and this module holds the step, the EMA, the
+batch-norm recalibration and one visible loop; what every trainer shares (the new/resume/overwrite
+guard, the resume check, checkpoints, logs, the budget) is :mod:`rnagan.runs`.
+:func:`rnagan.gan.sample.load_generator` gives the EMA generator for sampling; the conditioning modes
+are described in :mod:`rnagan.gan.objective`.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
-import shutil
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,18 +31,19 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
-from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
-from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint, weights_fingerprint
+from rnagan import runs
+from rnagan.checkpoint import Checkpoint, fingerprint, weights_fingerprint
 from rnagan.config import Config, GANConfig
-from rnagan.errors import CheckpointError, ConfigError, TrainingDivergedError
+from rnagan.errors import ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
 from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, pair_tiles, write_pairing
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
 from rnagan.gan.sample import TileGenerator
+from rnagan.runs import Budget, RunFolder, RunLog
 from rnagan.runtime import (
     Distributed,
     autocast,
@@ -60,24 +60,17 @@ from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-# Fields that shape the networks or the meaning of their input: a resumed run must match them.
-MODEL_FIELDS = (
-    "conditioning",
-    "image_size",
-    "latent_dim",
-    "noise_dim",
-    "noise",
-    "noise_scale",
-    "base_channels",
-    "max_channels",
-    "upsample",
-    "reference_batch_standardize",
-    "critic_norm",
-    "critic_minibatch_std",
-)
-# Fields that decide which tiles a run sees and in what order: a resumed run continuing with other values
-# would mix two data streams under one optimiser state, so they must match too.
-DATA_ORDER_FIELDS = ("batch_size", "seed", "tiles_per_sample", "balance")
+# What a resumed run may change besides the run layer's MAY_DIFFER: the learning rates and betas (set
+# again on the optimisers, so a run that diverged can go on more gently), the tile cache, and what the
+# sample grids show. Every other setting shapes the networks, the losses or the data order and must match.
+MAY_DIFFER = runs.MAY_DIFFER | {
+    "lr_generator",
+    "lr_critic",
+    "betas",
+    "cache_mb",
+    "grid_profiles_per_tissue",
+    "grid_noises",
+}
 
 
 @dataclass
@@ -225,48 +218,6 @@ def _check_ranks_in_sync(objective: GANObjective, world: Distributed) -> None:
         raise RuntimeError("DDP ranks hold different weights: gradients were not averaged identically")
 
 
-def _check_compatible(saved: GANConfig, wanted: GANConfig, path: Path) -> None:
-    diffs = [
-        f"{f}: checkpoint {getattr(saved, f)!r}, requested {getattr(wanted, f)!r}"
-        for f in (*MODEL_FIELDS, *DATA_ORDER_FIELDS)
-        if getattr(saved, f) != getattr(wanted, f)
-    ]
-    if diffs:
-        raise CheckpointError(
-            f"cannot resume {path}: the model or data-order settings differ ({'; '.join(diffs)}); "
-            "resume with the checkpoint's settings or start a new --run"
-        )
-
-
-def _check_same_data(meta: dict, data: PairedData, path: Path) -> None:
-    """A resumed run must see the tiles and μ it started with (the VAE's resume checks the same)."""
-    if meta.get("data_fingerprint") != _data_fingerprint(data):
-        raise CheckpointError(
-            f"cannot resume {path}: its paired tiles or latents changed since it was written "
-            "(re-tiled, re-encoded or re-paired); start a new --run or pass --overwrite"
-        )
-
-
-def _data_fingerprint(data: PairedData) -> str:
-    return fingerprint(data.latents, "\n".join(data.tiles["key"]))
-
-
-def _check_new_run(folder: Path, *, resume: bool, overwrite: bool, world: Distributed) -> None:
-    """Refuse to start over on a run that holds a checkpoint or a log; ``overwrite`` deletes it first."""
-    if resume:
-        return
-    found = [name for name in ("checkpoint", "log.jsonl") if (folder / name).exists()]
-    if found and not overwrite:
-        raise CheckpointError(
-            f"{folder} already holds a run ({' and '.join(found)}): continue it with --resume, "
-            "replace it with --overwrite, or name another --run"
-        )
-    if found and world.is_main:
-        log.warning("--overwrite: deleting the previous run in %s", folder)
-        shutil.rmtree(folder)
-    world.barrier()
-
-
 @dataclass
 class _Trainer:
     """What one run trains and a checkpoint restores: networks, EMA generator, optimisers, position."""
@@ -285,16 +236,18 @@ class _Run:
     """Where one run writes, and what every rank needs to write it."""
 
     config: Config
-    name: str
-    world: Distributed
+    folder: RunFolder
     data: PairedData
     latents: torch.Tensor  # (n_samples, d) raw μ on the device
-    folder: Path
     vae_fingerprint: str | None  # weights of the VAE whose μ the run trains on (generate checks it)
 
     @property
+    def world(self) -> Distributed:
+        return self.folder.world
+
+    @property
     def checkpoint(self) -> Path:
-        return self.folder / "checkpoint"
+        return self.folder.last_dir
 
 
 def train_gan(
@@ -308,77 +261,98 @@ def train_gan(
     device: str = "auto",
     max_seconds: float | None = None,
 ) -> Path:
-    """Train (or resume) one GAN run; returns ``workspace.gan_run(run) / "checkpoint"``.
+    """Train (or resume) the GAN run ``workspace/gan/<run>``; returns its checkpoint folder.
 
-    A run folder that already holds a checkpoint or a log is continued with ``resume``, replaced
-    with ``overwrite``, and otherwise refused (:class:`CheckpointError`), so no run is lost by accident.
+    A run folder that already holds a run (a checkpoint or a log) is continued with ``resume``,
+    replaced with ``overwrite``, and otherwise refused (:class:`CheckpointError`), so no run is lost
+    by accident. A resume refuses other paired data, and any ``gan`` setting that differs from the
+    checkpoint's unless :data:`MAY_DIFFER` lists it (the refusal names the field and both values).
     ``pairing`` (a slide_id,sample_id CSV) pairs slides with samples instead of the ID rules
     (:func:`rnagan.gan.data.resolve_pairing`).
-    Stops after ``config.gan.steps`` steps, or earlier once ``max_seconds`` have passed (saving a
+
+    Stops after ``config.gan.steps`` steps, or at the first step past ``max_seconds`` (saving a
     checkpoint either way). A NaN/Inf loss raises :class:`TrainingDivergedError` and leaves the last
-    good checkpoint in place. ``batch_size`` is per process under torchrun.
+    good checkpoint in place. ``batch_size`` is per process under torchrun. In a notebook::
+
+        train_gan(Workspace("runs/lung"), preset("small"), run="rnagan", max_seconds=600)
     """
-    cfg = config.gan
     world, dev = init_distributed(device)
-    started = time.monotonic()
     try:
-        _check_new_run(workspace.gan_run(run), resume=resume, overwrite=overwrite, world=world)
-        data = _paired_data(workspace, cfg, world, pairing)
-        trainer = _new_trainer(cfg, data, dev, world)
-        scope = {"auto": "bf16 autocast", "generator": "bf16 autocast in the generator, the critic in fp32"}
-        log.info(
-            "GAN %s on %s, %s",
-            run,
-            dev,
-            scope[cfg.precision] if cfg.precision in scope and runs_bf16(dev, on_cpu=True) else "fp32",
-        )
+        folder = _run_folder(workspace, run, world)
+        folder.claim(resume=resume, overwrite=overwrite)
+        job = _open_run(workspace, config, folder, pairing, dev)
+        trainer = _new_trainer(config.gan, job.data, dev, world)
         if resume:
-            _resume(trainer, workspace.gan_run(run) / "checkpoint", cfg, world, data)
-        job = _Run(config, run, world, data, data.latents.to(dev), workspace.gan_run(run), _vae_fingerprint(workspace))
+            _resume(trainer, folder.restore(config, data_fingerprint=_data_fingerprint(job.data)), config.gan, world)
         batches = _batches(workspace, job, dev, start=trainer.batches_done)
-        grid = _fixed_grid(data, cfg)
-        writer = _open_logs(job, trainer.step, resume)
-        bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", disable=not world.is_main, dynamic_ncols=True)
-
-        def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-            tiles, rows = next(batches)
-            trainer.batches_done += 1
-            return tiles.to(dev, non_blocking=True), job.latents[rows.to(dev)]
-
-        while trainer.step < cfg.steps:
-            terms, loss_g = train_step(
-                trainer.objective, trainer.opt_d, trainer.opt_g, next_batch, world, step=trainer.step
-            )
-            decay = min(cfg.ema_decay, (1 + trainer.step) / (10 + trainer.step))
-            _update_ema(trainer.ema, trainer.objective.generator, decay)
-            trainer.step += 1
-            out_of_time = max_seconds is not None and time.monotonic() - started > max_seconds
-            record, stop = _step_record(trainer.step, terms, loss_g, out_of_time, world, job.checkpoint)
-            bar.update(1)
-            if world.is_main and (trainer.step % cfg.log_every == 0 or trainer.step == cfg.steps):
-                _log_record(record, writer, job.folder / "log.jsonl", bar)
-            if world.is_main and trainer.step % cfg.sample_every == 0:
-                _recalibrate(trainer, job)
-                grid_png = job.folder / "samples" / f"step_{trainer.step:07d}.png"
-                _save_grid(trainer.ema, cfg, trainer.objective, grid, grid_png)
-            if stop or trainer.step == cfg.steps or trainer.step % cfg.checkpoint_every == 0:
-                _save(trainer, job)
-            if stop:
-                if world.is_main:
-                    log.info(
-                        "stopped at step %d after %.0f s (max_seconds=%s)",
-                        trainer.step,
-                        time.monotonic() - started,
-                        max_seconds,
-                    )
-                break
-        bar.close()
-        if world.is_main:
-            writer.close()
-            log.info("GAN checkpoint: %s (step %d, %.0f s)", job.checkpoint, trainer.step, time.monotonic() - started)
-        return job.checkpoint
+        return _train(trainer, job, batches, Budget(config.gan.steps, max_seconds), resume=resume)
     finally:
         shutdown_distributed()
+
+
+def _train(
+    trainer: _Trainer, job: _Run, batches: Iterator[list[torch.Tensor]], budget: Budget, *, resume: bool
+) -> Path:
+    """The loop: a step and the EMA, then logs, sample grids and checkpoints at their intervals, to the budget."""
+    cfg, world, dev = job.config.gan, job.world, job.latents.device
+    grid = _fixed_grid(job.data, cfg)
+    logbook = RunLog(job.folder, step=trainer.step, resume=resume)
+    bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", disable=not world.is_main, dynamic_ncols=True)
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        tiles, rows = next(batches)
+        trainer.batches_done += 1
+        return tiles.to(dev, non_blocking=True), job.latents[rows.to(dev)]
+
+    stop = False
+    while not (stop or budget.finished(trainer.step)):
+        terms, loss_g = train_step(
+            trainer.objective, trainer.opt_d, trainer.opt_g, next_batch, world, step=trainer.step
+        )
+        decay = min(cfg.ema_decay, (1 + trainer.step) / (10 + trainer.step))  # short warm-up of the average
+        _update_ema(trainer.ema, trainer.objective.generator, decay)
+        trainer.step += 1
+        record, stop = _step_record(trainer.step, terms, loss_g, budget.over(), world, job.checkpoint)
+        bar.update(1)
+        if trainer.step % cfg.log_every == 0 or budget.finished(trainer.step):
+            logbook.write(record)
+            bar.set_postfix({k.split("_")[-1]: f"{v:.3f}" for k, v in record.items() if k != "step"})
+        if world.is_main and trainer.step % cfg.sample_every == 0:
+            _save_grid(trainer, job, grid)
+        if stop or budget.finished(trainer.step) or trainer.step % cfg.checkpoint_every == 0:
+            _save(trainer, job)
+    bar.close()
+    logbook.close()
+    if world.is_main:
+        why = f"stopped by max_seconds={budget.max_seconds:g}" if stop else "done"
+        log.info("GAN checkpoint: %s (step %d, %.0f s, %s)", job.checkpoint, trainer.step, budget.seconds, why)
+    return job.checkpoint
+
+
+def _run_folder(workspace: Workspace, run: str, world: Distributed) -> RunFolder:
+    """gan/RUN: its checkpoint is both what a resume continues and what sampling loads."""
+    return RunFolder(
+        workspace.gan_run(run),
+        f"gan/{run}",
+        section="gan",
+        may_differ=MAY_DIFFER,
+        data="paired tiles or latents",
+        world=world,
+        last="checkpoint",
+        best=None,
+        log="log.jsonl",
+        outputs=("samples", "tb"),
+    )
+
+
+def _open_run(workspace: Workspace, config: Config, folder: RunFolder, pairing: Path | None, dev: torch.device) -> _Run:
+    """The run's paired data on ``dev``, and which VAE's μ it holds; logs the precision it trains in."""
+    cfg = config.gan
+    data = _paired_data(workspace, cfg, folder.world, pairing)
+    scope = {"auto": "bf16 autocast", "generator": "bf16 autocast in the generator, the critic in fp32"}
+    bf16 = cfg.precision in scope and runs_bf16(dev, on_cpu=True)
+    log.info("GAN %s on %s, %s", folder.label, dev, scope[cfg.precision] if bf16 else "fp32")
+    return _Run(config, folder, data, data.latents.to(dev), _vae_fingerprint(workspace))
 
 
 def _paired_data(workspace: Workspace, cfg: GANConfig, world: Distributed, pairing: Path | None) -> PairedData:
@@ -434,18 +408,15 @@ def _new_trainer(cfg: GANConfig, data: PairedData, dev: torch.device, world: Dis
     return _Trainer(objective, ema, opt_g, opt_d)
 
 
-def _resume(trainer: _Trainer, ckpt_dir: Path, cfg: GANConfig, world: Distributed, data: PairedData) -> None:
-    """Load weights, EMA, fixed statistics, optimisers, position and this rank's RNG from ``ckpt_dir``."""
-    ckpt = load_checkpoint(ckpt_dir, with_state=True)  # optimisers move their state to the params
-    _check_compatible(ckpt.config.gan, cfg, ckpt.path)
-    _check_same_data(ckpt.meta, data, ckpt.path)
+def _resume(trainer: _Trainer, ckpt: Checkpoint, cfg: GANConfig, world: Distributed) -> None:
+    """Load weights, EMA, fixed statistics, optimisers, position and this rank's RNG from ``ckpt``."""
     objective = trainer.objective
     objective.generator.load_state_dict(ckpt.subset("generator"))
     objective.critic.load_state_dict(ckpt.subset("critic"))
     trainer.ema.load_state_dict(ckpt.subset("ema"))
     objective.latent_mean.copy_(ckpt.tensors["latent_mean"])  # the run's fixed statistics
     objective.latent_std.copy_(ckpt.tensors["latent_std"])
-    trainer.opt_g.load_state_dict(ckpt.state["opt_g"])
+    trainer.opt_g.load_state_dict(ckpt.state["opt_g"])  # optimisers move their state to the params
     trainer.opt_d.load_state_dict(ckpt.state["opt_d"])
     for opt, lr in ((trainer.opt_g, cfg.lr_generator), (trainer.opt_d, cfg.lr_critic)):  # the config may lower them
         for group in opt.param_groups:
@@ -487,19 +458,13 @@ def _batches(workspace: Workspace, job: _Run, dev: torch.device, *, start: int) 
     )
 
 
-def _open_logs(job: _Run, step: int, resume: bool) -> SummaryWriter | None:
-    """On rank 0: the run folder, log.jsonl cut back to ``step``, and a TensorBoard writer; None elsewhere."""
-    if not job.world.is_main:
-        return None
-    job.folder.mkdir(parents=True, exist_ok=True)
-    _truncate_log(job.folder / "log.jsonl", step)
-    return SummaryWriter(str(job.folder / "tb"), purge_step=step if resume else None)
-
-
 def _step_record(
     step: int, terms: CriticTerms, loss_g: torch.Tensor, out_of_time: bool, world: Distributed, ckpt_dir: Path
 ) -> tuple[dict[str, float], bool]:
-    """The step's losses averaged over ranks (raising if one is not finite), and rank 0's stop decision."""
+    """The step's losses averaged over ranks (raising if one is not finite), and whether any rank is out of time.
+
+    The time flag rides on the losses' all-reduce, so the ranks agree on stopping without a second collective.
+    """
     loss_d, gap, gp = terms
     stats = torch.stack(
         [
@@ -530,21 +495,6 @@ def _step_record(
     return record, bool(stop)
 
 
-def _log_record(record: dict[str, float], writer: SummaryWriter, log_file: Path, bar: tqdm) -> None:
-    """One step's scalars to TensorBoard, log.jsonl and the progress bar."""
-    for key, value in record.items():
-        if key != "step":
-            writer.add_scalar(f"gan/{key}", value, record["step"])
-    with log_file.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
-    bar.set_postfix(
-        d=f"{record['loss_critic']:.3f}",
-        g=f"{record['loss_generator']:.3f}",
-        gap=f"{record['wasserstein_gap']:.3f}",
-        gp=f"{record['gradient_penalty']:.3f}",
-    )
-
-
 def _recalibrate(trainer: _Trainer, job: _Run) -> None:
     """Standing BN statistics for the EMA weights, once per step at most."""
     if trainer.calibrated_at != trainer.step:
@@ -559,7 +509,7 @@ def _recalibrate(trainer: _Trainer, job: _Run) -> None:
 
 
 def _save(trainer: _Trainer, job: _Run) -> None:
-    """Checkpoint (rank 0 writes; every rank contributes its RNG state)."""
+    """Checkpoint: networks, EMA (its BN statistics recalibrated), optimisers, position and every rank's RNG."""
     world, objective = job.world, trainer.objective
     _check_ranks_in_sync(objective, world)
     _recalibrate(trainer, job)
@@ -567,38 +517,37 @@ def _save(trainer: _Trainer, job: _Run) -> None:
     if world.enabled:
         rngs = [None] * world.world_size
         dist.all_gather_object(rngs, rng_state())
-    if world.is_main:
-        tensors = {
-            **{f"generator.{k}": v for k, v in objective.generator.state_dict().items()},
-            **{f"critic.{k}": v for k, v in objective.critic.state_dict().items()},
-            **{f"ema.{k}": v for k, v in trainer.ema.state_dict().items()},
-            "latent_mean": objective.latent_mean,
-            "latent_std": objective.latent_std,
-        }
-        save_checkpoint(
-            job.checkpoint,
-            tensors=tensors,
-            config=job.config,
-            meta={
-                "kind": "gan",
-                "run": job.name,
-                "step": trainer.step,
-                "conditioning": job.config.gan.conditioning,
-                "world_size": world.world_size,
-                "pairing": job.data.report,
-                "data_fingerprint": _data_fingerprint(job.data),
-                "vae_fingerprint": job.vae_fingerprint,
-            },
-            state={
-                "step": trainer.step,
-                "batches_done": trainer.batches_done,
-                "opt_g": trainer.opt_g.state_dict(),
-                "opt_d": trainer.opt_d.state_dict(),
-                "rng": {str(i): s for i, s in enumerate(rngs)},
-            },
-            files={"training_tiles.csv": job.data.tiles.to_csv(index=False).encode()},
-        )
-    world.barrier()
+    tensors = {
+        **{f"generator.{k}": v for k, v in objective.generator.state_dict().items()},
+        **{f"critic.{k}": v for k, v in objective.critic.state_dict().items()},
+        **{f"ema.{k}": v for k, v in trainer.ema.state_dict().items()},
+        "latent_mean": objective.latent_mean,
+        "latent_std": objective.latent_std,
+    }
+    meta = {
+        "kind": "gan",
+        "run": job.folder.path.name,
+        "step": trainer.step,
+        "conditioning": job.config.gan.conditioning,
+        "world_size": world.world_size,
+        "pairing": job.data.report,
+        "data_fingerprint": _data_fingerprint(job.data),
+        "vae_fingerprint": job.vae_fingerprint,
+    }
+    state = {
+        "step": trainer.step,
+        "batches_done": trainer.batches_done,
+        "opt_g": trainer.opt_g.state_dict(),
+        "opt_d": trainer.opt_d.state_dict(),
+        "rng": {str(i): s for i, s in enumerate(rngs)},
+    }
+    files = {"training_tiles.csv": job.data.tiles.to_csv(index=False).encode()}
+    job.folder.save(job.checkpoint, tensors=tensors, config=job.config, meta=meta, state=state, files=files)
+
+
+def _data_fingerprint(data: PairedData) -> str:
+    """Which tiles and μ a run trains on: a resume on others is refused."""
+    return fingerprint(data.latents, "\n".join(data.tiles["key"]))
 
 
 def _vae_fingerprint(workspace: Workspace) -> str | None:
@@ -606,37 +555,14 @@ def _vae_fingerprint(workspace: Workspace) -> str | None:
     return weights_fingerprint(workspace.vae_checkpoint) if workspace.vae_checkpoint.is_dir() else None
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log records past ``step`` (written by a run killed after its last checkpoint) and damaged lines."""
-    if not path.is_file():
-        return
-    kept = [json.dumps(record) for record in read_log(path) if record["step"] <= step]
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(line + "\n" for line in kept))
-
-
-def read_log(path: Path) -> list[dict]:
-    """The records of a run's ``log.jsonl``; a damaged line (a crash mid-write, an edit) is skipped with a warning."""
-    records = []
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
-                raise ValueError("no integer step")
-        except ValueError:
-            log.warning("%s line %d is damaged and was skipped: %.80s", path, number, line)
-            continue
-        records.append(record)
-    return records
-
-
-def _save_grid(ema: Generator, cfg: GANConfig, objective: GANObjective, grid: _Grid, path: Path) -> None:
-    """One row per fixed profile (tissue by tissue), one column per fixed noise draw, from the EMA G."""
+def _save_grid(trainer: _Trainer, job: _Run, grid: _Grid) -> None:
+    """samples/step_N.png from the EMA G (BN recalibrated): a row per fixed profile, a column per fixed noise."""
+    cfg, ema, objective = job.config.gan, trainer.ema, trainer.objective
+    _recalibrate(trainer, job)
     sampler = TileGenerator(ema, cfg, objective.latent_mean, objective.latent_std, objective.latent_mean.device)
     with evaluating(ema):
         rows_mu = grid.mu.repeat_interleave(cfg.grid_noises, dim=0)
         tiles = sampler.generate_from_noise(rows_mu, grid.noise, group_size=cfg.grid_noises)
+    path = job.folder.path / "samples" / f"step_{trainer.step:07d}.png"
     with atomic_path(path, suffix=".png") as tmp:
         save_image(make_grid(tiles.float() / 255, nrow=cfg.grid_noises, padding=1), tmp, format="png")

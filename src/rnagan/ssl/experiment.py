@@ -74,7 +74,9 @@ def run_experiment(
         share = None if budget is None else budget * cfg.pretrain_share / len(pretrained)
         tiles = concat(*(pools[source] for source in PRETRAINED_ARMS[arm]))
         log.info("SimCLR on %s: %d tiles", arm, len(tiles))
-        meta = pretrain(tiles, config, out / "pretrain" / arm.replace("+", "_"), device=device, max_seconds=share)
+        meta = pretrain(  # a rerun of the experiment pretrains every arm again
+            tiles, config, out / "pretrain" / arm.replace("+", "_"), overwrite=True, device=device, max_seconds=share
+        )
         inits[arm], _ = load_backbone(out / "pretrain" / arm.replace("+", "_") / "checkpoint", cfg.backbone)
         pretraining[arm] = {k: meta[k] for k in ("n_tiles", "origins", "epoch", "seconds", "stopped_early")}
         pretraining[arm]["steps"] = len(meta["step_losses"])

@@ -16,8 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import math
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,12 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.transforms.functional import to_pil_image
 from tqdm import tqdm
 
-from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
-from rnagan.config import Config
+from rnagan import runs
+from rnagan.checkpoint import Checkpoint, fingerprint, load_checkpoint
+from rnagan.config import Config, SSLConfig
 from rnagan.errors import CheckpointError, InputFileError, TrainingDivergedError
 from rnagan.fileio import write_bytes_atomic
+from rnagan.runs import Budget, RunFolder
 from rnagan.runtime import (
     Distributed,
     autocast,
@@ -51,7 +52,20 @@ from rnagan.ssl.backbone import make_backbone
 from rnagan.ssl.sources import TileSet
 
 log = logging.getLogger(__name__)
-LAST, BEST = "last", "checkpoint"
+# What a resumed pretraining may change besides the run layer's MAY_DIFFER: the ssl settings of the later
+# stages (fine-tuning, the experiment's arms and budget), which pretraining never reads.
+MAY_DIFFER = runs.MAY_DIFFER | {
+    "finetune_epochs",
+    "finetune_batch_size",
+    "finetune_lr",
+    "finetune_weight_decay",
+    "folds",
+    "val_fraction",
+    "label_fractions",
+    "arms",
+    "minutes",
+    "pretrain_share",
+}
 
 
 class SimCLR(nn.Module):
@@ -91,36 +105,41 @@ def simclr_transform(cfg: Any) -> SimCLRTransform:
 
 
 @dataclass
-class _Run:
+class _Trainer:
     """What a pretraining run carries from epoch to epoch (and through a resume)."""
 
     model: nn.Module
     optimiser: torch.optim.Optimizer
-    epoch: int = 0
-    step_losses: list[float] | None = None
-    seconds: float = 0.0
+    epoch: int = 0  # completed epochs
+    step_losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # spent training, over every resume
 
 
-def _loader(tiles: TileSet, cfg: Any, dist: Distributed, epoch: int) -> DataLoader:
+def _loader(tiles: TileSet, cfg: SSLConfig, world: Distributed, epoch: int) -> DataLoader:
     """This epoch's batches: the order depends on the seed and the epoch only (so a resumed run repeats it)."""
     dataset = TwoViews(tiles.tiles, simclr_transform(cfg))
-    batch = min(cfg.pretrain_batch_size, len(dataset) // dist.world_size)
-    sampler = DistributedSampler(dataset, dist.world_size, dist.rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    batch = min(cfg.pretrain_batch_size, len(dataset) // world.world_size)
+    sampler = DistributedSampler(dataset, world.world_size, world.rank, shuffle=True, seed=cfg.seed, drop_last=True)
     sampler.set_epoch(epoch)
     return DataLoader(dataset, batch, sampler=sampler, drop_last=True, num_workers=cfg.num_workers)
 
 
-def _meta(run: _Run, config: Config, tiles: TileSet) -> dict[str, Any]:
+def _data_fingerprint(tiles: TileSet) -> str:
+    """Which tiles a run pretrains on (64 of them, evenly spaced): a resume on others is refused."""
+    return fingerprint(tiles.tiles[:: max(1, len(tiles) // 64)])
+
+
+def _meta(trainer: _Trainer, config: Config, tiles: TileSet) -> dict[str, Any]:
     return {
         "kind": "simclr",
         "backbone": config.ssl.backbone,
         "image_size": config.ssl.image_size,
-        "epoch": run.epoch,  # completed epochs
-        "seconds": run.seconds,
+        "epoch": trainer.epoch,
+        "seconds": trainer.seconds,
         "n_tiles": len(tiles),
         "origins": {o: int((tiles.origin == o).sum()) for o in np.unique(tiles.origin)},
-        "data_fingerprint": fingerprint(tiles.tiles[:: max(1, len(tiles) // 64)]),
-        "step_losses": run.step_losses,
+        "data_fingerprint": _data_fingerprint(tiles),
+        "step_losses": trainer.step_losses,
         "seed": config.ssl.seed,
     }
 
@@ -129,39 +148,17 @@ def _raw(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
-def _save_last(run: _Run, out: Path, config: Config, tiles: TileSet) -> None:
+def _save_last(trainer: _Trainer, run: RunFolder, config: Config, tiles: TileSet) -> None:
     """Everything a resume needs, at an epoch's end (so a resumed run repeats the next epoch exactly)."""
-    state = {"optimiser": run.optimiser.state_dict(), "rng": rng_state()}
-    tensors = {f"model.{k}": v for k, v in _raw(run.model).state_dict().items()}
-    save_checkpoint(out / LAST, tensors=tensors, config=config, meta=_meta(run, config, tiles), state=state)
+    state = {"optimiser": trainer.optimiser.state_dict(), "rng": rng_state()}
+    tensors = {f"model.{k}": v for k, v in _raw(trainer.model).state_dict().items()}
+    run.save(run.last_dir, tensors=tensors, config=config, meta=_meta(trainer, config, tiles), state=state)
 
 
-def _save_backbone(run: _Run, out: Path, config: Config, tiles: TileSet) -> None:
+def _save_backbone(trainer: _Trainer, run: RunFolder, config: Config, tiles: TileSet) -> None:
     """The backbone alone: what fine-tuning loads."""
-    tensors = {f"backbone.{k}": v for k, v in _raw(run.model).backbone.state_dict().items()}
-    save_checkpoint(out / BEST, tensors=tensors, config=config, meta=_meta(run, config, tiles))
-
-
-def _out_of_time(started: float, max_seconds: float | None, dist: Distributed, dev: torch.device) -> bool:
-    """Whether the budget is spent; under DDP the ranks agree (any rank over: all stop), or they would hang."""
-    over = max_seconds is not None and time.monotonic() - started > max_seconds
-    if not dist.enabled:
-        return over
-    flag = torch.tensor([float(over)], device=dev)
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-    return bool(flag.item())
-
-
-def _resume(run: _Run, out: Path, config: Config) -> None:
-    ckpt = load_checkpoint(out / LAST, with_state=True)
-    if ckpt.meta.get("kind") != "simclr" or ckpt.config.ssl.backbone != config.ssl.backbone:
-        raise CheckpointError(
-            f"{out / LAST} holds a {ckpt.config.ssl.backbone} SimCLR run; this run asks for {config.ssl.backbone}"
-        )
-    _raw(run.model).load_state_dict(ckpt.subset("model"))
-    run.optimiser.load_state_dict(ckpt.state["optimiser"])
-    set_rng_state(ckpt.state["rng"])
-    run.epoch, run.step_losses, run.seconds = ckpt.meta["epoch"], ckpt.meta["step_losses"], ckpt.meta["seconds"]
+    tensors = {f"backbone.{k}": v for k, v in _raw(trainer.model).backbone.state_dict().items()}
+    run.save(run.best_dir, tensors=tensors, config=config, meta=_meta(trainer, config, tiles))
 
 
 def pretrain(
@@ -170,79 +167,125 @@ def pretrain(
     out: str | Path,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     device: str = "auto",
     max_seconds: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """SimCLR on ``tiles`` (labels unused) → ``out/checkpoint`` (backbone), ``out/last`` (resumable), ``out/loss.png``.
 
-    Stops at the step that passes ``max_seconds`` (``stopped_early``; the backbone is saved as it is, and
-    ``resume`` restarts from the last completed epoch); the cosine schedule spans ``ssl.pretrain_epochs``.
-    Returns the backbone checkpoint's meta.
+    Returns the backbone checkpoint's meta, with ``stopped_early`` and ``steps_per_epoch``. A folder
+    that already holds a run is continued with ``resume`` (from ``out/last``, the last completed
+    epoch), replaced with ``overwrite``, and otherwise refused (:class:`CheckpointError`); a resume
+    refuses other tiles, and any ``ssl`` setting that differs from the checkpoint's unless
+    :data:`MAY_DIFFER` lists it. Stops at the step that passes ``max_seconds``, counting the seconds
+    of the runs it resumes (``stopped_early``; the backbone is saved as it is); the cosine schedule
+    spans ``ssl.pretrain_epochs``. In a notebook::
+
+        meta = pretrain(open_source("lc25000", 224), preset("small"), "ssl/real", max_seconds=600)
     """
     cfg, out = config.ssl, Path(out)
     tiles = tiles.draw(cfg.pretrain_max_tiles, cfg.seed)
-    dist, dev = init_distributed(device)
-    if len(tiles) < 2 * dist.world_size:
-        raise InputFileError(f"SimCLR needs at least 2 tiles per process, got {len(tiles)}")
-    seed_everything(cfg.seed + dist.rank)
+    world, dev = init_distributed(device)
+    try:
+        run = RunFolder(
+            out, str(out), section="ssl", may_differ=MAY_DIFFER, data="tiles", world=world, outputs=("loss.png",)
+        )
+        run.claim(resume=resume, overwrite=overwrite)
+        if len(tiles) < 2 * world.world_size:
+            raise InputFileError(f"SimCLR needs at least 2 tiles per process, got {len(tiles)}")
+        trainer = _new_trainer(cfg, world, dev)
+        if resume:
+            _resume(trainer, run.restore(config, data_fingerprint=_data_fingerprint(tiles)))
+        steps_per_epoch = len(_loader(tiles, cfg, world, 0))
+        budget = Budget(cfg.pretrain_epochs, max_seconds, spent=trainer.seconds)
+        stopped_early = _train(trainer, tiles, config, run, dev, budget, steps_per_epoch, progress=progress)
+        _save_backbone(trainer, run, config, tiles)
+        if world.is_main:
+            write_bytes_atomic(out / "loss.png", loss_curve_png(trainer.step_losses, steps_per_epoch))
+        world.barrier()
+    finally:
+        shutdown_distributed()
+    return {**load_checkpoint(run.best_dir).meta, "stopped_early": stopped_early, "steps_per_epoch": steps_per_epoch}
+
+
+def _new_trainer(cfg: SSLConfig, world: Distributed, dev: torch.device) -> _Trainer:
+    """SimCLR (synchronised BatchNorm and DDP under torchrun) and its SGD optimiser."""
+    seed_everything(cfg.seed + world.rank)
     model: nn.Module = SimCLR(cfg.backbone, cfg.projection_dim).to(dev)
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    if dist.enabled:
+    if world.enabled:
         model = DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(model))
     optimiser = torch.optim.SGD(
         model.parameters(), lr=cfg.pretrain_lr, momentum=cfg.momentum, weight_decay=cfg.pretrain_weight_decay
     )
-    run = _Run(model, optimiser, step_losses=[])
-    if resume and (out / LAST).is_dir():
-        _resume(run, out, config)
-    steps_per_epoch = len(_loader(tiles, cfg, dist, 0))
+    return _Trainer(model, optimiser)
+
+
+def _resume(trainer: _Trainer, ckpt: Checkpoint) -> None:
+    """Weights, optimiser, RNG and position at the end of the checkpoint's epoch."""
+    _raw(trainer.model).load_state_dict(ckpt.subset("model"))
+    trainer.optimiser.load_state_dict(ckpt.state["optimiser"])
+    set_rng_state(ckpt.state["rng"])
+    trainer.epoch, trainer.step_losses = ckpt.meta["epoch"], ckpt.meta["step_losses"]
+    trainer.seconds = ckpt.meta["seconds"]
+
+
+def _train(
+    trainer: _Trainer,
+    tiles: TileSet,
+    config: Config,
+    run: RunFolder,
+    dev: torch.device,
+    budget: Budget,
+    steps_per_epoch: int,
+    *,
+    progress: bool,
+) -> bool:
+    """The loop: epochs of steps, ``last/`` after each, until the epochs or the time run out; True if the time did."""
+    cfg, world = config.ssl, run.world
     schedule = warmup_cosine_schedule(
-        optimiser,
+        trainer.optimiser,
         base_lr=cfg.pretrain_lr,
         warmup_steps=0,
         total_steps=cfg.pretrain_epochs * steps_per_epoch,
-        start_step=run.epoch * steps_per_epoch,
+        start_step=trainer.epoch * steps_per_epoch,
     )
-    criterion = NTXentLoss(temperature=cfg.temperature, gather_distributed=dist.enabled)
-    started, stopped_early = time.monotonic() - run.seconds, False
-    bar = tqdm(total=cfg.pretrain_epochs * steps_per_epoch, initial=len(run.step_losses), disable=not progress)
-    while run.epoch < cfg.pretrain_epochs and not stopped_early:
-        for view0, view1 in _loader(tiles, cfg, dist, run.epoch):
-            loss = _step(run, criterion, view0.to(dev), view1.to(dev), dev)
+    criterion = NTXentLoss(temperature=cfg.temperature, gather_distributed=world.enabled)
+    bar = tqdm(total=cfg.pretrain_epochs * steps_per_epoch, initial=len(trainer.step_losses), disable=not progress)
+    stopped_early = False
+    while not (stopped_early or budget.finished(trainer.epoch)):
+        for view0, view1 in _loader(tiles, cfg, world, trainer.epoch):
+            loss = _step(trainer, criterion, view0.to(dev), view1.to(dev), dev)
             schedule.step()
-            run.step_losses.append(loss)
+            trainer.step_losses.append(loss)
             bar.update()
-            bar.set_postfix(epoch=run.epoch + 1, loss=f"{loss:.4f}")
-            stopped_early = _out_of_time(started, max_seconds, dist, dev)
+            bar.set_postfix(epoch=trainer.epoch + 1, loss=f"{loss:.4f}")
+            stopped_early = budget.out_of_time(world, dev)
             if stopped_early:
                 break  # the budget holds to the step; last/ keeps the previous epoch's end
-        run.seconds = time.monotonic() - started
+        trainer.seconds = budget.seconds
         if not stopped_early:
-            run.epoch += 1
-            if dist.is_main:
-                _save_last(run, out, config, tiles)
+            trainer.epoch += 1
+            _save_last(trainer, run, config, tiles)
     bar.close()
-    if dist.is_main:
-        _save_backbone(run, out, config, tiles)
-        write_bytes_atomic(out / "loss.png", loss_curve_png(run.step_losses, steps_per_epoch))
-    dist.barrier()
-    shutdown_distributed()
-    return {**load_checkpoint(out / BEST).meta, "stopped_early": stopped_early, "steps_per_epoch": steps_per_epoch}
+    return stopped_early
 
 
-def _step(run: _Run, criterion: nn.Module, view0: torch.Tensor, view1: torch.Tensor, dev: torch.device) -> float:
+def _step(
+    trainer: _Trainer, criterion: nn.Module, view0: torch.Tensor, view1: torch.Tensor, dev: torch.device
+) -> float:
     """One optimiser step on a batch of view pairs; the NT-Xent loss (float)."""
     if dev.type == "cuda":
         view0, view1 = (v.to(memory_format=torch.channels_last) for v in (view0, view1))
     with autocast(dev):
-        loss = criterion(run.model(view0).float(), run.model(view1).float())
+        loss = criterion(trainer.model(view0).float(), trainer.model(view1).float())
     if not math.isfinite(loss.item()):
-        raise TrainingDivergedError(f"the SimCLR loss became {loss.item()} at epoch {run.epoch + 1}")
-    run.optimiser.zero_grad(set_to_none=True)
+        raise TrainingDivergedError(f"the SimCLR loss became {loss.item()} at epoch {trainer.epoch + 1}")
+    trainer.optimiser.zero_grad(set_to_none=True)
     loss.backward()
-    run.optimiser.step()
+    trainer.optimiser.step()
     return loss.item()
 
 

@@ -35,10 +35,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
-from rnagan.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+from rnagan import runs
+from rnagan.checkpoint import fingerprint
 from rnagan.config import Config, VAEConfig
-from rnagan.errors import CheckpointError, InputFileError, TrainingDivergedError
+from rnagan.errors import InputFileError, TrainingDivergedError
 from rnagan.fileio import atomic_path, write_json_atomic
+from rnagan.runs import Budget, RunFolder
 from rnagan.runtime import (
     Distributed,
     autocast,
@@ -55,8 +57,9 @@ from rnagan.workspace import Workspace, read_samples
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-# Changing these between an interrupted run and its --resume does not change what was learnt.
-_RESUME_MAY_DIFFER = {"patience", "umap_figure", "mape_min_abs"}
+# What a resumed run may change besides the run layer's MAY_DIFFER: when it stops early and what it
+# reports at the end. Every other setting shapes the model, the objective or the data order.
+MAY_DIFFER = runs.MAY_DIFFER | {"patience", "umap_figure", "mape_min_abs"}
 
 
 @dataclass
@@ -181,133 +184,150 @@ def train_vae(
     config: Config,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     device: str = "auto",
     max_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Train, keep the best epoch, evaluate on the test split; returns the metrics written to JSON.
+    """Train the β-VAE on ``workspace/expression``, keep the best epoch, score it on the test split.
 
-    ``max_seconds`` stops cleanly at the end of the first epoch that crosses it (the demo's budget);
-    ``resume`` continues from ``vae/last/``, losing at most the epoch that was running.
+    Returns the metrics it writes to ``vae/metrics.json`` (on other DDP ranks: a short summary). A
+    workspace that already holds a VAE run is continued with ``resume`` (from ``vae/last/``, losing at
+    most the epoch that was running), replaced with ``overwrite``, and otherwise refused
+    (:class:`CheckpointError`). A resume refuses other prepared data, and any ``vae`` setting that
+    differs from the checkpoint's unless :data:`MAY_DIFFER` lists it. ``max_seconds`` stops cleanly at
+    the end of the first epoch that crosses it (the demo's budget). In a notebook::
+
+        metrics = train_vae("runs/gtex", preset("small"), max_seconds=600)
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     ws.create()
     owns_group = not (dist.is_available() and dist.is_initialized())
     ddp, dev = init_distributed(device)
     try:
-        return _train(ws, config, ddp, dev, resume=resume, max_seconds=max_seconds)
+        run = RunFolder(
+            ws.vae,
+            "vae",
+            section="vae",
+            may_differ=MAY_DIFFER,
+            data="prepared expression data",
+            world=ddp,
+            outputs=("metrics.json", "curves.png", "latents.parquet", "umap.png"),
+        )
+        run.claim(resume=resume, overwrite=overwrite)
+        return _train(ws, config, run, dev, resume=resume, budget=Budget(config.vae.epochs, max_seconds))
     finally:
         if ddp.enabled and owns_group:
             shutdown_distributed()
 
 
+@dataclass
+class _Fit:
+    """What one run trains and a resume restores: the model (and its DDP wrapper), optimiser, schedule, progress."""
+
+    model: BetaVAE
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: LRScheduler
+    rank_batch: int  # this rank's share of vae.batch_size
+    steps_per_epoch: int
+    progress: dict[str, Any]  # epoch, best_val, best_epoch, bad_epochs, history
+
+
 def _train(
-    ws: Workspace, config: Config, ddp: Distributed, dev: torch.device, *, resume: bool, max_seconds: float | None
+    ws: Workspace, config: Config, run: RunFolder, dev: torch.device, *, resume: bool, budget: Budget
 ) -> dict[str, Any]:
-    cfg = config.vae
-    started = time.monotonic()
+    """The loop: an epoch, validation, best and last checkpoints, until the epochs, patience or time run out."""
+    cfg, ddp = config.vae, run.world
     data = load_cohort(ws)
     x_train, x_val = data.x["train"].to(dev), data.x["val"].to(dev)
-
-    seed_everything(cfg.seed)  # identical initial weights on every rank
-    model = BetaVAE(len(data.genes), cfg).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    rank_batch = max(2, cfg.batch_size // ddp.world_size)  # batch_size is the global batch
-    steps_per_epoch = sum(1 for _ in epoch_batches(len(x_train), rank_batch, seed=0, epoch=0, ddp=ddp))
-    total_steps = cfg.epochs * steps_per_epoch
-
-    progress = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
-    if resume:
-        progress = _restore(ws.vae / "last", config, data, model, optimizer)
-        log.info("resuming after epoch %d of %d", progress["epoch"], cfg.epochs)
-    history: list[dict[str, float]] = progress["history"]
-    schedule = warmup_cosine_schedule(
-        optimizer,
-        base_lr=cfg.lr,
-        warmup_steps=cfg.warmup_steps,
-        total_steps=total_steps,
-        start_step=progress["epoch"] * steps_per_epoch,
-    )
-    net = DistributedDataParallel(model) if ddp.enabled else model
-
+    fit = _new_fit(config, data, run, dev, resume=resume)
+    progress = fit.progress
     stop_reason = "completed all epochs"
     train_seconds, train_samples = 0.0, 0
-    for epoch in range(progress["epoch"], cfg.epochs):
+    while not budget.finished(progress["epoch"]):
+        epoch = progress["epoch"]
         seed_everything(cfg.seed * 1_000_003 + epoch * 1_009 + ddp.rank)  # dropout and ε, resumable
         beta = cfg.beta * min(1.0, (epoch + 1) / cfg.kl_warmup_epochs) if cfg.kl_warmup_epochs else cfg.beta
         tick = time.perf_counter()
         train, lr, step, seen = _train_epoch(
-            net,
-            optimizer,
-            schedule,
-            x_train,
-            epoch=epoch,
-            beta=beta,
-            rank_batch=rank_batch,
-            steps_per_epoch=steps_per_epoch,
-            config=cfg,
-            ddp=ddp,
-            device=dev,
-            checkpoint=ws.vae_checkpoint,
+            fit, x_train, epoch=epoch, beta=beta, config=cfg, ddp=ddp, device=dev, checkpoint=ws.vae_checkpoint
         )
         train_seconds += time.perf_counter() - tick
         train_samples += seen
-        average_buffers(model, ddp)
-        val = evaluate_loss(model, x_val, beta=cfg.beta)  # every rank: same weights, same numbers
+        average_buffers(fit.model, ddp)
+        val = evaluate_loss(fit.model, x_val, beta=cfg.beta)  # every rank: same weights, same numbers
         if not math.isfinite(val["loss"]):
             raise TrainingDivergedError(f"VAE validation loss became {val['loss']} after epoch {epoch + 1}")
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "step": step,
-                "lr": lr,
-                "beta": beta,
-                "train_loss": train[0],
-                "train_recon": train[1],
-                "train_kl": train[2],
-                "val_loss": val["loss"],
-                "val_recon": val["recon"],
-                "val_kl": val["kl"],
-            }
-        )
-        improved = val["loss"] < progress["best_val"]
-        if improved:
-            progress.update(best_val=val["loss"], best_epoch=epoch + 1, bad_epochs=0)
-        else:
-            progress["bad_epochs"] += 1
-        progress["epoch"] = epoch + 1
-        if ddp.is_main:
-            log.info(
-                "epoch %d: train %.4f  val %.4f (recon %.4f)%s",
-                epoch + 1,
-                train[0],
-                val["loss"],
-                val["recon"],
-                "  *best*" if improved else "",
-            )
-            if improved:
-                _save_best(ws, config, data, model, progress)
-            _save_last(ws.vae / "last", config, data, model, optimizer, progress)
-        ddp.barrier()
+        losses = {"train_loss": train[0], "train_recon": train[1], "train_kl": train[2]}
+        losses.update(val_loss=val["loss"], val_recon=val["recon"], val_kl=val["kl"])
+        progress["history"].append({"epoch": epoch + 1, "step": step, "lr": lr, "beta": beta, **losses})
+        _end_epoch(ws, fit, run, config, data)
         if progress["bad_epochs"] >= cfg.patience:
             stop_reason = f"early stopping: no validation improvement for {cfg.patience} epochs"
             break
-        if max_seconds is not None and _agree(time.monotonic() - started >= max_seconds, ddp):
-            stop_reason = f"time limit of {max_seconds:g} s"
+        if budget.out_of_time(ddp, dev):
+            stop_reason = f"time limit of {budget.max_seconds:g} s"
             break
     speed = train_samples / train_seconds if train_seconds else None
-    return _wrap_up(ws, config, data, model, progress, ddp, dev, stop_reason, speed, started)
+    return _wrap_up(ws, config, data, fit.model, progress, ddp, dev, stop_reason, speed, budget.seconds)
+
+
+def _new_fit(config: Config, data: Cohort, run: RunFolder, dev: torch.device, *, resume: bool) -> _Fit:
+    """A fresh model (the same on every rank) and optimiser, or the ones ``vae/last/`` holds; the lr schedule."""
+    cfg, ddp = config.vae, run.world
+    seed_everything(cfg.seed)  # identical initial weights on every rank
+    model = BetaVAE(len(data.genes), cfg).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rank_batch = max(2, cfg.batch_size // ddp.world_size)  # batch_size is the global batch
+    n_train = len(data.x["train"])
+    steps_per_epoch = sum(1 for _ in epoch_batches(n_train, rank_batch, seed=0, epoch=0, ddp=ddp))
+    progress = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
+    if resume:
+        ckpt = run.restore(config, data_fingerprint=data.fingerprint)
+        model.load_state_dict(ckpt.subset("model"))
+        optimizer.load_state_dict(ckpt.state["optimizer"])
+        progress = ckpt.meta["progress"]
+        log.info("resuming after epoch %d of %d", progress["epoch"], cfg.epochs)
+    schedule = warmup_cosine_schedule(
+        optimizer,
+        base_lr=cfg.lr,
+        warmup_steps=cfg.warmup_steps,
+        total_steps=cfg.epochs * steps_per_epoch,
+        start_step=progress["epoch"] * steps_per_epoch,
+    )
+    net = DistributedDataParallel(model) if ddp.enabled else model
+    return _Fit(model, net, optimizer, schedule, rank_batch, steps_per_epoch, progress)
+
+
+def _end_epoch(ws: Workspace, fit: _Fit, run: RunFolder, config: Config, data: Cohort) -> None:
+    """Count the epoch done and whether it improved; save it as best if so, and always as last."""
+    progress, val = fit.progress, fit.progress["history"][-1]
+    improved = val["val_loss"] < progress["best_val"]
+    if improved:
+        progress.update(best_val=val["val_loss"], best_epoch=val["epoch"], bad_epochs=0)
+    else:
+        progress["bad_epochs"] += 1
+    progress["epoch"] = val["epoch"]
+    if run.world.is_main:
+        log.info(
+            "epoch %d: train %.4f  val %.4f (recon %.4f)%s",
+            val["epoch"],
+            val["train_loss"],
+            val["val_loss"],
+            val["val_recon"],
+            "  *best*" if improved else "",
+        )
+    if improved:
+        _save_best(ws, run, config, data, fit.model, progress)
+    _save_last(run, config, data, fit, progress)
 
 
 def _train_epoch(
-    net: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: LRScheduler,
+    fit: _Fit,
     x_train: torch.Tensor,
     *,
     epoch: int,
     beta: float,
-    rank_batch: int,
-    steps_per_epoch: int,
     config: VAEConfig,
     ddp: Distributed,
     device: torch.device,
@@ -318,20 +338,16 @@ def _train_epoch(
     Returns the mean [total, recon, kl] over its batches, the lr of its last step, the global step
     count after it and the samples all ranks trained on. A non-finite loss raises, naming the step.
     """
-    net.train()
+    optimizer = fit.optimizer
+    fit.net.train()
     sums, n_batches, seen = torch.zeros(3, device=device), 0, 0
-    step, lr = epoch * steps_per_epoch, optimizer.param_groups[0]["lr"]
-    batches = epoch_batches(len(x_train), rank_batch, seed=config.seed, epoch=epoch, ddp=ddp)
-    bar = tqdm(
-        batches,
-        total=steps_per_epoch,
-        desc=f"vae epoch {epoch + 1}/{config.epochs}",
-        leave=False,
-        disable=not ddp.is_main,
-    )
+    step, lr = epoch * fit.steps_per_epoch, optimizer.param_groups[0]["lr"]
+    batches = epoch_batches(len(x_train), fit.rank_batch, seed=config.seed, epoch=epoch, ddp=ddp)
+    desc = f"vae epoch {epoch + 1}/{config.epochs}"
+    bar = tqdm(batches, total=fit.steps_per_epoch, desc=desc, leave=False, disable=not ddp.is_main)
     for idx in bar:
         lr = optimizer.param_groups[0]["lr"]
-        stats = train_step(net, x_train[idx], optimizer, beta=beta, device=device, ddp=ddp)
+        stats = train_step(fit.net, x_train[idx], optimizer, beta=beta, device=device, ddp=ddp)
         if not torch.isfinite(stats).all():
             kept = (
                 f"the last good checkpoint is kept at {checkpoint}"
@@ -345,7 +361,7 @@ def _train_epoch(
         sums += stats
         n_batches += 1
         step += 1
-        schedule.step()
+        fit.schedule.step()
         seen += len(idx) * ddp.world_size
         bar.set_postfix(loss=f"{stats[0].item():.4f}")
     return (sums / max(1, n_batches)).tolist(), lr, step, seen
@@ -361,7 +377,7 @@ def _wrap_up(
     dev: torch.device,
     stop_reason: str,
     speed: float | None,
-    started: float,
+    seconds: float,
 ) -> dict[str, Any]:
     """This rank's summary; on rank 0 also the test metrics, latents and figures, written to metrics.json."""
     weights = model.state_dict()
@@ -380,7 +396,7 @@ def _wrap_up(
     if not ddp.is_main:
         return summary
     metrics = {**summary, **_finish(ws, config, data, progress["history"])}
-    metrics["seconds"] = time.monotonic() - started
+    metrics["seconds"] = seconds
     write_json_atomic(ws.vae_metrics, metrics)
     log.info(
         "test RMSE %.4f (z scale), MAPE %s; metrics in %s",
@@ -389,15 +405,6 @@ def _wrap_up(
         ws.vae_metrics,
     )
     return metrics
-
-
-def _agree(flag: bool, ddp: Distributed) -> bool:
-    """Rank 0's decision, on every rank (clocks differ between processes)."""
-    if not ddp.enabled:
-        return flag
-    value = torch.tensor([float(flag)])
-    dist.broadcast(value, src=0)
-    return bool(value.item())
 
 
 def _finish(ws: Workspace, config: Config, data: Cohort, history: list[dict[str, float]]) -> dict[str, Any]:
@@ -439,60 +446,36 @@ def _scaler_files(ws: Workspace) -> dict[str, bytes]:
     return {n: (ws.scaler / n).read_bytes() for n in names}
 
 
-def _save_best(ws: Workspace, config: Config, data: Cohort, model: BetaVAE, progress: dict[str, Any]) -> None:
-    save_checkpoint(
-        ws.vae_checkpoint,
-        tensors=_weights(model),
-        config=config,
-        meta={
-            "kind": "beta_vae",
-            "n_genes": len(data.genes),
-            "epoch": progress["best_epoch"],
-            "val_loss": progress["best_val"],
-            "data_fingerprint": data.fingerprint,
-            "seed": config.vae.seed,
-        },
-        files={latent.GENES_FILE: ("\n".join(data.genes) + "\n").encode(), **_scaler_files(ws)},
-    )
-
-
-def _save_last(
-    path: Path,
-    config: Config,
-    data: Cohort,
-    model: BetaVAE,
-    optimizer: torch.optim.Optimizer,
-    progress: dict[str, Any],
+def _save_best(
+    ws: Workspace, run: RunFolder, config: Config, data: Cohort, model: BetaVAE, progress: dict[str, Any]
 ) -> None:
-    save_checkpoint(
-        path,
-        tensors=_weights(model),
+    """vae/checkpoint/: the best epoch's weights with the genes and scaler, what later stages load."""
+    meta = {
+        "kind": "beta_vae",
+        "n_genes": len(data.genes),
+        "epoch": progress["best_epoch"],
+        "val_loss": progress["best_val"],
+        "data_fingerprint": data.fingerprint,
+        "seed": config.vae.seed,
+    }
+    files = {latent.GENES_FILE: ("\n".join(data.genes) + "\n").encode(), **_scaler_files(ws)}
+    run.save(run.best_dir, tensors=_weights(model), config=config, meta=meta, files=files)
+
+
+def _save_last(run: RunFolder, config: Config, data: Cohort, fit: _Fit, progress: dict[str, Any]) -> None:
+    """vae/last/: the last epoch's weights, optimiser and progress, what ``resume`` continues."""
+    meta = {
+        "kind": "beta_vae_last",
+        "n_genes": len(data.genes),
+        "epoch": progress["epoch"],
+        "data_fingerprint": data.fingerprint,
+        "progress": progress,
+    }
+    run.save(
+        run.last_dir,
+        tensors=_weights(fit.model),
         config=config,
-        meta={
-            "kind": "beta_vae_last",
-            "n_genes": len(data.genes),
-            "data_fingerprint": data.fingerprint,
-            "progress": progress,
-        },
-        state={"optimizer": optimizer.state_dict()},
+        meta=meta,
+        state={"optimizer": fit.optimizer.state_dict()},
         files={latent.GENES_FILE: ("\n".join(data.genes) + "\n").encode()},
     )
-
-
-def _restore(
-    path: Path, config: Config, data: Cohort, model: BetaVAE, optimizer: torch.optim.Optimizer
-) -> dict[str, Any]:
-    """Load ``vae/last/`` into model and optimiser after checking it belongs to this run."""
-    if not path.exists():
-        raise CheckpointError(f"nothing to resume: {path} does not exist (train once without --resume)")
-    ckpt = load_checkpoint(path, with_state=True)
-    ours, theirs = config.vae.model_dump(), ckpt.config.vae.model_dump()
-    differ = sorted(k for k in ours if k not in _RESUME_MAY_DIFFER and ours[k] != theirs.get(k))
-    if differ:
-        detail = ", ".join(f"{k}: checkpoint {theirs.get(k)!r} vs now {ours[k]!r}" for k in differ)
-        raise CheckpointError(f"cannot resume {path}: the vae config changed ({detail})")
-    if ckpt.meta.get("data_fingerprint") != data.fingerprint:
-        raise CheckpointError(f"cannot resume {path}: the prepared expression data changed since it was written")
-    model.load_state_dict(ckpt.subset("model"))
-    optimizer.load_state_dict(ckpt.state["optimizer"])
-    return ckpt.meta["progress"]
