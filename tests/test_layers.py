@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "expression": 1,
     "slides": 1,
     "vae": 2,
+    "image": 2,  # the image stage reads tiles only; vae, image and spatial never import each other
     "spatial": 2,  # uses expression and slides; vae and spatial never import each other
     "gan": 3,
     "generate": 4,

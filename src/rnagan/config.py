@@ -156,6 +156,36 @@ class GANConfig(_Section):
     seed: int = 0
 
 
+class ImageConfig(_Section):
+    """``rnagan image``: the image stage, ×scale super-resolution trained on unpaired tiles of any tile store."""
+
+    scale: Literal[2, 4] = 4  # output side / input side: the conditional GAN's 64 px → 256 px
+    channels: int = Field(48, ge=4)  # upsampler width at the input's resolution; halved at each doubling
+    blocks: int = Field(6, ge=1)  # residual blocks at the input's resolution
+    critic_channels: int = Field(32, ge=4)
+    crop_size: int = Field(128, ge=16)  # side of the high-resolution training crops (a multiple of 8·scale)
+    l1_weight: float = Field(1.0, ge=0)
+    # hinge loss of a patch critic (0: pixel loss only, sharp edges but blurry texture); it joins after a
+    # pixel-loss warm-up, so the critic first meets tiles that are already close to real
+    adversarial_weight: float = Field(0.01, ge=0)
+    adversarial_after: int = Field(500, ge=0)
+    lr: float = Field(2e-4, gt=0)
+    betas: tuple[float, float] = (0.5, 0.99)
+    batch_size: int = Field(16, ge=2)
+    steps: int = Field(20_000, ge=1)
+    ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
+    log_every: int = Field(50, ge=1)
+    checkpoint_every: int = Field(1000, ge=1)
+    sample_every: int = Field(1000, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _crops_fit_the_critic(self) -> ImageConfig:
+        if self.crop_size % (8 * self.scale):
+            raise ValueError(f"image.crop_size must be a multiple of 8 × image.scale = {8 * self.scale}")
+        return self
+
+
 class GenerateConfig(_Section):
     """``rnagan generate``: tiles from profiles."""
 
@@ -295,6 +325,7 @@ class Config(_Section):
     vae: VAEConfig = VAEConfig()
     tiling: TilingConfig = TilingConfig()
     gan: GANConfig = GANConfig()
+    image: ImageConfig = ImageConfig()
     generate: GenerateConfig = GenerateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     demo: DemoConfig = DemoConfig()

@@ -118,6 +118,12 @@ class Workspace:
     def vae_metrics(self) -> Path:
         return self.vae / "metrics.json"
 
+    # image/ ------------------------------------------------------------------------------------
+    @property
+    def image(self) -> Path:
+        """The image stage's run (``rnagan image train``): checkpoint/, last/, samples/, log.jsonl."""
+        return self.root / "image"
+
     # gan/ --------------------------------------------------------------------------------------
     @property
     def gan(self) -> Path:

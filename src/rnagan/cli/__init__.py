@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "gtex",
     "vae",
     "tile",
+    "image",
     "gan",
     "generate",
     "evaluate",

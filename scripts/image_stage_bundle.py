@@ -1,0 +1,84 @@
+"""Train and bundle the shipped image stage (src/rnagan/datasets/data/image_stage/).
+
+Usage: python scripts/image_stage_bundle.py /path/to/lc25000_lung WORKSPACE [--set image.steps=N ...]
+
+``/path/to/lc25000_lung`` holds the LC25000 lung tiles at 224 px (the layout of shared/data/he_tiles/
+lc25000_lung: ``labels.csv`` and one folder per class). The image stage trains on those of the demo's
+*training* samples only (the demo's own split, ``rnagan demo``'s cohort with the small preset), so no tile
+the demo evaluates on is ever seen: the 224 px copies of the bundled 64 px tiles, imported into
+WORKSPACE as they are, then ``rnagan image train --preset small``. The checkpoint is copied into the
+package with the command, seed, steps, seconds and tiles that made it in its meta.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from rnagan.config import load_config
+from rnagan.demo.pipeline import build_cohort
+from rnagan.expression.genes import GeneSpace
+from rnagan.expression.prepare import prepare_expression
+from rnagan.image.data import training_tiles
+from rnagan.image.sample import bundled_image_stage
+from rnagan.slides.folder import import_tiles
+from rnagan.workspace import Workspace
+
+
+def demo_tiles_at_224(source: Path, workspace: Workspace) -> pd.DataFrame:
+    """The demo's tiles (its samples and splits) with the paths of their 224 px copies under ``source``."""
+    cfg = load_config("small")
+    cohort = build_cohort(cfg.demo, list(GeneSpace.default().ids))
+    prepare_expression(
+        cohort.counts,
+        metadata=cohort.samples,
+        workspace=workspace,
+        config=cfg.expression,
+        gene_space=GeneSpace.default(),
+    )
+    tiles = cohort.tiles.copy()
+    relative = tiles["path"].map(lambda p: Path(p).relative_to(Path(p).parents[1]).with_suffix(".jpeg"))
+    tiles["path"] = [str(source / r) for r in relative]
+    missing = [p for p in tiles["path"] if not Path(p).is_file()]
+    if missing:
+        sys.exit(f"{len(missing)} tiles missing under {source}, e.g. {missing[0]}")
+    return tiles
+
+
+def main(source: Path, root: Path, overrides: list[str]) -> None:
+    workspace = Workspace(root).create()
+    tiles = demo_tiles_at_224(source, workspace)
+    import_tiles(tiles[["path", "sample_id", "label"]].assign(slide_id=tiles["label"]), workspace, image_format="jpeg")
+    command = ["rnagan", "image", "train", "-w", str(root), "--preset", "small", "--overwrite"]
+    for item in overrides:
+        command += ["--set", item]
+    subprocess.run([sys.executable, "-m", *command], check=True)
+    meta_file = workspace.image / "checkpoint" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["made_by"] = {
+        "command": " ".join(command),
+        "script": " ".join(
+            ["python scripts/image_stage_bundle.py LC25000_224 WORKSPACE", *(f"--set {o}" for o in overrides)]
+        ),
+        "training_tiles": len(training_tiles(workspace)),
+    }
+    meta_file.write_text(json.dumps(meta, indent=2) + "\n")
+    target = bundled_image_stage()
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(workspace.image / "checkpoint", target)
+    print(f"image stage bundled → {target}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="folder of the 224 px LC25000 lung tiles")
+    parser.add_argument("workspace", type=Path, help="workspace to build and train in")
+    parser.add_argument("--set", action="append", default=[], help="an override for rnagan image train")
+    args = parser.parse_args()
+    main(args.source, args.workspace, args.set)
