@@ -269,7 +269,7 @@ def _train(
             stop_reason = f"time limit of {budget.max_seconds:g} s"
             break
     speed = train_samples / train_seconds if train_seconds else None
-    return _wrap_up(ws, config, data, fit.model, progress, ddp, dev, stop_reason, speed, budget.seconds)
+    return _wrap_up(ws, config, data, fit.model, progress, ddp, dev, stop_reason, speed, budget)
 
 
 def _new_fit(config: Config, data: Cohort, run: RunFolder, dev: torch.device, *, resume: bool) -> _Fit:
@@ -301,20 +301,20 @@ def _new_fit(config: Config, data: Cohort, run: RunFolder, dev: torch.device, *,
 
 def _end_epoch(ws: Workspace, fit: _Fit, run: RunFolder, config: Config, data: Cohort) -> None:
     """Count the epoch done and whether it improved; save it as best if so, and always as last."""
-    progress, val = fit.progress, fit.progress["history"][-1]
-    improved = val["val_loss"] < progress["best_val"]
+    progress, row = fit.progress, fit.progress["history"][-1]
+    improved = row["val_loss"] < progress["best_val"]
     if improved:
-        progress.update(best_val=val["val_loss"], best_epoch=val["epoch"], bad_epochs=0)
+        progress.update(best_val=row["val_loss"], best_epoch=row["epoch"], bad_epochs=0)
     else:
         progress["bad_epochs"] += 1
-    progress["epoch"] = val["epoch"]
+    progress["epoch"] = row["epoch"]
     if run.world.is_main:
         log.info(
             "epoch %d: train %.4f  val %.4f (recon %.4f)%s",
-            val["epoch"],
-            val["train_loss"],
-            val["val_loss"],
-            val["val_recon"],
+            row["epoch"],
+            row["train_loss"],
+            row["val_loss"],
+            row["val_recon"],
             "  *best*" if improved else "",
         )
     if improved:
@@ -377,7 +377,7 @@ def _wrap_up(
     dev: torch.device,
     stop_reason: str,
     speed: float | None,
-    seconds: float,
+    budget: Budget,
 ) -> dict[str, Any]:
     """This rank's summary; on rank 0 also the test metrics, latents and figures, written to metrics.json."""
     weights = model.state_dict()
@@ -396,7 +396,7 @@ def _wrap_up(
     if not ddp.is_main:
         return summary
     metrics = {**summary, **_finish(ws, config, data, progress["history"])}
-    metrics["seconds"] = seconds
+    metrics["seconds"] = budget.seconds  # training and the wrap-up
     write_json_atomic(ws.vae_metrics, metrics)
     log.info(
         "test RMSE %.4f (z scale), MAPE %s; metrics in %s",
