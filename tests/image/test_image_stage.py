@@ -62,7 +62,7 @@ def test_batches_are_a_function_of_the_step(tile_workspace: Workspace) -> None:
     low, high = make().batch(5)
     assert low.shape == (4, 3, 16, 16) and high.shape == (4, 3, 32, 32)
     assert torch.equal(make().batch(5)[1], high) and not torch.equal(make().batch(6)[1], high)
-    with pytest.raises(InputFileError, match="64 px, smaller than image.crop_size 128"):
+    with pytest.raises(InputFileError, match=r"64 px, smaller than image\.crop_size 128"):
         CropBatches(tile_workspace, tiles, crop_size=128, scale=4, batch_size=4, seed=0)
 
 
