@@ -186,3 +186,24 @@ def test_latents_of_the_wrong_size_are_a_one_line_error(trained, tmp_path: Path)
     table.to_csv(tmp_path / "mu.csv")
     with pytest.raises(InputFileError, match=r"μ has shape \(\d+, 3\), but this generator expects \(N, 8\)"):
         generate_tiles(ws, cfg, expression_file=tmp_path / "mu.csv", scale="z", out=tmp_path / "out", device="cpu")
+
+
+def test_an_image_stage_lifts_every_tile_to_its_scale(trained, tmp_path: Path) -> None:
+    """The tiles with an image stage are the plain tiles (same profiles, same noise) through its upsampler."""
+    import torch
+
+    from rnagan.image.sample import load_upsampler, upsample_tiles
+    from rnagan.image.train import train_image_stage
+
+    ws, cfg, _ = trained
+    stage = train_image_stage(ws, cfg, device="cpu")  # tiny: x2, a few steps
+    plain = generate_tiles(ws, cfg, split="test", out=tmp_path / "plain", device="cpu")
+    lifted_cfg = cfg.model_copy(deep=True)
+    lifted_cfg.generate.image_stage = str(stage)
+    lifted = generate_tiles(ws, lifted_cfg, split="test", out=tmp_path / "lifted", device="cpu")
+    assert list(lifted["profile"]) == list(plain["profile"])
+    small = _pixels(read_manifest(tmp_path / "plain")["path"].iloc[0])
+    big = _pixels(read_manifest(tmp_path / "lifted")["path"].iloc[0])
+    assert big.shape == (2 * small.shape[0], 2 * small.shape[1], 3)
+    expected = upsample_tiles(load_upsampler(stage), torch.from_numpy(small).permute(2, 0, 1)[None])[0]
+    assert np.array_equal(big, expected.permute(1, 2, 0).numpy())

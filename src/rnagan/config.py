@@ -190,6 +190,9 @@ class GenerateConfig(_Section):
     """``rnagan generate``: tiles from profiles."""
 
     tiles_per_profile: int = Field(600, ge=1)  # paper: 600
+    # an image stage that lifts every drawn tile to its scale (``bundled``: the one shipped in the package, or
+    # the path of an ``image/checkpoint``); None: the conditional stage's tiles as they are
+    image_stage: str | None = None
     batch_size: int = Field(64, ge=1)
     seed: int = 0
     contact_sheet_tiles: int = Field(64, ge=1)

@@ -231,7 +231,8 @@ def generate_tiles(
     scale, ``"z"`` are taken as z-scores, or as μ when the columns are ``mu_*``). Each is encoded to μ
     by the workspace's β-VAE. Every
     ``perturbations`` entry (``"EGFR=+2"``: z-score shift; ``"EGFR=x2"``: fold change) adds a perturbed
-    twin of each profile, drawn with the same noise. Tiles go to ``out`` (default
+    twin of each profile, drawn with the same noise. ``config.generate.image_stage`` lifts every tile to
+    that image stage's scale (e.g. 64 → 256 px). Tiles go to ``out`` (default
     ``samples/<run>/``) as PNG files with ``manifest.csv``; ``store=True`` also writes a tile store.
     """
     from rnagan.gan.sample import load_generator
@@ -248,6 +249,8 @@ def generate_tiles(
     info, mu = _latents_with_twins(profiles, parsed, vae)
     seeds = _noise_seeds(info, config.generate.seed)
     tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
+    if config.generate.image_stage is not None:
+        tiles = _lift(tiles, config.generate, torch_device)
     out = Path(out) if out is not None else workspace.samples_run(run)
     manifest = _write_folder(out, tiles, info, seeds, profiles.coverage, config.generate, store=store)
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
@@ -325,6 +328,16 @@ def _draw(
             for i, row in enumerate(rows_of):
                 parts[info.index[row]] = drawn[i * n : (i + 1) * n]
     return torch.cat([parts[name] for name in info.index])
+
+
+def _lift(tiles: torch.Tensor, settings: GenerateConfig, device: torch.device) -> torch.Tensor:
+    """The tiles at the image stage's scale (its upsampler sees each tile alone: no profile, no noise)."""
+    from rnagan.image.sample import load_upsampler, upsample_tiles
+
+    upsampler = load_upsampler(settings.image_stage, device=str(device))
+    lifted = upsample_tiles(upsampler, tiles, batch_size=settings.batch_size)
+    log.info("image stage %s: %d tiles lifted to %d px", settings.image_stage, len(tiles), lifted.shape[-1])
+    return lifted
 
 
 def _write_folder(

@@ -55,12 +55,20 @@ def generate(
         typer.Option("--output", "-o", help="Output folder (default: WORKSPACE/samples/RUN); replaced whole."),
     ] = None,
     store: Annotated[bool, typer.Option(help="Also write the tiles into OUTPUT/store.lmdb.")] = False,
+    image_stage: Annotated[
+        str | None,
+        typer.Option(
+            help="Lift the tiles with an image stage: 'bundled' (shipped, x4) or an image/checkpoint folder "
+            "(default: generate.image_stage)."
+        ),
+    ] = None,
     device: DeviceOpt = "auto",
 ) -> None:
     """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""
     from rnagan.generate import generate_tiles
 
-    cfg = resolve_config(preset, config, set_, workspace=workspace, reads=("vae",))
+    flags = [] if image_stage is None else [f"generate.image_stage={image_stage}"]
+    cfg = resolve_config(preset, config, [*(set_ or []), *flags], workspace=workspace, reads=("vae",))
     if n is not None:
         cfg.generate.tiles_per_profile = n
     if seed is not None:
