@@ -19,41 +19,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from rnagan.config import load_config
-from rnagan.demo.pipeline import build_cohort
-from rnagan.expression.genes import GeneSpace
-from rnagan.expression.prepare import prepare_expression
+from rnagan.demo.splits import at_native_size, demo_tile_splits
 from rnagan.image.data import training_tiles
 from rnagan.image.sample import bundled_image_stage
 from rnagan.slides.folder import import_tiles
 from rnagan.workspace import Workspace
 
 
-def demo_tiles_at_224(source: Path, workspace: Workspace) -> pd.DataFrame:
-    """The demo's tiles (its samples and splits) with the paths of their 224 px copies under ``source``."""
-    cfg = load_config("small")
-    cohort = build_cohort(cfg.demo, list(GeneSpace.default().ids))
-    prepare_expression(
-        cohort.counts,
-        metadata=cohort.samples,
-        workspace=workspace,
-        config=cfg.expression,
-        gene_space=GeneSpace.default(),
-    )
-    tiles = cohort.tiles.copy()
-    relative = tiles["path"].map(lambda p: Path(p).relative_to(Path(p).parents[1]).with_suffix(".jpeg"))
-    tiles["path"] = [str(source / r) for r in relative]
-    missing = [p for p in tiles["path"] if not Path(p).is_file()]
-    if missing:
-        sys.exit(f"{len(missing)} tiles missing under {source}, e.g. {missing[0]}")
-    return tiles
-
-
 def main(source: Path, root: Path, overrides: list[str]) -> None:
     workspace = Workspace(root).create()
-    tiles = demo_tiles_at_224(source, workspace)
+    tiles = at_native_size(demo_tile_splits(load_config("small"), workspace=workspace), source)
     import_tiles(tiles[["path", "sample_id", "label"]].assign(slide_id=tiles["label"]), workspace, image_format="jpeg")
     command = ["rnagan", "image", "train", "-w", str(root), "--preset", "small", "--overwrite"]
     for item in overrides:
