@@ -52,8 +52,9 @@ class _Trainer:
 
     @classmethod
     def new(cls, config: ImageConfig, device: torch.device) -> _Trainer:
-        upsampler = Upsampler.from_config(config).to(device)
-        critic = PatchCritic(config.critic_channels).to(device)
+        layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format  # tensor cores want NHWC
+        upsampler = Upsampler.from_config(config).to(device, memory_format=layout)
+        critic = PatchCritic(config.critic_channels).to(device, memory_format=layout)
         return cls(
             upsampler=upsampler,
             ema=copy.deepcopy(upsampler).requires_grad_(False),
