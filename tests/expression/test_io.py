@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -156,3 +158,70 @@ def test_refuses_duplicated_samples(tmp_path: Path, counts: pd.DataFrame) -> Non
     counts.to_csv(tmp_path / "x.csv")
     with pytest.raises(InputFileError, match=r"sample IDs appear more than once \(1, e\.g\. s1\)"):
         read_expression(tmp_path / "x.csv")
+
+
+# A column is metadata only by name; every other column holds values -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("gene,s1,s2\nENSG00000000003,abc,3\n", "sample s1, gene ENSG00000000003"),  # one row: s1 is all text
+        ("gene,s1,s2,s3,s4\nENSG00000000003,abc,3,4,5\nENSG00000000005,1,2,3,4\n", "sample s1, gene ENSG00000000003"),
+        ("sample_id,ENSG00000000003,ENSG00000000005\nS1,1,2\nS2,abc,3\n", "sample S2, gene ENSG00000000003"),
+    ],
+)
+def test_non_numeric_cell_is_refused_by_sample_and_gene_whatever_the_shape(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(InputFileError) as refused:
+        read_expression(tmp_path / "x.csv")
+    assert str(refused.value).startswith(f"{tmp_path / 'x.csv'}: non-numeric value 'abc' at {where}: ")
+    assert "expression.metadata_columns" in str(refused.value)
+
+
+def test_non_numeric_gct_cell_is_refused_by_sample_and_gene(
+    tmp_path: Path, counts: pd.DataFrame, write_gct: Callable[..., Path]
+) -> None:
+    path = write_gct(counts, tmp_path / "x.gct.gz")
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    cells = lines[7].split("\t")  # the 5th gene row
+    cells[4] = "abc"  # the 3rd sample
+    lines[7] = "\t".join(cells)
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    with pytest.raises(InputFileError) as refused:
+        read_expression(path)
+    assert str(refused.value) == (
+        f"{path}: non-numeric value 'abc' at sample {counts.index[2]}, gene {counts.columns[4]}: "
+        "expression values must be numbers"
+    )
+
+
+def test_declared_metadata_column_is_read_as_metadata_and_named(
+    tmp_path: Path, counts: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = counts.rename_axis("sample_id").reset_index()
+    table.insert(1, "sex", ["F", "M"] * 3)  # not a known metadata name: refused until declared
+    table.to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(InputFileError, match=f"non-numeric value 'F' at sample {counts.index[0]}, gene sex"):
+        read_expression(tmp_path / "x.csv")
+    with caplog.at_level(logging.INFO, logger="rnagan.expression.io"):
+        _assert_same(read_expression(tmp_path / "x.csv", metadata_columns=["SEX"]), counts)
+    assert f"{tmp_path / 'x.csv'}: columns sex read as metadata, not genes" in caplog.messages
+
+
+def test_featurecounts_annotation_columns_are_not_samples(
+    tmp_path: Path, counts: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """featureCounts' Chr…Length (Length is numeric: before, it became a sample without a word)."""
+    genes = counts.T.rename_axis("Geneid").reset_index()
+    for i, (name, value) in enumerate((("Chr", "chr1;chr1"), ("Start", "1;50"), ("End", "40;90"), ("Strand", "+"))):
+        genes.insert(1 + i, name, value)
+    genes.insert(5, "Length", 1200)
+    genes.to_csv(tmp_path / "counts.txt", sep="\t", index=False)
+    with caplog.at_level(logging.INFO, logger="rnagan.expression.io"):
+        _assert_same(read_expression(tmp_path / "counts.txt"), counts)
+    assert f"{tmp_path / 'counts.txt'}: columns Chr, Start, End, Strand, Length read as metadata, not samples" in (
+        caplog.messages
+    )

@@ -114,7 +114,10 @@ def _load(
         check_values(frame, source="expression DataFrame")
         return frame, "expression DataFrame", None
     frame, own = read_expression_and_metadata(
-        expression, orientation=config.orientation, input_scale=config.input_scale
+        expression,
+        orientation=config.orientation,
+        input_scale=config.input_scale,
+        metadata_columns=config.metadata_columns,
     )
     return frame, str(expression), own
 
