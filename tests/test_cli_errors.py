@@ -52,6 +52,12 @@ def test_non_numeric_expression_cell_is_named(tmp_path: Path, monkeypatch, capsy
     assert pd.read_parquet(tmp_path / "ws" / "expression" / "matrix.parquet").index.tolist() == ["s2"]
 
 
+def test_generate_input_scale_is_validated_as_the_config_field(tmp_path: Path, monkeypatch, capsys) -> None:
+    args = ["generate", "-w", tmp_path / "ws", "--expression", tmp_path / "x.csv", "--input-scale", "log3"]
+    code, err = run_cli(args, monkeypatch, capsys)
+    assert_one_line_error(code, err, "expression.input_scale=log3", "'linear', 'log2', 'ln' or 'log10'")
+
+
 def test_missing_samples_file_of_tile(tmp_path: Path, real_slide: Path, monkeypatch, capsys) -> None:
     code, err = run_cli(
         ["tile", real_slide, "-w", tmp_path / "ws", "--samples", tmp_path / "nope.csv"], monkeypatch, capsys

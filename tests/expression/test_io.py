@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from rnagan.errors import InputFileError
-from rnagan.expression.io import read_expression, read_expression_and_metadata, read_metadata
+from rnagan.expression.io import looks_log_scale, read_expression, read_expression_and_metadata, read_metadata
 
 
 def _assert_same(frame: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -225,3 +225,56 @@ def test_featurecounts_annotation_columns_are_not_samples(
     assert f"{tmp_path / 'counts.txt'}: columns Chr, Start, End, Strand, Length read as metadata, not samples" in (
         caplog.messages
     )
+
+
+# Log-scale values given as linear ------------------------------------------------------------------
+
+
+def _io_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "rnagan.expression.io" and r.levelno >= logging.WARNING]
+
+
+def test_real_counts_and_cpm_read_as_linear_without_a_warning(
+    tmp_path: Path, gtex_lung_counts: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    counts = pd.read_csv(gtex_lung_counts, index_col=0)  # samples × genes
+    cpm = counts.div(counts.sum(axis=1), axis=0) * 1e6  # non-integers, but far above the log range
+    cpm.to_csv(tmp_path / "cpm.csv")
+    with caplog.at_level(logging.WARNING):
+        read_expression(gtex_lung_counts)
+        read_expression(tmp_path / "cpm.csv")
+    assert _io_warnings(caplog) == []
+
+
+def test_log2_counts_read_as_linear_are_warned_about(
+    tmp_path: Path, gtex_lung_counts: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    counts = pd.read_csv(gtex_lung_counts, index_col=0)
+    path = tmp_path / "log2.csv"
+    np.log2(counts + 1).to_csv(path)
+    with caplog.at_level(logging.WARNING):
+        read_expression(path)
+    (warning,) = _io_warnings(caplog)
+    assert warning.startswith(f"{path}: values look log-scale (all between 0 and 17.2, mostly non-integers)")
+    assert "pass --input-scale log2" in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        unlogged = read_expression(path, input_scale="log2")
+    assert _io_warnings(caplog) == []
+    np.testing.assert_allclose(unlogged.to_numpy(), counts.to_numpy(), rtol=1e-4, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.log1p(np.arange(1, 401, dtype=np.float32)).reshape(20, -1), True),  # ln(x + 1)
+        (np.log10(np.arange(1, 401, dtype=np.float32) + 1).reshape(20, -1), True),
+        (np.arange(0, 400, dtype=np.float32).reshape(20, -1) % 25, False),  # small integer counts
+        (np.full((4, 5), 31.5, dtype=np.float32), False),  # above the log range
+        (np.zeros((4, 5), dtype=np.float32), False),
+        (np.array([[0.5, -1.0]], dtype=np.float32), False),  # negative: refused, not guessed
+        (np.array([[0.5, np.nan]], dtype=np.float32), False),
+    ],
+)
+def test_looks_log_scale_rule(values: np.ndarray, expected: bool) -> None:
+    assert looks_log_scale(values) is expected

@@ -133,11 +133,13 @@ def read_expression_and_metadata(
 
 
 def to_linear(frame: pd.DataFrame, scale: InputScale, *, source: str) -> pd.DataFrame:
-    """Undo ``log_b(x + 1)`` (``scale`` log2, ln or log10); linear values are returned as they are.
+    """Undo ``log_b(x + 1)`` (``scale`` log2, ln or log10); linear values are returned as they are,
+    with a warning when they look log-scale (:func:`looks_log_scale`), since they would be logged twice.
 
     Log values below 0 (a microarray's faint probes) would give x < 0, below any real count: they become 0.
     """
     if scale == "linear":
+        warn_if_log_scale(frame, source=source)
         return frame
     values = np.power(LOG_BASES[scale], frame.to_numpy(dtype=np.float32)) - np.float32(1)
     below = int(np.count_nonzero(values < 0))
@@ -145,6 +147,42 @@ def to_linear(frame: pd.DataFrame, scale: InputScale, *, source: str) -> pd.Data
         log.info("%s: %d values below 0 on the %s scale set to 0", source, below, scale)
         np.maximum(values, 0, out=values)
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+# A linear profile's largest value: TPM and CPM sum to 10^6 per sample, so over ≤ 20,000 genes some gene
+# has ≥ 50; log2(x + 1) of any count below 2^30 (10^9 reads, more than any library) stays under 30.
+LOG_SCALE_MAX = 30.0
+_SCALE_ROWS = 256  # samples looked at for the integer check: bounds its cost on large cohorts
+
+
+def looks_log_scale(values: np.ndarray) -> bool:
+    """Whether values taken as linear are more likely ``log_b(x + 1)``: none negative, all ≤
+    :data:`LOG_SCALE_MAX`, and most non-zero values not integers (counts are integers, and
+    log2(c + 1) is an integer only where c + 1 is a power of 2).
+
+    Linear TPM or CPM reach far above the bound, and small integer counts fail the integer check.
+    """
+    if values.size == 0:
+        return False
+    low, high = np.min(values), np.max(values)  # NaN fails both tests: refused later, the cell named
+    if not (low >= 0 and high <= LOG_SCALE_MAX):
+        return False
+    rows = values[:: max(1, len(values) // _SCALE_ROWS)]
+    nonzero = rows[rows != 0]
+    return bool(nonzero.size and np.count_nonzero(nonzero != np.round(nonzero)) > nonzero.size / 2)
+
+
+def warn_if_log_scale(frame: pd.DataFrame, *, source: str) -> None:
+    """Warn when values given as linear look log-scale (:func:`looks_log_scale`), naming the option."""
+    values = frame.to_numpy(copy=False)
+    if values.dtype.kind in "fiu" and looks_log_scale(values):
+        log.warning(
+            "%s: values look log-scale (all between 0 and %.3g, mostly non-integers) but are read as linear, "
+            "so they will be logged again; if they are log2(x + 1), pass --input-scale log2 (or ln, log10; "
+            "expression.input_scale)",
+            source,
+            float(np.max(values)),
+        )
 
 
 def check_values(frame: pd.DataFrame, *, source: str) -> None:
