@@ -264,6 +264,16 @@ def test_log2_counts_read_as_linear_are_warned_about(
     np.testing.assert_allclose(unlogged.to_numpy(), counts.to_numpy(), rtol=1e-4, atol=1e-2)
 
 
+def test_linear_counts_given_a_log_scale_are_refused(gtex_lung_counts: Path) -> None:
+    """2^871 would overflow: a workspace's log2 setting applied to a linear cohort is refused, not read as Inf."""
+    with pytest.raises(InputFileError) as refused:
+        read_expression(gtex_lung_counts, input_scale="log2")
+    assert str(refused.value) == (
+        f"{gtex_lung_counts}: values up to 147177 cannot be log2(x + 1) of expression (those stay under 30); "
+        "if the file is linear (counts, TPM), pass --input-scale linear (expression.input_scale)"
+    )
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [

@@ -132,16 +132,31 @@ def read_expression_and_metadata(
     return frame, metadata
 
 
+# A linear profile's largest value: TPM and CPM sum to 10^6 per sample, so over ≤ 20,000 genes some gene
+# has ≥ 50; log2(x + 1) of any count below 2^30 (10^9 reads, more than any library) stays under 30.
+LOG_SCALE_MAX = 30.0
+
+
 def to_linear(frame: pd.DataFrame, scale: InputScale, *, source: str) -> pd.DataFrame:
     """Undo ``log_b(x + 1)`` (``scale`` log2, ln or log10); linear values are returned as they are,
     with a warning when they look log-scale (:func:`looks_log_scale`), since they would be logged twice.
 
-    Log values below 0 (a microarray's faint probes) would give x < 0, below any real count: they become 0.
+    Log values above :data:`LOG_SCALE_MAX` (beyond 10^9 on every scale) are refused: such a file is
+    linear, and undoing a log it never had would overflow. Log values below 0 (a microarray's faint
+    probes) would give x < 0, below any real count: they become 0.
     """
     if scale == "linear":
         warn_if_log_scale(frame, source=source)
         return frame
-    values = np.power(LOG_BASES[scale], frame.to_numpy(dtype=np.float32)) - np.float32(1)
+    logged = frame.to_numpy(dtype=np.float32)
+    high = np.max(logged) if logged.size else np.float32(0)
+    if np.isfinite(high) and high > LOG_SCALE_MAX:  # NaN and Inf: refused by check_values, the cell named
+        raise InputFileError(
+            f"{source}: values up to {high:g} cannot be {scale}(x + 1) of expression (those stay under "
+            f"{LOG_SCALE_MAX:g}); if the file is linear (counts, TPM), pass --input-scale linear "
+            "(expression.input_scale)"
+        )
+    values = np.power(LOG_BASES[scale], logged) - np.float32(1)
     below = int(np.count_nonzero(values < 0))
     if below:
         log.info("%s: %d values below 0 on the %s scale set to 0", source, below, scale)
@@ -149,9 +164,6 @@ def to_linear(frame: pd.DataFrame, scale: InputScale, *, source: str) -> pd.Data
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
 
 
-# A linear profile's largest value: TPM and CPM sum to 10^6 per sample, so over ≤ 20,000 genes some gene
-# has ≥ 50; log2(x + 1) of any count below 2^30 (10^9 reads, more than any library) stays under 30.
-LOG_SCALE_MAX = 30.0
 _SCALE_ROWS = 256  # samples looked at for the integer check: bounds its cost on large cohorts
 
 
