@@ -42,6 +42,20 @@ def test_non_numeric_expression_cell_is_named(tmp_path: Path, monkeypatch, capsy
     table.write_text("gene_id,S1\nENSG00000141510,abc\n")  # the case: today "0 samples × 1 genes"
     code, err = run_cli(["expr", "prepare", table, "-w", tmp_path / "ws"], monkeypatch, capsys)
     assert_one_line_error(code, err, "non-numeric value 'abc' at sample S1")
+    table.write_text("gene,s1,s2\nENSG00000000003,abc,3\n")  # s1 was dropped without a word: "1 samples"
+    fractions = ["--set", "expression.split_fractions=[1,0,0]"]
+    code, err = run_cli(["expr", "prepare", table, "-w", tmp_path / "ws", *fractions], monkeypatch, capsys)
+    assert_one_line_error(code, err, "non-numeric value 'abc' at sample s1, gene ENSG00000000003")
+    declared = ["--set", "expression.metadata_columns=[s1]", "--min-coverage", "0"]
+    code, err = run_cli(["expr", "prepare", table, "-w", tmp_path / "ws", *fractions, *declared], monkeypatch, capsys)
+    assert code == 0, err
+    assert pd.read_parquet(tmp_path / "ws" / "expression" / "matrix.parquet").index.tolist() == ["s2"]
+
+
+def test_generate_input_scale_is_validated_as_the_config_field(tmp_path: Path, monkeypatch, capsys) -> None:
+    args = ["generate", "-w", tmp_path / "ws", "--expression", tmp_path / "x.csv", "--input-scale", "log3"]
+    code, err = run_cli(args, monkeypatch, capsys)
+    assert_one_line_error(code, err, "expression.input_scale=log3", "'linear', 'log2', 'ln' or 'log10'")
 
 
 def test_missing_samples_file_of_tile(tmp_path: Path, real_slide: Path, monkeypatch, capsys) -> None:

@@ -7,6 +7,7 @@ The workspace is real end to end (bundled LC25000 tiles, simulated counts, prepa
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -23,12 +24,14 @@ from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.expression.transform import ExpressionScaler
 from rnagan.gan.train import train_gan
-from rnagan.generate import Perturbation, generate_tiles, perturb
+from rnagan.generate import Perturbation, generate_tiles, load_profiles, perturb
 from rnagan.samples import read_manifest
 from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import TileStore
+from rnagan.vae.latent import load_vae
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
+from test_cli_errors import run_cli
 
 TP53 = "ENSG00000141510"
 
@@ -207,3 +210,41 @@ def test_an_image_stage_lifts_every_tile_to_its_scale(trained, tmp_path: Path) -
     assert big.shape == (2 * small.shape[0], 2 * small.shape[1], 3)
     expected = upsample_tiles(load_upsampler(stage), torch.from_numpy(small).permute(2, 0, 1)[None])[0]
     assert np.array_equal(big, expected.permute(1, 2, 0).numpy())
+
+
+def test_log2_cohort_is_read_with_input_scale_and_warned_about_without(
+    trained, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """log2(x + 1) values read as linear would be logged twice: warned about; ``input_scale`` undoes them."""
+    ws, cfg, counts = trained
+    vae = load_vae(ws.vae_checkpoint)
+    counts.iloc[:3].to_csv(tmp_path / "linear.csv")
+    np.log2(counts.iloc[:3] + 1).to_csv(tmp_path / "log2.csv")
+
+    def warnings() -> list[str]:
+        return [
+            r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "log-scale" in r.getMessage()
+        ]
+
+    with caplog.at_level(logging.WARNING):
+        linear = load_profiles(ws, cfg, vae, expression_file=tmp_path / "linear.csv")
+    assert warnings() == []
+    with caplog.at_level(logging.WARNING):
+        load_profiles(ws, cfg, vae, expression_file=tmp_path / "log2.csv")
+    assert len(warnings()) == 1 and "pass --input-scale log2" in warnings()[0]
+    caplog.clear()
+    logged = cfg.model_copy(deep=True)
+    logged.expression.input_scale = "log2"
+    with caplog.at_level(logging.WARNING):
+        unlogged = load_profiles(ws, logged, vae, expression_file=tmp_path / "log2.csv")
+    assert warnings() == []
+    np.testing.assert_allclose(unlogged.z.to_numpy(), linear.z.to_numpy(), atol=1e-3)
+
+
+def test_generate_cli_takes_input_scale(trained, tmp_path: Path, monkeypatch, capsys) -> None:
+    ws, _, counts = trained
+    np.log2(counts.iloc[:2] + 1).to_csv(tmp_path / "log2.csv")
+    args = ["generate", "-w", ws.root, "--expression", tmp_path / "log2.csv", "-n", "1", "--device", "cpu"]
+    code, err = run_cli([*args, "--input-scale", "log2", "-o", tmp_path / "out"], monkeypatch, capsys)
+    assert code == 0, err
+    assert "log-scale" not in err and len(read_manifest(tmp_path / "out")) == 2

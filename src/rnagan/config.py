@@ -38,6 +38,8 @@ class ExpressionConfig(_Section):
     # scale of the file's values: linear (counts, TPM) or log_b(x + 1) (log2 TPM, microarray-like matrices),
     # undone to x before normalisation; x below 0 (log values under 0) becomes 0
     input_scale: Literal["linear", "log2", "ln", "log10"] = "linear"
+    # columns of the file that are metadata, not values, besides the known names (expression.io.METADATA_COLUMNS)
+    metadata_columns: list[str] = []
     duplicates: Literal["sum", "error"] = "sum"  # duplicated genes after ID mapping
     min_coverage: float = Field(0.5, ge=0.0, le=1.0)  # fraction of the gene space that must be present
     normalization: Literal["none", "cpm", "tpm"] = "none"  # "none": values taken as given (e.g. TPM)

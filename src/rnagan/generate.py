@@ -156,39 +156,42 @@ def load_profiles(
 
 
 def _file_profiles(path: Path, config: Config, vae: Any, scale: str) -> Profiles:
-    from rnagan.expression.genes import GeneSpace
-    from rnagan.expression.io import read_expression
+    if scale == "z":
+        return _z_profiles(path, config, vae)
     from rnagan.expression.prepare import apply_to_cohort
 
-    if scale == "z":
-        frame = _read_table(path)
-        if any(str(c).startswith("mu_") for c in frame.columns):
-            mu = frame[[c for c in frame.columns if str(c).startswith("mu_")]]
-            info = pd.DataFrame({"source": "latents", "tissue": frame.get("tissue"), "split": None}, index=frame.index)
-            return Profiles(z=None, mu=mu, info=info)
-        frame = frame.select_dtypes("number")
-        source = "profiles"
-    else:
-        frame = read_expression(path)
-        source = "external"
-    min_coverage = config.expression.min_coverage
-    # the coverage report for coverage.json; both paths below log the missing genes themselves
-    _, report = GeneSpace.from_ids(vae.genes).align(frame, min_coverage=min_coverage, source=str(path))
-    if scale == "z":
-        from rnagan.vae.latent import align_to_model
+    if vae.scaler is None:
+        raise InputFileError(
+            "the VAE checkpoint holds no expression scaler, so raw profiles cannot be "
+            "scaled; pass z-scored profiles with --scale z"
+        )
+    # read as expression.* says (input scale, metadata columns, orientation); missing genes are logged
+    z, report = apply_to_cohort(path, vae.scaler, config=config.expression)
+    return _profiles_of(z, vae, "external", report.to_dict())
 
-        z = align_to_model(vae, frame, source=str(path))
-    else:
-        if vae.scaler is None:
-            raise InputFileError(
-                "the VAE checkpoint holds no expression scaler, so raw profiles cannot be "
-                "scaled; pass z-scored profiles with --scale z"
-            )
-        z = apply_to_cohort(frame, vae.scaler, min_coverage=min_coverage)
+
+def _z_profiles(path: Path, config: Config, vae: Any) -> Profiles:
+    """z-scored profiles (aligned to the model's genes) or a latent table (``mu_*`` columns)."""
+    from rnagan.expression.genes import GeneSpace
+    from rnagan.vae.latent import align_to_model
+
+    frame = _read_table(path)
+    if any(str(c).startswith("mu_") for c in frame.columns):
+        mu = frame[[c for c in frame.columns if str(c).startswith("mu_")]]
+        info = pd.DataFrame({"source": "latents", "tissue": frame.get("tissue"), "split": None}, index=frame.index)
+        return Profiles(z=None, mu=mu, info=info)
+    frame = frame.select_dtypes("number")
+    # the coverage report for coverage.json; align_to_model logs the missing genes itself
+    min_coverage = config.expression.min_coverage
+    _, report = GeneSpace.from_ids(vae.genes).align(frame, min_coverage=min_coverage, source=str(path))
+    return _profiles_of(align_to_model(vae, frame, source=str(path)), vae, "profiles", report.to_dict())
+
+
+def _profiles_of(z: pd.DataFrame, vae: Any, source: str, coverage: dict[str, Any]) -> Profiles:
     z.columns = pd.Index(vae.genes)
     info = pd.DataFrame({"source": source, "tissue": None, "split": None}, index=z.index.astype(str))
     z.index = info.index
-    return Profiles(z=z, mu=None, info=info, coverage=report.to_dict())
+    return Profiles(z=z, mu=None, info=info, coverage=coverage)
 
 
 def _slugs(names: Sequence[str]) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pandas as pd
 import pytest
 
 from rnagan.errors import InputFileError
-from rnagan.expression.io import read_expression, read_expression_and_metadata, read_metadata
+from rnagan.expression.io import looks_log_scale, read_expression, read_expression_and_metadata, read_metadata
 
 
 def _assert_same(frame: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -156,3 +158,133 @@ def test_refuses_duplicated_samples(tmp_path: Path, counts: pd.DataFrame) -> Non
     counts.to_csv(tmp_path / "x.csv")
     with pytest.raises(InputFileError, match=r"sample IDs appear more than once \(1, e\.g\. s1\)"):
         read_expression(tmp_path / "x.csv")
+
+
+# A column is metadata only by name; every other column holds values -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("gene,s1,s2\nENSG00000000003,abc,3\n", "sample s1, gene ENSG00000000003"),  # one row: s1 is all text
+        ("gene,s1,s2,s3,s4\nENSG00000000003,abc,3,4,5\nENSG00000000005,1,2,3,4\n", "sample s1, gene ENSG00000000003"),
+        ("sample_id,ENSG00000000003,ENSG00000000005\nS1,1,2\nS2,abc,3\n", "sample S2, gene ENSG00000000003"),
+    ],
+)
+def test_non_numeric_cell_is_refused_by_sample_and_gene_whatever_the_shape(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    (tmp_path / "x.csv").write_text(text)
+    with pytest.raises(InputFileError) as refused:
+        read_expression(tmp_path / "x.csv")
+    assert str(refused.value).startswith(f"{tmp_path / 'x.csv'}: non-numeric value 'abc' at {where}: ")
+    assert "expression.metadata_columns" in str(refused.value)
+
+
+def test_non_numeric_gct_cell_is_refused_by_sample_and_gene(
+    tmp_path: Path, counts: pd.DataFrame, write_gct: Callable[..., Path]
+) -> None:
+    path = write_gct(counts, tmp_path / "x.gct.gz")
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    cells = lines[7].split("\t")  # the 5th gene row
+    cells[4] = "abc"  # the 3rd sample
+    lines[7] = "\t".join(cells)
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    with pytest.raises(InputFileError) as refused:
+        read_expression(path)
+    assert str(refused.value) == (
+        f"{path}: non-numeric value 'abc' at sample {counts.index[2]}, gene {counts.columns[4]}: "
+        "expression values must be numbers"
+    )
+
+
+def test_declared_metadata_column_is_read_as_metadata_and_named(
+    tmp_path: Path, counts: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = counts.rename_axis("sample_id").reset_index()
+    table.insert(1, "sex", ["F", "M"] * 3)  # not a known metadata name: refused until declared
+    table.to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(InputFileError, match=f"non-numeric value 'F' at sample {counts.index[0]}, gene sex"):
+        read_expression(tmp_path / "x.csv")
+    with caplog.at_level(logging.INFO, logger="rnagan.expression.io"):
+        _assert_same(read_expression(tmp_path / "x.csv", metadata_columns=["SEX"]), counts)
+    assert f"{tmp_path / 'x.csv'}: columns sex read as metadata, not genes" in caplog.messages
+
+
+def test_featurecounts_annotation_columns_are_not_samples(
+    tmp_path: Path, counts: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """featureCounts' Chr…Length (Length is numeric: before, it became a sample without a word)."""
+    genes = counts.T.rename_axis("Geneid").reset_index()
+    for i, (name, value) in enumerate((("Chr", "chr1;chr1"), ("Start", "1;50"), ("End", "40;90"), ("Strand", "+"))):
+        genes.insert(1 + i, name, value)
+    genes.insert(5, "Length", 1200)
+    genes.to_csv(tmp_path / "counts.txt", sep="\t", index=False)
+    with caplog.at_level(logging.INFO, logger="rnagan.expression.io"):
+        _assert_same(read_expression(tmp_path / "counts.txt"), counts)
+    assert f"{tmp_path / 'counts.txt'}: columns Chr, Start, End, Strand, Length read as metadata, not samples" in (
+        caplog.messages
+    )
+
+
+# Log-scale values given as linear ------------------------------------------------------------------
+
+
+def _io_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "rnagan.expression.io" and r.levelno >= logging.WARNING]
+
+
+def test_real_counts_and_cpm_read_as_linear_without_a_warning(
+    tmp_path: Path, gtex_lung_counts: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    counts = pd.read_csv(gtex_lung_counts, index_col=0)  # samples × genes
+    cpm = counts.div(counts.sum(axis=1), axis=0) * 1e6  # non-integers, but far above the log range
+    cpm.to_csv(tmp_path / "cpm.csv")
+    with caplog.at_level(logging.WARNING):
+        read_expression(gtex_lung_counts)
+        read_expression(tmp_path / "cpm.csv")
+    assert _io_warnings(caplog) == []
+
+
+def test_log2_counts_read_as_linear_are_warned_about(
+    tmp_path: Path, gtex_lung_counts: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    counts = pd.read_csv(gtex_lung_counts, index_col=0)
+    path = tmp_path / "log2.csv"
+    np.log2(counts + 1).to_csv(path)
+    with caplog.at_level(logging.WARNING):
+        read_expression(path)
+    (warning,) = _io_warnings(caplog)
+    assert warning.startswith(f"{path}: values look log-scale (all between 0 and 17.2, mostly non-integers)")
+    assert "pass --input-scale log2" in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        unlogged = read_expression(path, input_scale="log2")
+    assert _io_warnings(caplog) == []
+    np.testing.assert_allclose(unlogged.to_numpy(), counts.to_numpy(), rtol=1e-4, atol=1e-2)
+
+
+def test_linear_counts_given_a_log_scale_are_refused(gtex_lung_counts: Path) -> None:
+    """2^871 would overflow: a workspace's log2 setting applied to a linear cohort is refused, not read as Inf."""
+    with pytest.raises(InputFileError) as refused:
+        read_expression(gtex_lung_counts, input_scale="log2")
+    assert str(refused.value) == (
+        f"{gtex_lung_counts}: values up to 147177 cannot be log2(x + 1) of expression (those stay under 30); "
+        "if the file is linear (counts, TPM), pass --input-scale linear (expression.input_scale)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.log1p(np.arange(1, 401, dtype=np.float32)).reshape(20, -1), True),  # ln(x + 1)
+        (np.log10(np.arange(1, 401, dtype=np.float32) + 1).reshape(20, -1), True),
+        (np.arange(0, 400, dtype=np.float32).reshape(20, -1) % 25, False),  # small integer counts
+        (np.full((4, 5), 31.5, dtype=np.float32), False),  # above the log range
+        (np.zeros((4, 5), dtype=np.float32), False),
+        (np.array([[0.5, -1.0]], dtype=np.float32), False),  # negative: refused, not guessed
+        (np.array([[0.5, np.nan]], dtype=np.float32), False),
+    ],
+)
+def test_looks_log_scale_rule(values: np.ndarray, expected: bool) -> None:
+    assert looks_log_scale(values) is expected

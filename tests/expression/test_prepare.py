@@ -51,7 +51,7 @@ def test_prepare_writes_the_contract_files(workspace: Workspace, cohort, small_s
     pd.testing.assert_frame_equal(loaded.matrix, prepared.matrix)
     assert loaded.scaler.normalization == "cpm"
     # an external cohort goes through the same normalisation and scaler: same numbers
-    external = apply_to_cohort(counts.iloc[:5], loaded.scaler)
+    external, _ = apply_to_cohort(counts.iloc[:5], loaded.scaler)
     np.testing.assert_allclose(external.to_numpy(), prepared.matrix.iloc[:5].to_numpy(), atol=1e-6)
 
 

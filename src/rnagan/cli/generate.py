@@ -35,6 +35,13 @@ def generate(
             help="Profiles of another cohort (gct/csv/tsv/parquet/h5ad), or z-scores / latents with --scale z."
         ),
     ] = None,
+    input_scale: Annotated[
+        str | None,
+        typer.Option(
+            help="Scale of the --expression file's values: linear (counts, TPM) or log2, ln, log10 of x + 1 "
+            "(log2 TPM), undone before scaling. (default: expression.input_scale, linear)"
+        ),
+    ] = None,
     scale: Annotated[
         Literal["raw", "z"],
         typer.Option(
@@ -67,8 +74,9 @@ def generate(
     """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""
     from rnagan.generate import generate_tiles
 
-    flags = [] if image_stage is None else [f"generate.image_stage={image_stage}"]
-    cfg = resolve_config(preset, config, [*(set_ or []), *flags], workspace=workspace, reads=("vae",))
+    flags = [f"expression.input_scale={input_scale}"] if input_scale is not None else []
+    flags += [f"generate.image_stage={image_stage}"] if image_stage is not None else []
+    cfg = resolve_config(preset, config, [*(set_ or []), *flags], workspace=workspace, reads=("vae",))  # validated
     if n is not None:
         cfg.generate.tiles_per_profile = n
     if seed is not None:

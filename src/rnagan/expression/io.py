@@ -10,14 +10,19 @@ refuses NaN, Inf and negative values with a one-line :class:`InputFileError` nam
 - Parquet and AnnData ``.h5ad`` (observations are samples).
 
 Metadata (tissue, donor) comes from a separate table (:func:`read_metadata`; GTEx's sample
-attributes file with ``SAMPID``/``SMTSD`` is understood) or from string columns of the same file.
+attributes file with ``SAMPID``/``SMTSD`` is understood) or from columns of the same file. A column
+is metadata (or a gene annotation) only if its name is in :data:`METADATA_COLUMNS` or the caller
+names it (``metadata_columns``, the config's ``expression.metadata_columns``); every other column
+holds values, and a non-numeric cell in one is refused by sample and gene. The columns read as
+metadata are named in a log line, so nothing is left out without a word.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -32,13 +37,19 @@ log = logging.getLogger(__name__)
 
 Orientation = Literal["auto", "samples-rows", "samples-columns"]
 InputScale = Literal["linear", "log2", "ln", "log10"]
-_GENE_ANNOTATIONS = ("description", "name", "gene_name", "symbol", "gene_symbol", "gene_type", "biotype")
 LOG_BASES = {"log2": np.float32(2.0), "ln": np.float32(np.e), "log10": np.float32(10.0)}
 
 # Column names (lower case) recognised in metadata tables, in order of preference.
 SAMPLE_COLUMNS = ("sample_id", "sampid", "sample", "wsi_file_name", "barcode")
 TISSUE_COLUMNS = ("tissue", "smtsd", "smts", "tissue_type", "label", "labels", "class")
 DONOR_COLUMNS = ("donor_id", "donor", "subjid", "subject_id", "subject", "patient_id", "patient", "case_id")
+# Gene annotations beside the values: GCT's Name/Description, symbol columns, featureCounts' Chr…Length.
+GENE_ANNOTATION_COLUMNS = (
+    "gene_id", "gene", "geneid", "name", "description", "gene_name", "symbol", "gene_symbol", "hgnc_symbol",
+    "gene_type", "biotype", "gene_biotype", "chr", "chromosome", "start", "end", "strand", "length",
+)  # fmt: skip
+# Every column name (lower case) read as metadata rather than values, in one place.
+METADATA_COLUMNS = frozenset((*SAMPLE_COLUMNS, *TISSUE_COLUMNS, *DONOR_COLUMNS, "split", *GENE_ANNOTATION_COLUMNS))
 
 # pyarrow parses a GCT in blocks of this many lines: the reader keeps several blocks in flight,
 # so small blocks bound the memory above the matrix itself (64 MiB blocks measured 2.7× the matrix).
@@ -77,19 +88,30 @@ def _check_exists(path: Path) -> None:
 
 
 def read_expression(
-    path: str | Path, *, orientation: Orientation = "auto", input_scale: InputScale = "linear"
+    path: str | Path,
+    *,
+    orientation: Orientation = "auto",
+    input_scale: InputScale = "linear",
+    metadata_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Samples × genes, float32, raw gene IDs as columns and sample IDs (index ``sample_id``) as rows."""
-    return read_expression_and_metadata(path, orientation=orientation, input_scale=input_scale)[0]
+    return read_expression_and_metadata(
+        path, orientation=orientation, input_scale=input_scale, metadata_columns=metadata_columns
+    )[0]
 
 
 def read_expression_and_metadata(
-    path: str | Path, *, orientation: Orientation = "auto", input_scale: InputScale = "linear"
+    path: str | Path,
+    *,
+    orientation: Orientation = "auto",
+    input_scale: InputScale = "linear",
+    metadata_columns: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Like :func:`read_expression`, plus the file's own sample metadata when it carries any.
 
-    Metadata comes from string columns of a samples-as-rows table or from an AnnData ``obs``, and
-    is returned normalised as :func:`normalize_metadata` does; None when the file holds none.
+    Metadata comes from the metadata columns of a samples-as-rows table (:data:`METADATA_COLUMNS`
+    and ``metadata_columns``) or from an AnnData ``obs``, and is returned normalised as
+    :func:`normalize_metadata` does; None when the file holds none.
     ``input_scale`` names a log scale the file's values are on (:func:`to_linear`).
     """
     path = Path(path)
@@ -103,26 +125,76 @@ def read_expression_and_metadata(
         metadata = _optional_metadata(obs, str(path))
     else:
         raw = _read_table(path, kind)
-        frame, extra = _orient(raw, orientation, source=str(path))
+        frame, extra = _orient(raw, orientation, metadata_columns=metadata_columns, source=str(path))
         metadata = _optional_metadata(extra, str(path))
     frame = to_linear(frame, input_scale, source=str(path))
     check_values(frame, source=str(path))
     return frame, metadata
 
 
-def to_linear(frame: pd.DataFrame, scale: InputScale, *, source: str) -> pd.DataFrame:
-    """Undo ``log_b(x + 1)`` (``scale`` log2, ln or log10); linear values are returned as they are.
+# A linear profile's largest value: TPM and CPM sum to 10^6 per sample, so over ≤ 20,000 genes some gene
+# has ≥ 50; log2(x + 1) of any count below 2^30 (10^9 reads, more than any library) stays under 30.
+LOG_SCALE_MAX = 30.0
 
-    Log values below 0 (a microarray's faint probes) would give x < 0, below any real count: they become 0.
+
+def to_linear(frame: pd.DataFrame, scale: InputScale, *, source: str) -> pd.DataFrame:
+    """Undo ``log_b(x + 1)`` (``scale`` log2, ln or log10); linear values are returned as they are,
+    with a warning when they look log-scale (:func:`looks_log_scale`), since they would be logged twice.
+
+    Log values above :data:`LOG_SCALE_MAX` (beyond 10^9 on every scale) are refused: such a file is
+    linear, and undoing a log it never had would overflow. Log values below 0 (a microarray's faint
+    probes) would give x < 0, below any real count: they become 0.
     """
     if scale == "linear":
+        warn_if_log_scale(frame, source=source)
         return frame
-    values = np.power(LOG_BASES[scale], frame.to_numpy(dtype=np.float32)) - np.float32(1)
+    logged = frame.to_numpy(dtype=np.float32)
+    high = np.max(logged) if logged.size else np.float32(0)
+    if np.isfinite(high) and high > LOG_SCALE_MAX:  # NaN and Inf: refused by check_values, the cell named
+        raise InputFileError(
+            f"{source}: values up to {high:g} cannot be {scale}(x + 1) of expression (those stay under "
+            f"{LOG_SCALE_MAX:g}); if the file is linear (counts, TPM), pass --input-scale linear "
+            "(expression.input_scale)"
+        )
+    values = np.power(LOG_BASES[scale], logged) - np.float32(1)
     below = int(np.count_nonzero(values < 0))
     if below:
         log.info("%s: %d values below 0 on the %s scale set to 0", source, below, scale)
         np.maximum(values, 0, out=values)
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+_SCALE_ROWS = 256  # samples looked at for the integer check: bounds its cost on large cohorts
+
+
+def looks_log_scale(values: np.ndarray) -> bool:
+    """Whether values taken as linear are more likely ``log_b(x + 1)``: none negative, all ≤
+    :data:`LOG_SCALE_MAX`, and most non-zero values not integers (counts are integers, and
+    log2(c + 1) is an integer only where c + 1 is a power of 2).
+
+    Linear TPM or CPM reach far above the bound, and small integer counts fail the integer check.
+    """
+    if values.size == 0:
+        return False
+    low, high = np.min(values), np.max(values)  # NaN fails both tests: refused later, the cell named
+    if not (low >= 0 and high <= LOG_SCALE_MAX):
+        return False
+    rows = values[:: max(1, len(values) // _SCALE_ROWS)]
+    nonzero = rows[rows != 0]
+    return bool(nonzero.size and np.count_nonzero(nonzero != np.round(nonzero)) > nonzero.size / 2)
+
+
+def warn_if_log_scale(frame: pd.DataFrame, *, source: str) -> None:
+    """Warn when values given as linear look log-scale (:func:`looks_log_scale`), naming the option."""
+    values = frame.to_numpy(copy=False)
+    if values.dtype.kind in "fiu" and looks_log_scale(values):
+        log.warning(
+            "%s: values look log-scale (all between 0 and %.3g, mostly non-integers) but are read as linear, "
+            "so they will be logged again; if they are log2(x + 1), pass --input-scale log2 (or ln, log10; "
+            "expression.input_scale)",
+            source,
+            float(np.max(values)),
+        )
 
 
 def check_values(frame: pd.DataFrame, *, source: str) -> None:
@@ -187,15 +259,15 @@ def _read_gct(path: Path) -> pd.DataFrame:
     samples = header[2:]
     types = {name: pa.float32() for name in samples}
     types.update({header[0]: pa.string(), header[1]: pa.string()})
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(skip_rows=3, column_names=header, block_size=_block_bytes(row_bytes)),
-        parse_options=pacsv.ParseOptions(delimiter="\t"),
-        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
-    )
     values = np.empty((n_samples, n_genes), dtype=np.float32)
     genes: list[str] = []
-    try:
+    try:  # open_csv parses the first block already
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=3, column_names=header, block_size=_block_bytes(row_bytes)),
+            parse_options=pacsv.ParseOptions(delimiter="\t"),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+        )
         for batch in reader:
             start, stop = len(genes), len(genes) + batch.num_rows
             if stop > n_genes:
@@ -205,11 +277,30 @@ def _read_gct(path: Path) -> pd.DataFrame:
             block = batch.select(range(2, n_samples + 2)).to_tensor(null_to_nan=True, row_major=False)
             values[:, start:stop] = np.asarray(block).T
     except pa.ArrowInvalid as err:
-        raise InputFileError(f"{path}: malformed GCT ({str(err).splitlines()[0]})") from None
+        raise _gct_error(path, header, str(err)) from None
     if len(genes) != n_genes:
         raise InputFileError(f"{path}: {len(genes):,} gene rows but line 2 declares {n_genes:,} (truncated file?)")
     index = pd.Index(samples, name="sample_id")
     return pd.DataFrame(values, index=index, columns=pd.Index(genes), copy=False)
+
+
+_ARROW_NOT_A_NUMBER = re.compile(r"column #(\d+): CSV conversion error to float: invalid value '(.*)'")
+
+
+def _gct_error(path: Path, header: list[str], message: str) -> InputFileError:
+    """pyarrow's parse error as one line; a non-numeric cell named by sample and gene, as for CSV."""
+    match = _ARROW_NOT_A_NUMBER.search(message)
+    if match is None:
+        return InputFileError(f"{path}: malformed GCT ({message.splitlines()[0]})")
+    column, cell = int(match[1]), match[2]
+    table = pd.read_csv(path, sep="\t", skiprows=2, usecols=[0, column], dtype=str, keep_default_na=False)
+    genes = table.iloc[:, 0][(table.iloc[:, 1] == cell).to_numpy()]
+    if genes.empty:  # the cell as pyarrow quotes it differs from the text (e.g. escapes)
+        return InputFileError(f"{path}: malformed GCT ({message.splitlines()[0]})")
+    return InputFileError(
+        f"{path}: non-numeric value {cell!r} at sample {header[column]}, gene {genes.iloc[0]}: "
+        "expression values must be numbers"
+    )
 
 
 # CSV / TSV / Parquet -----------------------------------------------------------------------------
@@ -238,8 +329,10 @@ def _separator(path: Path, kind: str) -> str:
     return "\t" if first.count("\t") >= first.count(",") else ","
 
 
-def _orient(raw: pd.DataFrame, orientation: Orientation, *, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split a raw table into (samples × genes values, samples × string columns)."""
+def _orient(
+    raw: pd.DataFrame, orientation: Orientation, *, metadata_columns: Sequence[str], source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a raw table into (samples × genes values, samples × metadata columns)."""
     lower = {str(c).lower(): c for c in raw.columns}
     label_col = next((lower[c] for c in SAMPLE_COLUMNS if c in lower), raw.columns[0])
     labels = raw[label_col].astype(str)
@@ -252,38 +345,43 @@ def _orient(raw: pd.DataFrame, orientation: Orientation, *, source: str) -> tupl
                 f"(e.g. {', '.join(map(str, rest.columns[:3]))}); expected Ensembl IDs, rna_ENSG… or HGNC symbols"
             )
         orientation = "samples-rows" if by_columns >= by_rows else "samples-columns"
-    numeric = [c for c in rest.columns if pd.api.types.is_numeric_dtype(rest[c])]
-    _refuse_text_in_values(rest.drop(columns=numeric), labels, orientation, none_numeric=not numeric, source=source)
+    named = METADATA_COLUMNS | {c.lower() for c in metadata_columns}
+    meta = [c for c in rest.columns if str(c).lower() in named]
+    if meta:
+        role = "genes" if orientation == "samples-rows" else "samples"
+        log.info("%s: columns %s read as metadata, not %s", source, ", ".join(map(str, meta)), role)
+    values = _numeric(rest.drop(columns=meta), labels, orientation, source=source)
     if orientation == "samples-rows":
-        meta_names = set(SAMPLE_COLUMNS + TISSUE_COLUMNS + DONOR_COLUMNS)
-        genes = [c for c in numeric if str(c).lower() not in meta_names]
-        extra = rest.drop(columns=genes).set_axis(pd.Index(labels, name="sample_id"))
-        values = rest[genes].to_numpy(dtype=np.float32)
-        return pd.DataFrame(values, index=pd.Index(labels, name="sample_id"), columns=[str(g) for g in genes]), extra
-    dropped = [c for c in rest.columns if c not in numeric]
-    if dropped:
-        log.debug("%s: non-numeric columns %s ignored (gene annotations)", source, dropped)
-    values = rest[numeric].to_numpy(dtype=np.float32).T
-    frame = pd.DataFrame(values, index=pd.Index([str(c) for c in numeric], name="sample_id"), columns=labels.tolist())
+        index = pd.Index(labels, name="sample_id")
+        frame = pd.DataFrame(values.to_numpy(dtype=np.float32), index=index, columns=[str(g) for g in values.columns])
+        return frame, rest[meta].set_axis(index)
+    index = pd.Index([str(c) for c in values.columns], name="sample_id")
+    frame = pd.DataFrame(values.to_numpy(dtype=np.float32).T, index=index, columns=labels.tolist())
     return frame, pd.DataFrame(index=frame.index)
 
 
-def _refuse_text_in_values(
-    text: pd.DataFrame, labels: pd.Series, orientation: str, *, none_numeric: bool, source: str
-) -> None:
-    """A text column holding a number, or any text column when no column is numeric, is a damaged value
-    column rather than an annotation (gene symbols, tissue): name its first non-numeric cell."""
-    annotations = SAMPLE_COLUMNS + TISSUE_COLUMNS + DONOR_COLUMNS + _GENE_ANNOTATIONS
-    for column in text.columns:
-        parsed = pd.to_numeric(text[column], errors="coerce")
-        if str(column).lower() in annotations or not (none_numeric or parsed.notna().any()):
+def _numeric(values: pd.DataFrame, labels: pd.Series, orientation: str, *, source: str) -> pd.DataFrame:
+    """``values`` as numbers, or a one-line refusal naming the first non-numeric cell by sample and gene.
+
+    Every column here holds values (metadata was taken out by name), so a text cell is damage, not an
+    annotation, whatever the table's shape. Empty cells stay NaN, refused by :func:`check_values`.
+    """
+    for column in values.columns:
+        if pd.api.types.is_numeric_dtype(values[column]):
             continue
-        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        sample, gene = (column, labels.iloc[row]) if orientation == "samples-columns" else (labels.iloc[row], column)
-        raise InputFileError(
-            f"{source}: non-numeric value {text[column].iloc[row]!r} at sample {sample}, gene {gene}: "
-            "expression values must be numbers (empty cells too)"
-        )
+        parsed = pd.to_numeric(values[column], errors="coerce")
+        bad = np.flatnonzero((parsed.isna() & values[column].notna()).to_numpy())
+        if len(bad):
+            row = int(bad[0])
+            by_column = orientation == "samples-columns"
+            sample, gene = (column, labels.iloc[row]) if by_column else (labels.iloc[row], column)
+            raise InputFileError(
+                f"{source}: non-numeric value {values[column].iloc[row]!r} at sample {sample}, gene {gene}: "
+                f"expression values must be numbers (if column {column} is metadata, not a "
+                f"{'sample' if by_column else 'gene'}, list it in expression.metadata_columns)"
+            )
+        values[column] = parsed
+    return values
 
 
 # AnnData -----------------------------------------------------------------------------------------

@@ -114,7 +114,10 @@ def _load(
         check_values(frame, source="expression DataFrame")
         return frame, "expression DataFrame", None
     frame, own = read_expression_and_metadata(
-        expression, orientation=config.orientation, input_scale=config.input_scale
+        expression,
+        orientation=config.orientation,
+        input_scale=config.input_scale,
+        metadata_columns=config.metadata_columns,
     )
     return frame, str(expression), own
 
@@ -203,28 +206,28 @@ def apply_to_cohort(
     frame_or_path: str | Path | pd.DataFrame,
     scaler: ExpressionScaler,
     *,
+    config: ExpressionConfig | None = None,
     gene_space: GeneSpace | None = None,
-    min_coverage: float = 0.5,
-    duplicates: str = "sum",
     gtf: str | Path | None = None,
     normalization: str | None = None,
-    orientation: str = "auto",
-) -> pd.DataFrame:
-    """z-scores of another cohort on the training scale: same normalisation, genes, log and statistics.
+) -> tuple[pd.DataFrame, CoverageReport]:
+    """z-scores of another cohort on the training scale (same normalisation, genes, log and statistics),
+    and its gene coverage.
 
-    Genes the cohort lacks get z = 0 (the training mean); under ``min_coverage`` it is refused.
+    ``config`` says how to read it (orientation, input scale, metadata columns, duplicates) and the
+    coverage under which it is refused; genes the cohort lacks get z = 0 (the training mean).
     ``gene_space`` defaults to the scaler's genes; ``normalization`` to the scaler's (pass ``"none"``
     for a cohort already in TPM when training counts were converted).
     """
-    config = ExpressionConfig(orientation=orientation, duplicates=duplicates, min_coverage=min_coverage)
+    config = config or ExpressionConfig()
     frame, source, _ = _load(frame_or_path, config)
     frame = normalize(frame, normalization or scaler.normalization, gtf=gtf)
     space = gene_space or GeneSpace.from_ids(scaler.genes_)
     aligned, report = space.align(
-        frame, duplicates=config.duplicates, min_coverage=min_coverage, gtf=gtf, source=source
+        frame, duplicates=config.duplicates, min_coverage=config.min_coverage, gtf=gtf, source=source
     )
     if report.n_missing:
         log.warning("%s: %s; missing genes set to the training mean", source, report.summary())
     out = scaler.transform(aligned)
     out.index.name = "sample_id"
-    return out
+    return out, report
