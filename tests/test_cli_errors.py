@@ -105,3 +105,11 @@ def test_log_scale_input_is_refused_with_the_option_then_read_with_it(
 def test_to_linear_undoes_each_log(scale: str, values) -> None:
     x = pd.DataFrame([[0.0, 1.0, 250.0]], columns=["a", "b", "c"])
     np.testing.assert_allclose(to_linear(values(x), scale, source="t").to_numpy(), x.to_numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_square_brackets_in_an_error_are_printed(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Rich markup would swallow ``[...]`` in a message (a list of columns, a YAML value)."""
+    code, err = run_cli(["config", "show", "tiny", "--set", "vae.encoder_dims=[a]"], monkeypatch, capsys)
+    assert_one_line_error(code, err, "with overrides vae.encoder_dims=[a]", "vae.encoder_dims.0")
+    code, err = run_cli(["config", "show", "-w", tmp_path / "none"], monkeypatch, capsys)
+    assert_one_line_error(code, err, "holds no config.yaml")
