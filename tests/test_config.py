@@ -91,3 +91,10 @@ def test_bad_yaml_file_is_reported(tmp_path: Path) -> None:
         load_config("tiny", path=path)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config("tiny", path=tmp_path / "missing.yaml")
+
+
+def test_a_saved_config_with_retired_settings_still_loads() -> None:
+    saved = to_yaml(preset("tiny")).replace("demo:\n", "demo:\n  minutes: 10.0\n  image_size: 64\n", 1)
+    assert config_from_yaml(saved) == preset("tiny")
+    with pytest.raises(ConfigError, match=r"demo\.minutes: Extra inputs"):
+        load_config("tiny", overrides=["demo.minutes=3"])

@@ -1,4 +1,4 @@
-"""The demo: its cohort, its budget, and one real end-to-end run at ``tiny`` settings."""
+"""The demo: its cohort, its steps, and real end-to-end runs at ``tiny`` settings."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from rnagan.cli import app
-from rnagan.config import DemoConfig, load_config, preset
+from rnagan.config import DemoConfig, preset
 from rnagan.datasets.lc25000 import CLASSES
 from rnagan.demo.pipeline import (
     RUNS,
@@ -24,10 +24,8 @@ from rnagan.demo.pipeline import (
     build_cohort,
     meets_bar,
     run_demo,
-    stage_budgets,
     training_tiles,
 )
-from rnagan.errors import ConfigError
 from rnagan.workspace import Workspace
 
 GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one
@@ -62,19 +60,9 @@ def test_augmented_copies_are_imported_for_training_samples_only() -> None:
         training_tiles(cohort.tiles, splits.iloc[1:])
 
 
-def test_budget_shares_leave_room_for_the_fixed_stages() -> None:
-    demo = preset("small").demo
-    budgets = stage_budgets(demo, 600.0)
-    assert set(budgets) == {"vae", *RUNS}
-    assert budgets["rnagan"] == budgets["reference"]  # the two conditionings get the same training time
-    assert sum(budgets.values()) < 600.0
-    with pytest.raises(ConfigError, match="shares"):
-        load_config("small", overrides=["demo.shares={vae: 0.5, rnagan: 0.5, reference: 0.1, baseline: 0.1}"])
-
-
 def test_a_stage_that_fails_says_which_and_the_error_goes_on() -> None:
     printed = io.StringIO()
-    clock = StageClock(60.0, console=Console(file=printed, width=200), names=("cohort", "vae"))
+    clock = StageClock(console=Console(file=printed, width=200), names=("cohort", "vae"))
     with clock.stage("cohort"):
         pass
     with pytest.raises(RuntimeError, match="disk full"), clock.stage("vae"):
@@ -92,7 +80,7 @@ def test_fidelity_bars_point_up_for_ours_and_down_for_the_reference() -> None:
 def test_cli_help_names_the_simulated_expression() -> None:
     result = CliRunner().invoke(app, ["demo", "--help"])
     assert result.exit_code == 0
-    assert "SIMULATED" in result.output and "--minutes" in result.output
+    assert "SIMULATED" in result.output and "--minutes" not in result.output  # steps, not a time budget
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +124,20 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
     rounding = 0.005 * (len(times["stages"]) + 1)  # every figure is rounded to 0.01 s, the total too
     assert times["total_seconds"] >= stage_sum - rounding
     assert summary["times"] == times
+    steps = {run: json.loads((out / "gan" / run / "checkpoint" / "meta.json").read_text())["step"] for run in RUNS}
+    tiny = preset("tiny")
+    assert steps == {"rnagan": tiny.gan.steps, "reference": tiny.gan.steps, "baseline": tiny.demo.baseline_steps}
+
+
+def test_one_seed_gives_the_same_demo(tiny_demo: tuple[Path, dict], tmp_path: Path) -> None:
+    """Steps, not seconds: a second run of the same config reproduces every figure of the first."""
+    out, _ = tiny_demo
+    again = tmp_path / "again"
+    run_demo(again, preset("tiny"))
+    first, second = (json.loads((ws / "reports" / "metrics.json").read_text()) for ws in (out, again))
+    for metrics in (first, second):
+        metrics.pop("created", None)
+    assert first == second
 
 
 def test_tiny_demo_generates_only_from_held_out_profiles(tiny_demo: tuple[Path, dict]) -> None:

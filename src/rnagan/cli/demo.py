@@ -1,4 +1,4 @@
-"""``rnagan demo``: the whole pipeline on the bundled cohort, in minutes, ending in a report."""
+"""``rnagan demo``: the whole pipeline on the bundled cohort, in a fixed number of steps, ending in a report."""
 
 from __future__ import annotations
 
@@ -20,12 +20,6 @@ def demo(
     preset: Annotated[
         str, typer.Option("--preset", "-p", help="Starting values: small (the demo's recipe) or tiny (tests).")
     ] = "small",
-    minutes: Annotated[
-        float | None,
-        typer.Option(
-            "--minutes", "-m", min=0.1, help="Pipeline time budget shared by the stages (default: demo.minutes)."
-        ),
-    ] = None,
     dataset: Annotated[
         Literal["lung", "her2st"],
         typer.Option(help="lung: LC25000 tiles with simulated expression; her2st: REAL spatial expression + H&E."),
@@ -47,9 +41,9 @@ def demo(
     if dataset == "her2st":
         from rnagan.demo.her2st import run_her2st_demo
 
-        summary = run_her2st_demo(out, resolve_config(preset, config, set_), minutes=minutes)
+        summary = run_her2st_demo(out, resolve_config(preset, config, set_))
     else:
-        summary = run_demo(out, resolve_config(preset, config, set_), minutes=minutes)
+        summary = run_demo(out, resolve_config(preset, config, set_))
     if save_bundle is not None:
         typer.echo(f"bundle: {export_bundle(Workspace(out), save_bundle, tuple(RUNS))}")
     typer.echo(f"report: {summary['report']}")

@@ -5,14 +5,13 @@ spot, real UMI counts) goes through the same stage functions as the lung demo:
 
 1. **cohort**: ``import_sections`` (patches per spot, split by section: train C2, C3, B4; val C4;
    test C5) → ``prepare_spatial`` (CPM, the training sections' top variable genes, fixed splits);
-2. **vae**; **gan:rnagan**, **gan:reference**, **gan:baseline** (each within its share of the budget);
+2. **vae**; **gan:rnagan**, **gan:reference**, **gan:baseline** (each for its steps, as the lung demo);
 3. **generate**: tiles from every held-out spot's profile for each run, and the **floor**: ours from
    the same profiles shuffled across spots;
 4. **evaluate**: the paired probe (:func:`rnagan.evaluate.paired_run.evaluate_paired`) → the page.
 
-The GAN is whatever ``gan train`` trains under the preset: with the ``small`` preset's minutes on
-2 CPU cores its tiles are colour- and texture-level, and the report states the measured numbers as
-they are.
+The GAN is whatever ``gan train`` trains under the preset: with the ``small`` preset's steps its tiles
+are colour- and texture-level, and the report states the measured numbers as they are.
 """
 
 from __future__ import annotations
@@ -46,12 +45,12 @@ STAGES = ("cohort", "vae", *(f"gan:{run}" for run in RUNS), "generate", "evaluat
 BARS = {"ours_over_ceiling_marker_r": 0.4, "p": 0.01, "accuracy_points_over_floor": 15.0}
 
 
-def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict[str, Any]:
+def run_her2st_demo(out: Path, config: Config) -> dict[str, Any]:
     """Run the her2st demo into the workspace ``out``; returns a summary (paths, stage times, headline)."""
-    cfg, ws, clock, budgets = start_demo(out, config, minutes, STAGES)  # demo_config leaves out the UMAP figure
+    cfg, ws, clock = start_demo(out, config, STAGES)  # demo_config leaves out the UMAP figure
     clock.console.print(
         f"[bold]rnagan demo --dataset her2st[/] → {ws.root}: REAL spatial expression and H&E of "
-        f"{len(SECTIONS)} HER2+ breast sections; preset {cfg.preset}, budget {clock.total_seconds / 60:g} min",
+        f"{len(SECTIONS)} HER2+ breast sections; preset {cfg.preset}, {cfg.gan.steps} GAN steps",
         highlight=False,
     )
     with clock.stage("cohort"):
@@ -63,7 +62,7 @@ def run_her2st_demo(out: Path, config: Config, *, minutes: float | None = None) 
             image_format=cfg.spatial.image_format,
         )
         prepared = prepare_spatial(ws, cfg)
-    vae_metrics = train_models(ws, cfg, clock, budgets)
+    vae_metrics = train_models(ws, cfg, clock)
     with clock.stage("generate"):
         for run in RUNS:
             generate_tiles(ws, cfg, run=run, split="test")

@@ -1,4 +1,4 @@
-"""``rnagan demo``: the whole pipeline on the bundled cohort, within a time budget, ending in a report.
+"""``rnagan demo``: the whole pipeline on the bundled cohort, in a fixed number of steps, ending in a report.
 
 What runs, in order (each stage is the same plain function its own command calls):
 
@@ -19,14 +19,14 @@ Why simulated expression: no public data set pairs RNA-seq with these images. Th
 shows that generated tiles follow the class signal carried by an expression profile, and says nothing
 about real gene–morphology biology.
 
-The budget (``--minutes``) is shared by fixed fractions (``demo.shares``): each trained stage gets
-``share × budget`` as ``max_seconds``; the remaining fraction covers the fixed-cost stages. Measured
-stage times go to ``reports/demo_times.json``.
+Every trained stage runs a fixed number of steps (``vae.epochs``; ``gan.steps`` for the two compared
+conditionings, ``demo.baseline_steps`` for the noise-only anchor), so one seed gives the same page on
+any machine; time is a measured figure, in ``reports/demo_times.json``.
 
 Example::
 
     from rnagan.config import preset
-    summary = run_demo(Path("demo-workspace"), preset("small"), minutes=10)
+    summary = run_demo(Path("demo-workspace"), preset("small"))
 """
 
 from __future__ import annotations
@@ -120,13 +120,12 @@ def build_cohort(demo: DemoConfig, genes: list[str]) -> Cohort:
 
 @dataclass
 class StageClock:
-    """Times each stage, prints its progress, and records budget, wall and CPU seconds.
+    """Times each stage, prints its progress, and records wall and CPU seconds.
 
     CPU seconds (this process, all threads) are recorded beside wall seconds because a shared machine
     stretches wall time: on 2 idle cores with 2 torch threads, wall ≈ CPU / 2 for the training stages.
     """
 
-    total_seconds: float
     console: Console = field(default_factory=lambda: Console(stderr=True))
     names: tuple[str, ...] = ()
     times: dict[str, dict[str, float | None]] = field(default_factory=dict)
@@ -134,10 +133,9 @@ class StageClock:
     started_cpu: float = field(default_factory=time.process_time)
 
     @contextmanager
-    def stage(self, name: str, budget: float | None = None) -> Iterator[None]:
+    def stage(self, name: str) -> Iterator[None]:
         position = f"[{len(self.times) + 1}/{len(self.names)}]" if self.names else ""
-        limit = f" (budget {budget:.0f} s)" if budget is not None else ""
-        self.console.rule(f"[bold]{position} {name}[/]{limit}", align="left")
+        self.console.rule(f"[bold]{position} {name}[/]", align="left")
         t0, cpu0 = time.perf_counter(), time.process_time()
         try:
             yield
@@ -152,21 +150,15 @@ class StageClock:
         self.times[name] = {
             "seconds": round(seconds, 2),
             "cpu_seconds": round(time.process_time() - cpu0, 2),
-            "budget_seconds": None if budget is None else round(budget),
         }
         elapsed = time.perf_counter() - self.started
-        self.console.print(
-            f"[green]✓[/] {name}: {seconds:.1f} s (pipeline {elapsed:.0f} s of {self.total_seconds:.0f} s)",
-            highlight=False,
-        )
+        self.console.print(f"[green]✓[/] {name}: {seconds:.1f} s (pipeline {elapsed:.0f} s)", highlight=False)
 
     def summary(self) -> dict[str, Any]:
         total = time.perf_counter() - self.started
         return {
-            "budget_seconds": round(self.total_seconds, 1),
             "total_seconds": round(total, 2),
             "total_cpu_seconds": round(time.process_time() - self.started_cpu, 2),
-            "within_budget": total <= self.total_seconds,
             "load_average_1min": round(os.getloadavg()[0], 2),
             "cpu_count": os.cpu_count(),
             "stages": self.times,
@@ -177,7 +169,7 @@ def demo_config(config: Config) -> Config:
     """``config`` with the demo's choices applied: tiles per profile, FID set size.
 
     The β-VAE's UMAP figure is left out: UMAP's first call compiles for ~20-40 s in a fresh environment,
-    which would eat the β-VAE's time budget (the evaluation's feature map still uses UMAP).
+    which is most of the β-VAE's own time (the evaluation's feature map still uses UMAP).
     """
     cfg = config.model_copy(deep=True)
     cfg.vae.umap_figure = False
@@ -207,11 +199,6 @@ def training_tiles(tiles: pd.DataFrame, splits: pd.DataFrame) -> pd.DataFrame:
     return tiles[keep].reset_index(drop=True)
 
 
-def stage_budgets(demo: DemoConfig, total_seconds: float) -> dict[str, float]:
-    """``max_seconds`` for each trained stage: its fixed share of the whole budget."""
-    return {name: share * total_seconds for name, share in demo.shares.items()}
-
-
 STAGES: tuple[str, ...] = (
     "cohort",
     "tiling",
@@ -225,50 +212,47 @@ STAGES: tuple[str, ...] = (
 )
 
 
-def start_demo(
-    out: Path, config: Config, minutes: float | None, stages: tuple[str, ...]
-) -> tuple[Config, Workspace, StageClock, dict[str, float]]:
-    """The demo's config, its workspace (created), a clock over ``stages`` and each trained stage's budget;
-    ``minutes`` defaults to ``config.demo.minutes``. Shared by the lung and her2st demos."""
+def start_demo(out: Path, config: Config, stages: tuple[str, ...]) -> tuple[Config, Workspace, StageClock]:
+    """The demo's config, its workspace (created, remembering that config) and a clock over ``stages``.
+    Shared by the lung and her2st demos."""
     cfg = demo_config(config)
-    total_seconds = 60.0 * (minutes if minutes is not None else cfg.demo.minutes)
-    clock = StageClock(total_seconds, names=stages)
     workspace = Workspace(out).create()
     write_workspace_config(workspace, cfg)
-    return cfg, workspace, clock, stage_budgets(cfg.demo, total_seconds)
+    return cfg, workspace, StageClock(names=stages)
 
 
-def train_models(ws: Workspace, cfg: Config, clock: StageClock, budgets: dict[str, float]) -> dict[str, Any]:
-    """The β-VAE, then the three GAN runs (:data:`RUNS`), each within its budget; returns the VAE's metrics.
+def train_models(ws: Workspace, cfg: Config, clock: StageClock) -> dict[str, Any]:
+    """The β-VAE, then the three GAN runs (:data:`RUNS`), each for its steps; returns the VAE's metrics.
 
     Every run is overwritten: the demo reruns its own workspace. Shared by the lung and her2st demos.
     """
-    with clock.stage("vae", budgets["vae"]):
-        vae_metrics = train_vae(ws, cfg, max_seconds=budgets["vae"], overwrite=True)
+    with clock.stage("vae"):
+        vae_metrics = train_vae(ws, cfg, overwrite=True)
     for run, conditioning in RUNS.items():
-        with clock.stage(f"gan:{run}", budgets[run]):
+        with clock.stage(f"gan:{run}"):
             run_cfg = cfg.model_copy(deep=True)
             run_cfg.gan.conditioning = conditioning
-            train_gan(ws, run_cfg, run=run, max_seconds=budgets[run], overwrite=True)
+            if conditioning == "none":  # the noise-only GAN only anchors the comparison
+                run_cfg.gan.steps = cfg.demo.baseline_steps
+            train_gan(ws, run_cfg, run=run, overwrite=True)
     return vae_metrics
 
 
-def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict[str, Any]:
+def run_demo(out: Path, config: Config) -> dict[str, Any]:
     """Run the demo into the workspace ``out``; returns a summary (paths, stage times, headline metrics).
 
-    ``minutes`` (default ``config.demo.minutes``) is the pipeline's budget; see the module docstring
-    for how it is shared. The stages are the library's own functions, so the workspace it leaves is an
-    ordinary one: every ``rnagan`` command can continue from it.
+    The stages are the library's own functions, each for the steps its config gives (module docstring),
+    so the workspace it leaves is an ordinary one: every ``rnagan`` command can continue from it.
     """
     if config.gan.image_size > BUNDLED_TILE_SIZE:
         raise ConfigError(
             f"the demo's bundled tiles are {BUNDLED_TILE_SIZE} px but gan.image_size is {config.gan.image_size}: "
             "use --preset small (the demo's recipe) or --set gan.image_size=64"
         )
-    cfg, ws, clock, budgets = start_demo(out, config, minutes, STAGES)
+    cfg, ws, clock = start_demo(out, config, STAGES)
     clock.console.print(
         f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.gan.image_size} px, "
-        f"budget {clock.total_seconds / 60:g} min. [yellow]The expression profiles are simulated[/] "
+        f"{cfg.gan.steps} GAN steps. [yellow]The expression profiles are simulated[/] "
         "(no public RNA-seq data set pairs with these images).",
         highlight=False,
     )
@@ -289,7 +273,7 @@ def run_demo(out: Path, config: Config, *, minutes: float | None = None) -> dict
         slide_ws = Workspace(ws.root / "slide")
         tiling = tile_slides([bundled_slide()], slide_ws, cfg.tiling)
 
-    vae_metrics = train_models(ws, cfg, clock, budgets)
+    vae_metrics = train_models(ws, cfg, clock)
 
     with clock.stage("generate"):
         for run in RUNS:
