@@ -161,9 +161,9 @@ def child_evaluate(workspace: Path, weights: Path, classifier_tiles: int) -> dic
     metrics = evaluate(Workspace(workspace), config, runs=("rnagan",), weights=weights)
     return {
         "seconds": time.perf_counter() - start,
-        "n_test": metrics["real"]["n_test"],
-        "n_train": metrics["real"]["n_train"],
-        "n_generated": metrics["runs"]["rnagan"]["n_tiles"],
+        "n_test": metrics.real.n_test,
+        "n_train": metrics.real.n_train,
+        "n_generated": metrics.runs["rnagan"].n_tiles,
     }
 
 

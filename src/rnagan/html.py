@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 import rnagan
+
+if TYPE_CHECKING:
+    from rnagan.evaluate.results import Classification
 
 TEMPLATE_DIR = Path(str(resources.files("rnagan") / "templates"))
 
@@ -43,13 +45,13 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
-def pct_ci(scores: Mapping[str, Any] | None) -> str:
+def pct_ci(scores: Classification | None) -> str:
     """A classifier's accuracy with its 95 % interval when the scores carry one (``89.1 % [85.2–92.0]``)."""
-    if not scores:
+    if scores is None:
         return "–"
-    interval = scores.get("accuracy_ci95")
+    interval = scores.accuracy_ci95
     bounds = f" [{100 * interval[0]:.1f}–{100 * interval[1]:.1f}]" if interval else ""
-    return pct(scores.get("accuracy")) + bounds
+    return pct(scores.accuracy) + bounds
 
 
 @functools.cache

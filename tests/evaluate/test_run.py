@@ -72,13 +72,14 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
     for run in ("rnagan", "baseline"):
         entry = saved["runs"][run]
         assert entry["fid"]["value"] > 0 and entry["fid"]["weights_sha1"] == inception.weights_sha1
-        assert "conditioning" in entry and entry["memorisation"]["n_generated"] == entry["n_tiles"]
+        assert entry["conditioning"] is not None and entry["memorisation"]["n_generated"] == entry["n_tiles"]
         trained_on = pd.read_csv(ws.gan_run(run) / "checkpoint" / "training_tiles.csv")
         assert entry["memorisation"]["n_train"] == len(trained_on) > 7  # every tile the run saw, not a draw
-    assert metrics["runs"]["baseline"]["memorisation"]["n_flagged"] >= 1
+    assert metrics.runs["baseline"].memorisation.n_flagged >= 1
+    assert metrics.runs["baseline"].image_size == cfg.gan.image_size
     html = ws.evaluation_html.read_text()
     assert "data:image/png;base64," in html and "In-silico perturbations" in html
-    rows = [e["conditioning"]["per_tissue"] for e in saved["runs"].values() if "conditioning" in e]
+    rows = [e["conditioning"]["per_tissue"] for e in saved["runs"].values() if e.get("conditioning")]
     assert html.count("<small>called ") == sum(len(per_tissue) for per_tissue in rows)  # confusion rows shown
     assert not re.search(r'(src|href)="(?!data:)', html)  # nothing outside the page
     shutil.rmtree(ws.reports / "cache")

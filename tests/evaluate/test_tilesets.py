@@ -13,7 +13,7 @@ from rnagan.datasets.lc25000 import lc25000_dir
 from rnagan.evaluate.classify import train_classifier
 from rnagan.evaluate.features import InceptionFeatures, list_images, read_image
 from rnagan.evaluate.realism import mean_pairwise_distance
-from rnagan.evaluate.run import _FeatureCache, _Features
+from rnagan.evaluate.streamed import FeatureCache, Features
 from rnagan.evaluate.tilesets import FileTiles, StoreTiles
 from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore, encode_tile
@@ -66,7 +66,7 @@ class _CountingTiles(FileTiles):
 
 def test_cached_features_are_read_without_decoding_a_tile(tmp_path: Path, paths, inception: InceptionFeatures) -> None:
     tiles = _CountingTiles(paths, size=64)
-    cache = _FeatureCache(tmp_path, inception, chunk=4)
+    cache = FeatureCache(tmp_path, inception, chunk=4)
     first = cache(tiles)
     assert tiles.decoded == len(paths)
     second = cache(tiles)
@@ -94,10 +94,10 @@ def test_a_classifier_trained_batch_by_batch_equals_one_trained_on_decoded_tiles
 
 def test_features_keep_a_draw_of_rows_but_stream_every_tile_into_fid(tmp_path: Path, paths, inception) -> None:
     tiles = FileTiles(paths, size=64)
-    cache = _FeatureCache(tmp_path, inception, chunk=3)
+    cache = FeatureCache(tmp_path, inception, chunk=3)
     every = cache(tiles)
-    drawn = _Features.of(tiles, cache, cap=4, seed=0)
+    drawn = Features.of(tiles, cache, cap=4, seed=0)
     assert drawn.stats.n == len(paths) and len(drawn.kept) == 4 and list(drawn.kept) == sorted(drawn.kept)
     np.testing.assert_array_equal(drawn.rows, every[drawn.kept])
     np.testing.assert_allclose(drawn.stats.mu, every.mean(0), rtol=1e-9, atol=1e-12)
-    assert len(_Features.of(tiles, cache, cap=None, seed=0).rows) == len(paths)
+    assert len(Features.of(tiles, cache, cap=None, seed=0).rows) == len(paths)

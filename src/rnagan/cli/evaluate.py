@@ -46,9 +46,9 @@ def evaluate(
         real_split=real_split,
         weights=weights,
     )
-    for name, entry in metrics["runs"].items():
-        if entry["status"] == "ok":
-            typer.echo(f"{name}: FID {entry['fid']['value']:.2f} ({entry['n_tiles']} tiles)")
+    for name in metrics.runs:
+        if (entry := metrics.measured(name)) is not None:
+            typer.echo(f"{name}: FID {entry.fid.value:.2f} ({entry.n_tiles} tiles)")
     typer.echo(f"report: {ws.evaluation_html}")
 
 

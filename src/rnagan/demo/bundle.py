@@ -26,6 +26,7 @@ from rnagan.checkpoint import load_checkpoint, save_checkpoint
 from rnagan.config import preset
 from rnagan.errors import CheckpointError
 from rnagan.evaluate.report import tiles_png
+from rnagan.evaluate.results import load_metrics
 from rnagan.fileio import atomic_dir
 from rnagan.gan.data import read_latents
 from rnagan.gan.sample import TileGenerator, load_generator
@@ -84,7 +85,7 @@ def bundle_facts(bundle: Path = BUNDLE) -> dict[str, Any] | None:
         return None
     runs = {run: {k: meta.get(k) for k in ("step", "training_seconds", "seed")} for run, meta in metas.items()}
     budget = json.loads((bundle / TIMES).read_text()).get("budget_seconds") if (bundle / TIMES).is_file() else None
-    metrics = json.loads((bundle / METRICS).read_text()) if (bundle / METRICS).is_file() else None
+    metrics = load_metrics(bundle / METRICS) if (bundle / METRICS).is_file() else None
     return {
         "runs": runs,
         "minutes": None if budget is None else round(budget / 60),

@@ -57,6 +57,7 @@ from rnagan.demo.bundle import bundle_facts, bundle_sheets
 from rnagan.errors import ConfigError
 from rnagan.evaluate import report
 from rnagan.evaluate.features import read_image
+from rnagan.evaluate.results import EvaluationResult
 from rnagan.evaluate.run import evaluate, real_tiles
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
@@ -301,7 +302,7 @@ def run_demo(out: Path, config: Config) -> dict[str, Any]:
     return _finish(ws, metrics, clock)
 
 
-def _finish(ws: Workspace, metrics: dict[str, Any], clock: StageClock) -> dict[str, Any]:
+def _finish(ws: Workspace, metrics: EvaluationResult, clock: StageClock) -> dict[str, Any]:
     """Stage times to ``reports/demo_times.json``, the headline printed; the summary ``run_demo`` returns."""
     times = clock.summary()
     write_json_atomic(ws.reports / "demo_times.json", times)
@@ -311,9 +312,7 @@ def _finish(ws: Workspace, metrics: dict[str, Any], clock: StageClock) -> dict[s
         "evaluation_report": str(ws.evaluation_html),
         "metrics": str(ws.metrics),
         "times": times,
-        "conditioning_accuracy": {
-            run: metrics["runs"].get(run, {}).get("conditioning", {}).get("accuracy") for run in RUNS
-        },
+        "conditioning_accuracy": {run: None if (f := metrics.fidelity(run)) is None else f.accuracy for run in RUNS},
     }
     clock.console.print(
         "conditioning fidelity on held-out profiles: "
@@ -391,7 +390,7 @@ def _gan_steps(workspace: Workspace, run: str) -> int | None:
 
 def render_demo_report(
     config: Config,
-    metrics: dict[str, Any],
+    metrics: EvaluationResult,
     times: dict[str, Any],
     facts: dict[str, Any],
     figures: dict[str, Any],

@@ -25,6 +25,7 @@ from rnagan.errors import InputFileError
 from rnagan.evaluate.features import read_image
 from rnagan.evaluate.layout import layout_figure
 from rnagan.evaluate.paired import Probe, Targets, c2st_accuracy, measured_targets, permutation_p, set_scores, summarise
+from rnagan.evaluate.sizes import common_size, tiles_size
 from rnagan.evaluate.texture import stain_features
 from rnagan.fileio import write_bytes_atomic, write_json_atomic
 from rnagan.samples import read_manifest
@@ -53,11 +54,12 @@ def evaluate_paired(
     runs = dict(runs or {})
     counts, obs = read_imported(workspace)
     targets = measured_targets(counts, obs, n_genes=settings.probe_genes)
-    real = _real_patches(workspace, obs, config.gan.image_size)
+    size = common_size([(name, tiles_size(folder)) for name, folder in runs.items()], config.gan.image_size)
+    real = _real_patches(workspace, obs, size)
     train, test = real[real["split"] == "train"], real[real["split"] == split]
     if train.empty or test.empty:
         raise InputFileError(f"{workspace.tile_index}: the paired evaluation needs patches of train and {split} spots")
-    featurize = _featurizer(config)
+    featurize = _featurizer(config, size)
     train_features = featurize(list(train["tile"]))
     probe = Probe.fit(train_features, train["sample_id"], targets, alphas=settings.ridge_alphas, seed=settings.seed)
     test_features = featurize(list(test["tile"]))
@@ -78,7 +80,7 @@ def evaluate_paired(
         "split": split,
         "sections": sorted(obs.loc[obs["split"] == split, "section"].unique().tolist()),
         "train_sections": sorted(obs.loc[obs["split"] == "train", "section"].unique().tolist()),
-        "probe": _probe_facts(config, probe, train, targets),
+        "probe": _probe_facts(config, probe, train, targets, size),
         "sets": sets,
         "headline": summarise(sets, ours=ours, floor=floor) if {ours, floor} <= set(sets) else None,
     }
@@ -92,7 +94,7 @@ def evaluate_paired(
 
 
 def _real_patches(workspace: Workspace, obs: pd.DataFrame, size: int) -> pd.DataFrame:
-    """Every patch of a spot with a split: sample_id, split, and the patch at the GAN's size (uint8 (3, S, S))."""
+    """Every patch of a spot with a split: sample_id, split, and the patch at the runs' size (uint8 (3, S, S))."""
     index = read_tile_index(workspace.tile_index)
     index = index[index["sample_id"].astype(str).isin(obs.index)].copy()
     index["sample_id"] = index["sample_id"].astype(str)
@@ -103,7 +105,7 @@ def _real_patches(workspace: Workspace, obs: pd.DataFrame, size: int) -> pd.Data
 
 
 def _resized(tile: np.ndarray, size: int) -> torch.Tensor:
-    """As the GAN sees a stored patch: resized (antialiased) to ``gan.image_size``."""
+    """As the GAN saw a stored patch: resized (antialiased) to the size it was trained at."""
     image = Image.fromarray(np.ascontiguousarray(tile))
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=None)
@@ -123,10 +125,10 @@ def _generated_tiles(folder: Path, spots: set[str]) -> pd.DataFrame:
     )
 
 
-def _featurizer(config: Config) -> Callable[[list[torch.Tensor]], np.ndarray]:
+def _featurizer(config: Config, size: int) -> Callable[[list[torch.Tensor]], np.ndarray]:
     settings = config.spatial
     if settings.probe_features == "stain":
-        return lambda tiles: stain_features(torch.stack(tiles), size=config.gan.image_size)
+        return lambda tiles: stain_features(torch.stack(tiles), size=size)
     from rnagan.evaluate.features import InceptionFeatures
 
     extractor = InceptionFeatures.load(device="cpu", batch_size=config.evaluate.fid_batch_size)
@@ -145,10 +147,10 @@ def _score(probe: Probe, features: np.ndarray, spots: pd.Series, targets: Target
     return set_scores(probe, values, proba, targets)
 
 
-def _probe_facts(config: Config, probe: Probe, train: pd.DataFrame, targets: Targets) -> dict[str, Any]:
+def _probe_facts(config: Config, probe: Probe, train: pd.DataFrame, targets: Targets, size: int) -> dict[str, Any]:
     return {
         "features": config.spatial.probe_features,
-        "image_size": config.gan.image_size,
+        "image_size": size,
         "train_patches": len(train),
         "train_spots": int(train["sample_id"].nunique()),
         "genes": probe.gene_columns,

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from rnagan.evaluate.results import EvaluationResult
 from rnagan.html import render
 from rnagan.samples import sheet
 
@@ -30,8 +31,7 @@ def tiles_png(tiles: torch.Tensor, columns: int = 8) -> bytes:
     return png_bytes(sheet(tiles, columns=min(columns, len(tiles))))
 
 
-def render_report(metrics: dict[str, Any], figures: dict[str, Any]) -> str:
-    """HTML text of the report for ``metrics`` (as written to metrics.json) and its ``figures`` (PNG bytes)."""
-    return render(
-        "evaluation.html.j2", metrics=metrics, figures=figures, settings_json=json.dumps(metrics["settings"], indent=2)
-    )
+def render_report(result: EvaluationResult, figures: dict[str, Any]) -> str:
+    """HTML text of the report for ``result`` (as written to metrics.json) and its ``figures`` (PNG bytes)."""
+    settings = json.dumps(result.settings.model_dump(mode="json"), indent=2)
+    return render("evaluation.html.j2", metrics=result, figures=figures, settings_json=settings)

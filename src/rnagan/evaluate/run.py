@@ -4,24 +4,24 @@ Real tiles come from the tile store, joined through the tile index to the sample
 (sample_id → tissue, split): ``real_split`` (test) is the reference set, ``train_split`` the set the
 classifier and the probes learn from; memorisation is checked against every tile each run trained on
 (its checkpoint's list). Generated tiles come from each run's manifest (``rnagan generate``); perturbed
-twins are left out of the metrics and shown as panels. At most ``evaluate.fid_max_images`` tiles per set
-are drawn (seeded) for the Inception measures, because Inception runs at ~5 images/s on 2 CPU cores;
-conditioning fidelity scores up to ``evaluate.fidelity_max_tiles`` held-out tiles per set, since the
-classifier is far cheaper.
+twins are left out of the metrics and shown as panels. Every set is read at the size the runs were trained
+at, from their own checkpoints (:mod:`rnagan.evaluate.sizes`), whatever the caller's config says. At most
+``evaluate.fid_max_images`` tiles per set are drawn (seeded) for the Inception measures, because Inception
+runs at ~5 images/s on 2 CPU cores; conditioning fidelity scores up to ``evaluate.fidelity_max_tiles``
+held-out tiles per set, since the classifier is far cheaper.
 
-No set is ever decoded whole: every set is a lazy :class:`TileSet` read ``evaluate.stream_chunk`` tiles at
-a time; FID statistics stream over every tile, and the measures that need feature rows use a seeded draw
-of at most ``evaluate.feature_max_tiles``, so memory stops growing with the cohort. Inception features are
-cached per chunk under ``reports/cache/`` by content, so a rerun only pays for what changed::
+No set is ever decoded whole (:mod:`rnagan.evaluate.streamed`): features are cached per chunk under
+``reports/cache/`` by content, so a rerun only pays for what changed. The result is an
+:class:`~rnagan.evaluate.results.EvaluationResult`; metrics.json is its JSON::
 
-    metrics = evaluate(Workspace("runs/lung"), preset("small"))
+    result = evaluate(Workspace("runs/lung"), preset("small"))
+    result.runs["rnagan"].fid.value
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,28 @@ import torch
 
 from rnagan.config import Config, EvaluateConfig
 from rnagan.errors import InputFileError
-from rnagan.evaluate import artifacts, classify, embed, fid, memorisation, probes, realism, report
-from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures, read_image
-from rnagan.evaluate.tilesets import FileTiles, StoreTiles, TileSet
-from rnagan.fileio import write_json_atomic, write_text_atomic
+from rnagan.evaluate import classify, embed, fid, memorisation, realism, report
+from rnagan.evaluate.features import InceptionFeatures, read_image
+from rnagan.evaluate.reference import RealSets, draw, fid_score, real_sets
+from rnagan.evaluate.results import (
+    Checkerboard,
+    Classification,
+    ClassifierResult,
+    EvaluationResult,
+    FidRatio,
+    InceptionInfo,
+    KidScore,
+    Memorisation,
+    MissingRun,
+    PaperConditioning,
+    RunResult,
+    Settings,
+    TwoSampleTest,
+)
+from rnagan.evaluate.sizes import evaluation_image_size
+from rnagan.evaluate.streamed import FeatureCache, Features, PixelMeasures
+from rnagan.evaluate.tilesets import FileTiles, StoreTiles
+from rnagan.fileio import write_text_atomic
 from rnagan.runtime import pick_device
 from rnagan.samples import has_manifest, read_manifest
 from rnagan.slides.dataset import read_tile_index
@@ -43,7 +61,7 @@ from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
 
-PAPER_CONDITIONING = {"accuracy": 0.805, "f1": 0.797, "auc": 0.805, "source": "Carrillo-Perez et al. 2023, GEO"}
+PAPER_CONDITIONING = PaperConditioning(accuracy=0.805, f1=0.797, auc=0.805, source="Carrillo-Perez et al. 2023, GEO")
 
 
 def real_tiles(workspace: Workspace) -> pd.DataFrame:
@@ -56,84 +74,72 @@ def real_tiles(workspace: Workspace) -> pd.DataFrame:
     return joined
 
 
-def _draw(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
-    """At most ``limit`` rows, drawn without replacement (seeded), in their original order."""
-    if limit is None or len(frame) <= limit:
-        return frame
-    return frame.sample(n=limit, random_state=seed).sort_index()
+def evaluate(
+    workspace: Workspace,
+    config: Config,
+    *,
+    runs: Sequence[str] = ("rnagan", "reference", "baseline"),
+    real_split: str = "test",
+    train_split: str = "train",
+    weights: str | Path | None = None,
+) -> EvaluationResult:
+    """Measure each run's tiles at the size it was trained at; write ``workspace.metrics`` (the result's JSON) and
+    ``workspace.evaluation_html``; return the result."""
+    cfg = config.evaluate
+    present = [run for run in runs if has_manifest(workspace.samples_run(run))]
+    size = evaluation_image_size(workspace, present, default=config.gan.image_size)
+    device = pick_device(cfg.device)
+    extractor = InceptionFeatures.load(weights, device=device, batch_size=cfg.fid_batch_size)
+    inception = InceptionInfo.model_validate(extractor.describe())
+    cache = FeatureCache(workspace.reports / "cache", extractor, cfg.stream_chunk)
+
+    tiles_table = real_tiles(workspace)
+    real = real_sets(workspace, tiles_table, cfg, cache, real_split, train_split, size)
+    classifier = train_fidelity_classifier(workspace, tiles_table, train_split, config, device, image_size=size)
+    scored = (
+        None if classifier is None else _classifier_result(workspace, classifier, tiles_table, real_split, cfg, size)
+    )
+    measuring = _Measuring(workspace, real, classifier, cache, inception, cfg, real_split, size)
+    figures: dict[str, Any] = {"real_sheets": real.sheets(cfg.report_tiles), "runs": {}, "pairs": {}, "panels": {}}
+    umap_sets = {"real": (real.test_features.rows, real.test_tissues)}
+    results: dict[str, RunResult | MissingRun] = {}
+    for run in runs:
+        if run not in present:
+            results[run] = _missing(workspace, run)
+            continue
+        results[run], umap_sets[run], run_figures = measuring.run(run)
+        for key, value in run_figures.items():
+            figures[key][run] = value
+    figures["umap"] = embed.feature_map_figure(
+        umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed
+    )
+    result = EvaluationResult(
+        settings=Settings(
+            runs=list(runs),
+            real_split=real_split,
+            train_split=train_split,
+            inception=inception,
+            evaluate=cfg.model_dump(mode="json"),
+            preset=config.preset,
+        ),
+        real=real.result(real_split, inception),
+        paper_conditioning=PAPER_CONDITIONING,
+        runs=results,
+        classifier=scored,
+    )
+    write_text_atomic(workspace.metrics, result.model_dump_json(indent=2) + "\n")
+    write_text_atomic(workspace.evaluation_html, report.render_report(result, figures))
+    log.info("metrics in %s, report in %s", workspace.metrics, workspace.evaluation_html)
+    return result
 
 
-class _FeatureCache:
-    """Inception features by chunk, keyed by a digest of (weights, resize, tile identities): reruns decode
-    and extract nothing they did before, and no set is ever decoded whole."""
-
-    def __init__(self, folder: Path, extractor: InceptionFeatures, chunk: int) -> None:
-        self.folder = folder
-        self.extractor = extractor
-        self.chunk = chunk
-
-    def chunks(self, tiles: TileSet) -> Iterator[np.ndarray]:
-        for positions in tiles.spans(self.chunk):
-            identity = [self.extractor.weights_sha1, RESIZE_MODE, *tiles.identities(positions)]
-            digest = hashlib.sha256("\n".join(identity).encode()).hexdigest()
-            path = self.folder / f"{digest[:24]}.npy"
-            if path.is_file():
-                yield np.load(path)
-                continue
-            features = self.extractor.extract(tiles[positions])
-            self.folder.mkdir(parents=True, exist_ok=True)
-            np.save(path, features)
-            yield features
-
-    def __call__(self, tiles: TileSet) -> np.ndarray:
-        return np.concatenate(list(self.chunks(tiles)))
+def _missing(workspace: Workspace, run: str) -> MissingRun:
+    folder = workspace.samples_run(run)
+    log.warning("run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)", run, folder, run)
+    return MissingRun(folder=str(folder))
 
 
-@dataclass
-class _PixelMeasures:
-    """What evaluation reads from pixels rather than features, gathered in one streamed pass."""
-
-    colour: np.ndarray  # (N, 6) per-channel mean and sd (:func:`probes.colour_features`)
-    checkerboard: float  # the set score of :mod:`artifacts`
-
-    @classmethod
-    def of(cls, tiles: TileSet, periods: Sequence[int], chunk: int) -> _PixelMeasures:
-        colour, ratios = [], []
-        for _, batch in tiles.chunks(chunk):
-            colour.append(probes.colour_features(batch))
-            ratios.append(artifacts.peak_ratios(batch, periods))
-        return cls(np.concatenate(colour), artifacts.geometric_mean(np.concatenate(ratios)))
-
-
-@dataclass
-class _Features:
-    """A set's FID statistics over every tile, streamed, and the features of a seeded draw of at most ``cap``
-    tiles (positions ``kept``, in order) for the measures that need rows: memory stops growing at ``cap``."""
-
-    stats: fid.FeatureStats
-    kept: np.ndarray
-    rows: np.ndarray
-
-    @classmethod
-    def of(cls, tiles: TileSet, cache: _FeatureCache, cap: int | None, seed: int) -> _Features:
-        n = len(tiles)
-        drawn = cap is not None and n > cap
-        kept = np.sort(np.random.default_rng(seed).choice(n, cap, replace=False)) if drawn else np.arange(n)
-        rows: list[np.ndarray] = []
-
-        def keeping(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-            start = 0
-            for chunk in chunks:
-                inside = kept[(kept >= start) & (kept < start + len(chunk))]
-                rows.append(chunk[inside - start])
-                start += len(chunk)
-                yield chunk
-
-        stats = fid.FeatureStats.from_chunks(keeping(cache.chunks(tiles)))
-        return cls(stats=stats, kept=kept, rows=np.concatenate(rows))
-
-
-def _training_keys(workspace: Workspace, run: str, real: _RealSets) -> list[str]:
+def _training_keys(workspace: Workspace, run: str, real: RealSets) -> list[str]:
     """Every tile the run trained on (its checkpoint's ``training_tiles.csv``), for the memorisation check;
     the drawn real training tiles for a run saved without that list."""
     path = workspace.gan_run(run) / "checkpoint" / "training_tiles.csv"
@@ -148,268 +154,153 @@ def _training_keys(workspace: Workspace, run: str, real: _RealSets) -> list[str]
     return pd.read_csv(path, usecols=["key"])["key"].astype(str).tolist()
 
 
-def _fid_entry(
-    real: fid.FeatureStats, generated: fid.FeatureStats, reference: str, inception: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "value": fid.frechet_distance(real, generated),
-        "n_generated": generated.n,
-        "n_real": real.n,
-        "reference_split": reference,
-        **{k: inception[k] for k in ("backbone", "weights_sha1", "resize")},
-    }
-
-
 @dataclass
-class _RealSets:
-    """The real reference (``real_split``) and training tiles drawn for the Inception measures."""
+class _Measuring:
+    """What every run is measured against, and how; :meth:`run` measures one run."""
 
-    test: StoreTiles
-    train: StoreTiles
-    test_features: _Features
-    train_features: _Features
-    test_rows: pd.DataFrame  # the tiles of ``test_features.rows``: their tissue
-    test_pixels: _PixelMeasures  # its checkerboard score is the unit of the runs' scores
-    probe: probes.LinearProbe | None  # tissue from frozen Inception features, fitted on the training tiles
-    colour: probes.LinearProbe | None  # tissue from colour alone (per-channel mean and sd); None: one tissue
+    workspace: Workspace
+    real: RealSets
+    classifier: classify.TissueClassifier | None
+    cache: FeatureCache
+    inception: InceptionInfo
+    cfg: EvaluateConfig
+    real_split: str
+    size: int  # px: every set is read at the size the runs were trained at
 
-    def fid_train(self, n: int, seed: int) -> tuple[float, int]:
-        """FID of ``n`` real training tiles (drawn with ``seed``; fewer if fewer were kept) against the reference,
-        and that n: the unit of a run's FID at the same n, since FID falls as n grows."""
-        train = self.train_features.rows
-        rows = np.random.default_rng(seed).choice(len(train), min(n, len(train)), replace=False)
-        stats = fid.FeatureStats.from_features(train[rows])
-        return fid.frechet_distance(self.test_features.stats, stats), len(rows)
+    def run(self, run: str) -> tuple[RunResult, tuple[np.ndarray, list[str]], dict[str, Any]]:
+        """One run's result, its feature-map set (features, tissues) and its figures (sheet, pairs, panels)."""
+        cfg, folder = self.cfg, self.workspace.samples_run(run)
+        manifest = read_manifest(folder)
+        plain = draw(manifest[manifest["perturbation"] == ""].reset_index(drop=True), cfg.fid_max_images, cfg.seed)
+        tiles = self._tiles(run, plain["path"].tolist())
+        features = Features.of(tiles, self.cache, cfg.feature_max_tiles, cfg.seed)
+        kept = plain.iloc[features.kept]
+        tissues = kept["tissue"].replace("", "unknown").tolist()
+        pixels = PixelMeasures.of(tiles, cfg.checkerboard_periods, cfg.stream_chunk)
+        trained_on = StoreTiles(self.workspace.tile_store, _training_keys(self.workspace, run, self.real), self.size)
+        memo = memorisation.memorisation_check(
+            features.rows,
+            self.cache.chunks(trained_on),
+            self.real.test_features.rows,
+            quantile=cfg.memorisation_quantile,
+        )
+        probe, colour = self._probes(kept, features, pixels)
+        result = RunResult(
+            n_tiles=len(tiles),
+            n_profiles=int(plain["profile"].nunique()),
+            image_size=self.size,
+            **self._distances(features, tissues),
+            checkerboard=Checkerboard(
+                score=pixels.checkerboard / self.real.test_pixels.checkerboard, periods=cfg.checkerboard_periods
+            ),
+            memorisation=Memorisation(**memo.summary(cfg.memorisation_quantile), n_train=len(trained_on)),
+            probe=probe,
+            colour_control=colour,
+            conditioning=self._conditioning(manifest),
+        )
+        figures = {
+            "runs": report.tiles_png(tiles[: cfg.report_tiles]),
+            "pairs": [
+                (report.png_bytes(tiles[features.kept[g]]), report.png_bytes(trained_on[t]), d)
+                for g, t, d in memo.closest(cfg.report_pairs)
+            ],
+            "panels": {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))},
+        }
+        return result, (features.rows, tissues), figures
 
-
-def evaluate(
-    workspace: Workspace,
-    config: Config,
-    *,
-    runs: Sequence[str] = ("rnagan", "reference", "baseline"),
-    real_split: str = "test",
-    train_split: str = "train",
-    weights: str | Path | None = None,
-) -> dict[str, Any]:
-    """Measure each run's tiles; write ``workspace.metrics`` and ``workspace.evaluation_html``; return the metrics."""
-    cfg = config.evaluate
-    device = pick_device(cfg.device)
-    extractor = InceptionFeatures.load(weights, device=device, batch_size=cfg.fid_batch_size)
-    inception = extractor.describe()
-    cache = _FeatureCache(workspace.reports / "cache", extractor, cfg.stream_chunk)
-
-    tiles_table = real_tiles(workspace)
-    size = config.gan.image_size
-    real = _real_sets(workspace, tiles_table, cfg, cache, real_split, train_split, size)
-    classifier = train_fidelity_classifier(workspace, tiles_table, train_split, config, device)
-    test_tissues = real.test_rows["tissue"].tolist()
-    metrics: dict[str, Any] = {
-        "settings": {
-            "runs": list(runs),
-            "real_split": real_split,
-            "train_split": train_split,
-            "inception": inception,
-            "evaluate": cfg.model_dump(mode="json"),
-            "preset": config.preset,
-        },
-        "real": {
-            "n_test": len(real.test),
-            "n_train": len(real.train),
-            "tissues": real.test_rows["tissue"].value_counts().sort_index().to_dict(),
-            "fid_train_vs_test": _fid_entry(real.test_features.stats, real.train_features.stats, real_split, inception),
-            "checkerboard_set_score": real.test_pixels.checkerboard,
-        },
-        "paper_conditioning": PAPER_CONDITIONING,
-        "runs": {},
-    }
-    figures: dict[str, Any] = {
-        "real_sheets": _real_sheets(real, cfg.report_tiles),
-        "runs": {},
-        "pairs": {},
-        "panels": {},
-    }
-    if real.probe is not None and real.colour is not None:
-        metrics["real"]["probe"] = real.probe.score(real.test_features.rows, test_tissues)
-        kept_colour = real.test_pixels.colour[real.test_features.kept]
-        metrics["real"]["colour_control"] = real.colour.score(kept_colour, test_tissues)
-    if classifier is not None:
-        metrics["classifier"] = _classifier_metrics(workspace, classifier, tiles_table, real_split, cfg, size)
-    umap_sets = {"real": (real.test_features.rows, test_tissues)}
-
-    for run in runs:
-        folder = workspace.samples_run(run)
-        if not has_manifest(folder):
-            log.warning(
-                "run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)", run, folder, run
+    def _tiles(self, run: str, paths: list[str]) -> FileTiles:
+        """The run's drawn tiles; refused when they are not the size it was trained at (left by an older run)."""
+        found = read_image(paths[0]).shape[-1]
+        if found != self.size:
+            raise InputFileError(
+                f"run {run}'s generated tiles are {found} px but it was trained at {self.size} px: "
+                f"regenerate them (`rnagan generate --run {run}`)"
             )
-            metrics["runs"][run] = {"status": "missing", "folder": str(folder)}
-            continue
-        trained_on = StoreTiles(workspace.tile_store, _training_keys(workspace, run, real), size)
-        metrics["runs"][run], umap_sets[run], run_figures = _evaluate_run(
-            folder, real, trained_on, classifier, cache, inception, cfg, real_split
+        return FileTiles(paths, self.size)
+
+    def _distances(self, features: Features, tissues: list[str]) -> dict[str, Any]:
+        """FID, its ratio to real-vs-real FID at the same n, KID, C2ST and diversity, against the real reference."""
+        cfg, real_rows = self.cfg, self.real.test_features.rows
+        # Subsets of at most half the smaller set, so they differ from each other and the spread means something.
+        kid_size = max(2, min(cfg.kid_subset_size, len(features.rows) // 2, len(real_rows) // 2))
+        kid_mean, kid_std = fid.kernel_inception_distance(
+            real_rows, features.rows, subsets=cfg.kid_subsets, subset_size=kid_size, seed=cfg.seed
         )
-        for key, value in run_figures.items():
-            figures[key][run] = value
+        score = fid_score(self.real.test_features.stats, features.stats, self.real_split, self.inception)
+        fid_train, n_train = self.real.fid_train(features.stats.n, cfg.seed)
+        return {
+            "fid": score,
+            "fid_ratio": FidRatio(value=score.value / fid_train, n=features.stats.n, n_train=n_train),
+            "kid": KidScore(mean=kid_mean, std=kid_std, subsets=cfg.kid_subsets, subset_size=kid_size),
+            "two_sample_test": TwoSampleTest(**realism.two_sample_test(real_rows, features.rows, seed=cfg.seed)),
+            "diversity": realism.diversity(features.rows, tissues, real_rows, self.real.test_tissues),
+        }
 
-    figures["umap"] = embed.feature_map_figure(
-        umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed
-    )
-    write_json_atomic(workspace.metrics, metrics)
-    write_text_atomic(workspace.evaluation_html, report.render_report(metrics, figures))
-    log.info("metrics in %s, report in %s", workspace.metrics, workspace.evaluation_html)
-    return metrics
+    def _probes(
+        self, kept: pd.DataFrame, features: Features, pixels: PixelMeasures
+    ) -> tuple[Classification | None, Classification | None]:
+        """The frozen-feature and colour-only probes on the drawn tiles of held-out profiles; None without them."""
+        held_out = (kept["split"] == self.real_split).to_numpy()
+        if not held_out.any() or self.real.probe is None or self.real.colour is None:
+            return None, None
+        labels = kept.loc[held_out, "tissue"].tolist()
+        probe = self.real.probe.score(features.rows[held_out], labels)
+        colour = self.real.colour.score(pixels.colour[features.kept][held_out], labels)
+        return Classification.model_validate(probe), Classification.model_validate(colour)
 
-
-def _real_sets(
-    workspace: Workspace,
-    tiles_table: pd.DataFrame,
-    cfg: EvaluateConfig,
-    cache: _FeatureCache,
-    real_split: str,
-    train_split: str,
-    image_size: int,
-) -> _RealSets:
-    """At most ``fid_max_images`` real tiles of each split (seeded), their features and checkerboard score."""
-    test_rows = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fid_max_images, cfg.seed)
-    train_rows = _draw(tiles_table[tiles_table["split"] == train_split], cfg.fid_max_images, cfg.seed)
-    if len(test_rows) < 2 or len(train_rows) < 2:
-        raise InputFileError(
-            f"need at least 2 real tiles in splits {real_split!r} and {train_split!r}; "
-            f"found {len(test_rows)} and {len(train_rows)}"
-        )
-    test = StoreTiles(workspace.tile_store, test_rows["key"].tolist(), image_size)
-    train = StoreTiles(workspace.tile_store, train_rows["key"].tolist(), image_size)
-    log.info("Inception features of %d %s and %d %s real tiles", len(test), real_split, len(train), train_split)
-    test_features = _Features.of(test, cache, cfg.feature_max_tiles, cfg.seed)
-    train_features = _Features.of(train, cache, cfg.feature_max_tiles, cfg.seed)
-    train_tissues = train_rows["tissue"].to_numpy()
-    several = len(set(train_tissues)) > 1  # a probe needs two tissues to tell apart
-    # the colour probe learns from colour alone: no checkerboard spectra of the training tiles
-    train_colour = (
-        np.concatenate([probes.colour_features(batch) for _, batch in train.chunks(cfg.stream_chunk)])
-        if several
-        else None
-    )
-    return _RealSets(
-        test=test,
-        train=train,
-        test_features=test_features,
-        train_features=train_features,
-        test_rows=test_rows.iloc[test_features.kept],
-        test_pixels=_PixelMeasures.of(test, cfg.checkerboard_periods, cfg.stream_chunk),
-        probe=probes.LinearProbe.fit(train_features.rows, train_tissues[train_features.kept]) if several else None,
-        colour=probes.LinearProbe.fit(train_colour, train_tissues) if train_colour is not None else None,
-    )
+    def _conditioning(self, manifest: pd.DataFrame) -> Classification | None:
+        """The tissue classifier on up to ``fidelity_max_tiles`` tiles of held-out profiles; None without it."""
+        held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == self.real_split)]
+        held_out = draw(held_out.reset_index(drop=True), self.cfg.fidelity_max_tiles, self.cfg.seed)
+        if self.classifier is None or held_out.empty:
+            return None
+        proba = self.classifier.predict_proba(FileTiles(held_out["path"].tolist(), self.size))
+        scores = classify.classification_metrics(held_out["tissue"], proba, self.classifier.classes)
+        return Classification.model_validate(scores)
 
 
-def _real_sheets(real: _RealSets, n: int) -> dict[str, bytes]:
-    """A contact sheet (PNG) of the first ``n`` real reference tiles of each tissue."""
-    sheets = {}
-    for tissue, rows in real.test_rows.groupby("tissue"):
-        positions = real.test_features.kept[[real.test_rows.index.get_loc(i) for i in rows.index[:n]]]
-        sheets[tissue] = report.tiles_png(real.test[positions])
-    return sheets
-
-
-def _classifier_metrics(
+def _classifier_result(
     workspace: Workspace,
     classifier: classify.TissueClassifier,
     tiles_table: pd.DataFrame,
     real_split: str,
     cfg: EvaluateConfig,
     size: int,
-) -> dict[str, Any]:
+) -> ClassifierResult:
     """How well the tissue classifier names real held-out tiles: the ceiling for conditioning fidelity."""
-    scored = _draw(tiles_table[tiles_table["split"] == real_split], cfg.fidelity_max_tiles, cfg.seed)
+    scored = draw(tiles_table[tiles_table["split"] == real_split], cfg.fidelity_max_tiles, cfg.seed)
     proba = classifier.predict_proba(StoreTiles(workspace.tile_store, scored["key"].tolist(), size))
-    return {
-        "classes": classifier.classes,
-        "n_train_tiles": classifier.n_train,
-        "real_test": classify.classification_metrics(scored["tissue"], proba, classifier.classes),
-    }
-
-
-def _evaluate_run(
-    folder: Path,
-    real: _RealSets,
-    trained_on: StoreTiles,
-    classifier: classify.TissueClassifier | None,
-    cache: _FeatureCache,
-    inception: dict[str, Any],
-    cfg: EvaluateConfig,
-    real_split: str,
-) -> tuple[dict[str, Any], tuple[np.ndarray, list[str]], dict[str, Any]]:
-    """One run's metrics entry, its UMAP set (features, tissues) and its figures (sheet, pairs, panels)."""
-    manifest = read_manifest(folder)
-    plain = _draw(manifest[manifest["perturbation"] == ""].reset_index(drop=True), cfg.fid_max_images, cfg.seed)
-    paths = plain["path"].tolist()
-    tiles = FileTiles(paths, read_image(paths[0]).shape[-1])
-    features = _Features.of(tiles, cache, cfg.feature_max_tiles, cfg.seed)
-    feats, kept = features.rows, plain.iloc[features.kept]
-    real_feats = real.test_features.rows
-    pixels = _PixelMeasures.of(tiles, cfg.checkerboard_periods, cfg.stream_chunk)
-    # Subsets of at most half the smaller set, so they differ from each other and the spread means something.
-    kid_size = max(2, min(cfg.kid_subset_size, len(feats) // 2, len(real_feats) // 2))
-    kid_mean, kid_std = fid.kernel_inception_distance(
-        real_feats, feats, subsets=cfg.kid_subsets, subset_size=kid_size, seed=cfg.seed
+    return ClassifierResult(
+        classes=classifier.classes,
+        n_train_tiles=classifier.n_train,
+        real_test=Classification.model_validate(
+            classify.classification_metrics(scored["tissue"], proba, classifier.classes)
+        ),
     )
-    tissues = kept["tissue"].replace("", "unknown").tolist()
-    fid_entry = _fid_entry(real.test_features.stats, features.stats, real_split, inception)
-    fid_train, n_train = real.fid_train(features.stats.n, cfg.seed)
-    memo = memorisation.memorisation_check(
-        feats, cache.chunks(trained_on), real_feats, quantile=cfg.memorisation_quantile
-    )
-    entry: dict[str, Any] = {
-        "status": "ok",
-        "n_tiles": len(tiles),
-        "n_profiles": int(plain["profile"].nunique()),
-        "fid": fid_entry,
-        "fid_ratio": {"value": fid_entry["value"] / fid_train, "n": features.stats.n, "n_train": n_train},
-        "kid": {"mean": kid_mean, "std": kid_std, "subsets": cfg.kid_subsets, "subset_size": kid_size},
-        "two_sample_test": realism.two_sample_test(real_feats, feats, seed=cfg.seed),
-        "diversity": realism.diversity(feats, tissues, real_feats, real.test_rows["tissue"].tolist()),
-        "checkerboard": {
-            "score": pixels.checkerboard / real.test_pixels.checkerboard,
-            "periods": cfg.checkerboard_periods,
-        },
-        "memorisation": {**memo.summary(cfg.memorisation_quantile), "n_train": len(trained_on)},
-    }
-    held_out_drawn = (kept["split"] == real_split).to_numpy()
-    if held_out_drawn.any() and real.probe is not None and real.colour is not None:  # drawn held-out tiles
-        labels = kept.loc[held_out_drawn, "tissue"].tolist()
-        entry["probe"] = real.probe.score(feats[held_out_drawn], labels)
-        entry["colour_control"] = real.colour.score(pixels.colour[features.kept][held_out_drawn], labels)
-    held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == real_split)]
-    held_out = _draw(held_out.reset_index(drop=True), cfg.fidelity_max_tiles, cfg.seed)
-    if classifier is not None and not held_out.empty:
-        proba = classifier.predict_proba(FileTiles(held_out["path"].tolist(), tiles.size))
-        entry["conditioning"] = classify.classification_metrics(held_out["tissue"], proba, classifier.classes)
-    figures = {
-        "runs": report.tiles_png(tiles[: cfg.report_tiles]),
-        "pairs": [
-            (report.png_bytes(tiles[features.kept[g]]), report.png_bytes(trained_on[t]), d)
-            for g, t, d in memo.closest(cfg.report_pairs)
-        ],
-        "panels": {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))},
-    }
-    return entry, (feats, tissues), figures
 
 
 def train_fidelity_classifier(
-    workspace: Workspace, tiles_table: pd.DataFrame, train_split: str, config: Config, device: torch.device
+    workspace: Workspace,
+    tiles_table: pd.DataFrame,
+    train_split: str,
+    config: Config,
+    device: torch.device,
+    *,
+    image_size: int | None = None,
 ) -> classify.TissueClassifier | None:
-    """ResNet-18 on real training tiles (validation: the ``val`` split); None with fewer than 2 tissues."""
+    """ResNet-18 on real training tiles read at ``image_size`` (default: the config's GAN size), as generated tiles
+    are before it scores them (validation: the ``val`` split); None with fewer than 2 tissues."""
     cfg = config.evaluate
-    train = _draw(tiles_table[tiles_table["split"] == train_split], cfg.classifier_max_tiles, cfg.seed)
+    train = draw(tiles_table[tiles_table["split"] == train_split], cfg.classifier_max_tiles, cfg.seed)
     if train["tissue"].nunique() < 2:
         log.warning("conditioning fidelity skipped: the %s split has fewer than 2 tissues", train_split)
         return None
-    val = _draw(tiles_table[tiles_table["split"] == "val"], cfg.classifier_max_tiles, cfg.seed)
+    val = draw(tiles_table[tiles_table["split"] == "val"], cfg.classifier_max_tiles, cfg.seed)
     if val.empty:
         val = train.sample(frac=0.1, random_state=cfg.seed)
         train = train.drop(val.index)
     log.info("training the tissue classifier on %d real tiles (%d for validation)", len(train), len(val))
-    size = config.gan.image_size
+    size = config.gan.image_size if image_size is None else image_size
     images = StoreTiles(workspace.tile_store, train["key"].tolist(), size)
     val_images = StoreTiles(workspace.tile_store, val["key"].tolist(), size)
     return classify.train_classifier(

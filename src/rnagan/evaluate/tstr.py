@@ -120,8 +120,8 @@ def _stack(tiles: list[torch.Tensor], what: str) -> torch.Tensor:
 def workspace_tstr(workspace: Workspace, config: Config, *, runs: tuple[str, ...] = ("rnagan",)) -> dict[str, Any]:
     """TSTR for each generated run of a workspace beside TRTR: real train split to learn, real test split to score.
 
-    To add it to ``rnagan evaluate``: ``metrics["tstr"] = tstr.workspace_tstr(workspace, config, runs=present)``
-    with ``present`` the runs whose samples folder exists.
+    To add it to ``rnagan evaluate``: a ``tstr`` field on :class:`~rnagan.evaluate.results.EvaluationResult`,
+    filled with ``workspace_tstr(workspace, config, runs=present)``, ``present`` the runs whose samples folder exists.
     """
     cfg = config.evaluate
     synthetic = {run: _generated_tiles(workspace, run) for run in runs}
