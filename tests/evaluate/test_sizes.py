@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,14 @@ def test_evaluate_refuses_runs_of_different_sizes_before_measuring_anything(ws: 
     _trained(ws, "baseline", 32)
     with pytest.raises(InputFileError, match=r"rnagan \(64 px\) and baseline \(32 px\)"):
         evaluate_run.evaluate(ws, preset("small"), runs=("rnagan", "baseline"))
+
+
+def test_tiles_an_image_stage_lifted_are_read_at_their_size_and_stale_ones_refused(ws: Workspace) -> None:
+    _trained(ws, "rnagan", 32)
+    shutil.rmtree(ws.samples_run("rnagan"))
+    _generated(ws, "rnagan", 128)  # x4 by an image stage
+    assert run_image_size(ws, "rnagan") == 128
+    shutil.rmtree(ws.samples_run("rnagan"))
+    _generated(ws, "rnagan", 48)  # neither its size nor a lift of it
+    with pytest.raises(InputFileError, match="tiles are 48 px but it was trained at 32 px: regenerate"):
+        run_image_size(ws, "rnagan")

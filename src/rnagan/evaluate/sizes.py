@@ -1,4 +1,4 @@
-"""The tile size an evaluation works at: the one the runs were trained at, read from their own checkpoints.
+"""The tile size an evaluation works at: the runs' tiles', checked against the size their checkpoints were trained at.
 
 The caller's config may name another size (``gan train --preset small`` makes 64 px tiles, a plain ``evaluate``
 says ``paper``, 256 px); comparing 256 px real tiles with 64 px generated ones would still give numbers, all
@@ -16,24 +16,36 @@ from rnagan.config import config_from_yaml
 from rnagan.errors import CheckpointError, ConfigError, InputFileError
 from rnagan.evaluate.features import read_image
 from rnagan.fileio import resolve_dir
-from rnagan.samples import read_manifest
+from rnagan.samples import has_manifest, read_manifest
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
 def run_image_size(workspace: Workspace, run: str) -> int:
-    """The tile size (px) ``run`` was trained at, from ``gan/<run>/checkpoint/config.yaml``; without one, the size
-    of its generated tiles."""
+    """The tile size (px) ``run`` is evaluated at: its generated tiles' own, checked against the size it was trained
+    at (``gan/<run>/checkpoint/config.yaml``). Tiles an image stage lifted are that size times a power of two;
+    any other size is left from an older run and refused."""
     path = resolve_dir(workspace.gan_run(run) / "checkpoint") / CONFIG
+    drawn = tiles_size(workspace.samples_run(run)) if has_manifest(workspace.samples_run(run)) else None
     if not path.is_file():  # tiles generated elsewhere: their own size is all there is to go by
-        size = tiles_size(workspace.samples_run(run))
-        log.warning("run %s has no checkpoint config at %s: evaluating at its tiles' own size, %d px", run, path, size)
-        return size
+        if drawn is None:
+            raise InputFileError(f"run {run} has neither a checkpoint ({path}) nor generated tiles")
+        log.warning("run %s has no checkpoint config at %s: evaluating at its tiles' own size, %d px", run, path, drawn)
+        return drawn
     try:
-        return config_from_yaml(path.read_text(), source=str(path)).gan.image_size
+        trained = config_from_yaml(path.read_text(), source=str(path)).gan.image_size
     except ConfigError as err:
         raise CheckpointError(f"run {run} has an unreadable checkpoint config: {err}") from None
+    if drawn is None:
+        return trained
+    lift, rest = divmod(drawn, trained)
+    if rest or lift & (lift - 1):
+        raise InputFileError(
+            f"run {run}'s generated tiles are {drawn} px but it was trained at {trained} px: "
+            f"regenerate them (`rnagan generate --run {run}`)"
+        )
+    return drawn
 
 
 def tiles_size(folder: Path) -> int:
