@@ -239,17 +239,21 @@ def train_models(ws: Workspace, cfg: Config, clock: StageClock) -> dict[str, Any
     return vae_metrics
 
 
+def _refuse_tiles_larger_than_bundled(config: Config) -> None:
+    if config.gan.image_size > BUNDLED_TILE_SIZE:
+        raise ConfigError(
+            f"the demo's bundled tiles are {BUNDLED_TILE_SIZE} px but gan.image_size is {config.gan.image_size}: "
+            "use --preset small (the demo's recipe) or --set gan.image_size=64"
+        )
+
+
 def run_demo(out: Path, config: Config) -> dict[str, Any]:
     """Run the demo into the workspace ``out``; returns a summary (paths, stage times, headline metrics).
 
     The stages are the library's own functions, each for the steps its config gives (module docstring),
     so the workspace it leaves is an ordinary one: every ``rnagan`` command can continue from it.
     """
-    if config.gan.image_size > BUNDLED_TILE_SIZE:
-        raise ConfigError(
-            f"the demo's bundled tiles are {BUNDLED_TILE_SIZE} px but gan.image_size is {config.gan.image_size}: "
-            "use --preset small (the demo's recipe) or --set gan.image_size=64"
-        )
+    _refuse_tiles_larger_than_bundled(config)
     cfg, ws, clock = start_demo(out, config, STAGES)
     clock.console.print(
         f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.gan.image_size} px, "

@@ -30,7 +30,7 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -329,6 +329,24 @@ def parts_dir(workspace: Workspace) -> Path:
     return workspace.tiles / "parts"
 
 
+def _run_jobs(jobs: list[tuple], n_workers: int) -> Iterator[dict[str, Any]]:
+    """Each slide job's summary as it finishes: in this process, or in ``n_workers`` fresh ones."""
+    if n_workers == 1:
+        for job in jobs:
+            yield _tile_slide_job(*job)
+        return
+    # spawn: workers start clean (no inherited LMDB handles or torch threads).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        futures = {pool.submit(_tile_slide_job, *job): job for job in jobs}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                yield future.result()
+            except BrokenProcessPool as err:  # a library crashed the process, not just raised
+                yield _failed(job[1], job[2], f"worker process died: {err}")
+
+
 def tile_slides(
     slides: list[Path],
     workspace: Workspace,
@@ -369,22 +387,8 @@ def tile_slides(
     jobs = [
         (str(path), slide_id, sample_id, str(workspace.root), config.model_dump()) for path, slide_id, sample_id in todo
     ]
-    if n_workers == 1:
-        for job in jobs:
-            summary = _tile_slide_job(*job)
-            results[summary["slide_id"]] = _logged(summary)
-    else:
-        # spawn: workers start clean (no inherited LMDB handles or torch threads).
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-            futures = {pool.submit(_tile_slide_job, *job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    summary = future.result()
-                except BrokenProcessPool as err:  # a library crashed the process, not just raised
-                    summary = _failed(job[1], job[2], f"worker process died: {err}")
-                results[summary["slide_id"]] = _logged(summary)
+    for summary in _run_jobs(jobs, n_workers):
+        results[summary["slide_id"]] = _logged(summary)
 
     rebuild_index(workspace)
     _write_summary(workspace, [r for r in results.values() if r["status"] == "failed"])
