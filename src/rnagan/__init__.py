@@ -50,6 +50,9 @@ _EXPORTS: dict[str, str] = {
     "sample_profiles": "rnagan.vae.latent",
     "shift": "rnagan.vae.latent",
     "interpolate": "rnagan.vae.latent",
+    # the image stage
+    "train_image_stage": "rnagan.image.train",
+    "load_upsampler": "rnagan.image.sample",
     # 3. the GAN
     "train_gan": "rnagan.gan.train",
     "load_generator": "rnagan.gan.sample",
