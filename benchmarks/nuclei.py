@@ -6,7 +6,8 @@ each condition turns into a stand-in for generated tiles. Every condition is sco
 reference half at the same n) on the nuclei statistics, and, beside it, the same ratio on colour
 statistics (per-tile mean and sd of R, G, B), to show which of the two each change moves:
 
-- ``real``: the other half as it is (the ratio should be ≈ 1);
+- ``real``: the other half as it is (the ratio should be ≈ 1; ``real_ratio_other_splits`` gives it
+  for 20 further random splits of the same tiles, the spread a ratio of 1 carries at this n);
 - ``upsampled_64px``: the bundled 64 px copies of those tiles, bicubic back up to 224 px;
 - ``blur_2px``: Gaussian blur, σ = 2 px;
 - ``stain_noise``: each tile's own pixels shuffled: the same colours, no shapes;
@@ -44,6 +45,7 @@ from rnagan.evaluate.nuclei import nuclei_distance, nuclei_features
 TILES = Path("/work/shared/data/he_tiles/lc25000_lung")
 MPP = 1.0  # µm per pixel of the 224 px LC25000 tiles (see above)
 SEED = 0
+SPLITS = 20  # further random reference/stand-in splits of the real tiles, for the spread of the real ratio
 RESULTS = Path(__file__).parent / "results" / "nuclei.json"
 COLOUR = ("r_mean", "g_mean", "b_mean", "r_sd", "g_sd", "b_sd")
 
@@ -91,6 +93,16 @@ def colour_features(tiles: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(np.concatenate([x.mean(1), x.std(1)], 1), columns=list(COLOUR))
 
 
+def split_spread(features: pd.DataFrame, splits: int) -> list[float]:
+    """Real-vs-real ratio over other random reference/stand-in splits of the same tiles: the spread around 1."""
+    ratios = []
+    for seed in range(1, splits + 1):
+        order = np.random.default_rng(seed).permutation(len(features))
+        reference, other = features.iloc[order[: len(order) // 2]], features.iloc[order[len(order) // 2 :]]
+        ratios.append(round(nuclei_distance(reference, other, seed=seed)["ratio"], 3))
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiles", type=Path, default=TILES, help="folder with labels.csv (path, subset columns)")
@@ -115,10 +127,10 @@ def main() -> None:
         "paler_haematoxylin": lambda: restain(other_tiles, 0.6, 1.5),
         "darker_haematoxylin": lambda: restain(other_tiles, 1.5, 0.7),
     }
-    results = {}
+    results, found_by = {}, {}
     for name, make in conditions.items():
         tiles = make()
-        found = nuclei_features(tiles, args.mpp)
+        found = found_by[name] = nuclei_features(tiles, args.mpp)
         nuclei = nuclei_distance(ref_nuclei, found, seed=SEED)
         colour = nuclei_distance(ref_colour, colour_features(tiles), seed=SEED, features=COLOUR)
         results[name] = {
@@ -130,6 +142,8 @@ def main() -> None:
             f"{name:>20}  nuclei ratio {nuclei['ratio']:7.2f}  colour ratio {colour['ratio']:7.2f}"
             f"  n {nuclei['n_per_side']} a side"
         )
+    spread = split_spread(pd.concat([ref_nuclei, found_by["real"]], ignore_index=True), SPLITS)
+    print(f"real, {SPLITS} other splits: ratio {min(spread):.2f}–{max(spread):.2f}")
     record = {
         "tiles": str(args.tiles),
         "tile_px": int(ref_tiles.shape[1]),
@@ -142,6 +156,7 @@ def main() -> None:
         "seconds_per_tile": round(seconds_per_tile, 4),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "conditions": results,
+        "real_ratio_other_splits": spread,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
