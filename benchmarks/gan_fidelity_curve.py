@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from rnagan.config import load_config
+from rnagan.datasets.lc25000 import FIELD_UM
 from rnagan.demo.pipeline import demo_config
 from rnagan.evaluate.classify import classification_metrics
 from rnagan.evaluate.run import real_tiles, train_fidelity_classifier
@@ -55,7 +56,7 @@ def main() -> None:
     ws = Workspace(args.workspace)
     tiles = real_tiles(ws)  # clear errors when this is not a workspace with tiles and splits
 
-    base = demo_config(load_config(args.preset))
+    base = demo_config(load_config(args.preset), field_um=FIELD_UM)
     classifier = train_fidelity_classifier(ws, tiles, "train", base, pick_device("cpu"))
     samples = tiles.drop_duplicates("sample_id").set_index("sample_id")
     held = samples[samples["split"] == "test"]
@@ -75,7 +76,7 @@ def main() -> None:
         shutil.rmtree(ws.gan_run(run), ignore_errors=True)
         curve = []
         for steps in range(args.every, args.steps + 1, args.every):
-            cfg = demo_config(load_config(args.preset, overrides=[*overrides, f"gan.steps={steps}"]))
+            cfg = demo_config(load_config(args.preset, overrides=[*overrides, f"gan.steps={steps}"]), field_um=FIELD_UM)
             checkpoint = train_gan(ws, cfg, run=run, resume=steps > args.every, device="cpu")
             generated = load_generator(checkpoint).generate(mu, n_per_profile=args.per_profile, seed=1)
             metrics = classification_metrics(truth, classifier.predict_proba(generated), classifier.classes)

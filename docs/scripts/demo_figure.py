@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from rnagan.config import preset
+from rnagan.datasets.lc25000 import FIELD_UM
 from rnagan.demo.pipeline import RUNS, class_sheets, demo_config
 from rnagan.workspace import Workspace
 
@@ -40,7 +41,7 @@ def compose(sheets: dict[str, dict[str, bytes]], columns: list[str]) -> Image.Im
 
 
 def main(workspace: Path) -> None:
-    cfg = demo_config(preset("small"))
+    cfg = demo_config(preset("small"), field_um=FIELD_UM)
     cfg.demo.sheet_tiles = 16
     sheets = class_sheets(Workspace(workspace), cfg, runs=tuple(RUNS))
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -224,6 +224,9 @@ class EvaluateConfig(_Section):
     # FID statistics stream over every tile of a set; KID, C2ST, diversity, probes, memorisation and the map
     # use the features of a seeded draw of at most this many (2,048 float64 each: 16 KB a tile); None: all
     feature_max_tiles: int | None = Field(5000, ge=2)
+    # side of a tile in µm (its field of view), for the nuclei statistics (µm per pixel = this / tile size);
+    # None: not measured (a tile store of unknown scale)
+    tile_field_um: float | None = Field(None, gt=0)
     report_pairs: int = Field(8, ge=0)  # closest generated/train pairs shown in the report
     report_tiles: int = Field(32, ge=1)  # tiles per contact sheet in the report
     device: str = "auto"  # Inception and classifier: auto (CUDA if present), cpu, cuda, mps

@@ -112,6 +112,8 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
         fidelity = entry["conditioning"]
         assert fidelity["relabelled_accuracy"] >= fidelity["accuracy"]  # no renaming is one of the renamings
         assert math.isfinite(entry["fid"]["value"]) and entry["fid"]["value"] > 1.0  # generated ≠ real tiles
+        assert entry["nuclei"]["mpp"] == pytest.approx(224.0 / preset("tiny").gan.image_size)  # LC25000's field
+        assert entry["nuclei"]["n_real"] > 0 and math.isfinite(entry["nuclei"]["ratio"])
         assert summary["conditioning_accuracy"][run] == entry["conditioning"]["accuracy"]
         row = report.split(f"<b>{run}</b>", 1)[1].split("</tr>", 1)[0]
         verdict = {True: 'class="pass"', False: 'class="fail"', None: 'class=""'}

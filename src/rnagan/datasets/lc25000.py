@@ -37,6 +37,7 @@ CLASS_NAMES: dict[str, str] = {
     "lung_scc": "lung squamous cell carcinoma",
 }
 TILE_SIZE = 64  # pixels of the bundled copy
+FIELD_UM = 224.0  # side of a tile in µm: at 224 px red blood cells (7–8 µm) measure about 7 px
 
 
 def lc25000_dir() -> Path:

@@ -47,7 +47,7 @@ BARS = {"ours_over_ceiling_marker_r": 0.4, "p": 0.01, "accuracy_points_over_floo
 
 def run_her2st_demo(out: Path, config: Config) -> dict[str, Any]:
     """Run the her2st demo into the workspace ``out``; returns a summary (paths, stage times, headline)."""
-    cfg, ws, clock = start_demo(out, config, STAGES)  # demo_config leaves out the UMAP figure
+    cfg, ws, clock = start_demo(out, config, STAGES, field_um=config.spatial.fov_um)
     clock.console.print(
         f"[bold]rnagan demo --dataset her2st[/] → {ws.root}: REAL spatial expression and H&E of "
         f"{len(SECTIONS)} HER2+ breast sections; preset {cfg.preset}, {cfg.gan.steps} GAN steps",

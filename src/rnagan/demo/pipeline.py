@@ -51,6 +51,7 @@ from rich.console import Console
 
 from rnagan.config import Config, DemoConfig
 from rnagan.datasets.lc25000 import CLASS_NAMES, CLASSES, lc25000_samples, load_lc25000
+from rnagan.datasets.lc25000 import FIELD_UM as LC25000_FIELD_UM
 from rnagan.datasets.lc25000 import TILE_SIZE as BUNDLED_TILE_SIZE
 from rnagan.datasets.simulate import simulate_counts
 from rnagan.demo.bundle import bundle_facts, bundle_sheets
@@ -166,8 +167,9 @@ class StageClock:
         }
 
 
-def demo_config(config: Config) -> Config:
-    """``config`` with the demo's choices applied: tiles per profile, FID set size.
+def demo_config(config: Config, *, field_um: float) -> Config:
+    """``config`` with the demo's choices applied: tiles per profile, FID set size, and the side of its tiles in
+    µm (``field_um``, the data's) for the nuclei statistics.
 
     The β-VAE's UMAP figure is left out: UMAP's first call compiles for ~20-40 s in a fresh environment,
     which is most of the β-VAE's own time (the evaluation's feature map still uses UMAP).
@@ -176,6 +178,7 @@ def demo_config(config: Config) -> Config:
     cfg.vae.umap_figure = False
     cfg.generate.tiles_per_profile = cfg.demo.generated_per_profile
     cfg.evaluate.fid_max_images = cfg.demo.fid_images
+    cfg.evaluate.tile_field_um = field_um
     return cfg
 
 
@@ -213,10 +216,12 @@ STAGES: tuple[str, ...] = (
 )
 
 
-def start_demo(out: Path, config: Config, stages: tuple[str, ...]) -> tuple[Config, Workspace, StageClock]:
+def start_demo(
+    out: Path, config: Config, stages: tuple[str, ...], *, field_um: float
+) -> tuple[Config, Workspace, StageClock]:
     """The demo's config, its workspace (created, remembering that config) and a clock over ``stages``.
-    Shared by the lung and her2st demos."""
-    cfg = demo_config(config)
+    Shared by the lung and her2st demos; ``field_um`` is the side of their tiles in µm."""
+    cfg = demo_config(config, field_um=field_um)
     workspace = Workspace(out).create()
     write_workspace_config(workspace, cfg)
     return cfg, workspace, StageClock(names=stages)
@@ -254,7 +259,7 @@ def run_demo(out: Path, config: Config) -> dict[str, Any]:
     so the workspace it leaves is an ordinary one: every ``rnagan`` command can continue from it.
     """
     _refuse_tiles_larger_than_bundled(config)
-    cfg, ws, clock = start_demo(out, config, STAGES)
+    cfg, ws, clock = start_demo(out, config, STAGES, field_um=LC25000_FIELD_UM)
     clock.console.print(
         f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.gan.image_size} px, "
         f"{cfg.gan.steps} GAN steps. [yellow]The expression profiles are simulated[/] "

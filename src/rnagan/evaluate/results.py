@@ -120,6 +120,18 @@ class Memorisation(_Block):
     n_train: int
 
 
+class NucleiScore(_Block):
+    """Nuclei statistics of generated tiles against real ones, over real half against real half at the same n."""
+
+    ratio: float
+    distance: float
+    real_half_distance: float
+    n_real: int
+    n_generated: int
+    n_per_side: int
+    mpp: float  # µm per pixel the tiles were measured at
+
+
 class RunResult(_Block):
     """Every measure of one run's generated tiles."""
 
@@ -137,6 +149,7 @@ class RunResult(_Block):
     probe: Classification | None = None
     colour_control: Classification | None = None
     conditioning: Classification | None = None
+    nuclei: NucleiScore | None = None  # when evaluate.tile_field_um gives the tiles' scale
 
 
 class MissingRun(_Block):

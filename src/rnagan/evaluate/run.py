@@ -21,7 +21,7 @@ No set is ever decoded whole (:mod:`rnagan.evaluate.streamed`): features are cac
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ import torch
 
 from rnagan.config import Config, EvaluateConfig
 from rnagan.errors import InputFileError
-from rnagan.evaluate import classify, embed, fid, memorisation, realism, report
+from rnagan.evaluate import classify, embed, fid, memorisation, nuclei, realism, report
 from rnagan.evaluate.features import InceptionFeatures, read_image
 from rnagan.evaluate.reference import RealSets, draw, fid_score, real_sets
 from rnagan.evaluate.results import (
@@ -45,6 +45,7 @@ from rnagan.evaluate.results import (
     KidScore,
     Memorisation,
     MissingRun,
+    NucleiScore,
     PaperConditioning,
     RunResult,
     Settings,
@@ -133,6 +134,12 @@ def evaluate(
     return result
 
 
+def _hwc(tiles: FileTiles | StoreTiles) -> Iterator[np.ndarray]:
+    """A tile set as (H, W, 3) uint8 arrays, one at a time."""
+    for positions in tiles.spans(64):
+        yield from tiles[positions].permute(0, 2, 3, 1).numpy()
+
+
 def _missing(workspace: Workspace, run: str) -> MissingRun:
     folder = workspace.samples_run(run)
     log.warning("run %s has no generated tiles at %s: skipped (run `rnagan generate --run %s`)", run, folder, run)
@@ -166,6 +173,7 @@ class _Measuring:
     cfg: EvaluateConfig
     real_split: str
     size: int  # px: every set is read at the size the runs were trained at
+    real_nuclei: pd.DataFrame | None = None  # the reference's nuclei statistics, measured for the first run
 
     def run(self, run: str) -> tuple[RunResult, tuple[np.ndarray, list[str]], dict[str, Any]]:
         """One run's result, its feature-map set (features, tissues) and its figures (sheet, pairs, panels)."""
@@ -197,6 +205,7 @@ class _Measuring:
             probe=probe,
             colour_control=colour,
             conditioning=self._conditioning(manifest),
+            nuclei=self._nuclei(tiles),
         )
         figures = {
             "runs": report.tiles_png(tiles[: cfg.report_tiles]),
@@ -207,6 +216,17 @@ class _Measuring:
             "panels": {p.stem: p.read_bytes() for p in sorted((folder / "panels").glob("*.png"))},
         }
         return result, (features.rows, tissues), figures
+
+    def _nuclei(self, tiles: FileTiles) -> NucleiScore | None:
+        """The run's nuclei statistics against the real reference's, at the tiles' µm per pixel."""
+        if self.cfg.tile_field_um is None:
+            return None
+        mpp = self.cfg.tile_field_um / self.size
+        if self.real_nuclei is None:
+            self.real_nuclei = nuclei.nuclei_features(_hwc(self.real.test), mpp)
+        drawn = nuclei.nuclei_features(_hwc(tiles), mpp)
+        score = nuclei.nuclei_distance(self.real_nuclei, drawn, seed=self.cfg.seed)
+        return NucleiScore(**{k: v for k, v in score.items() if k in NucleiScore.model_fields}, mpp=mpp)
 
     def _tiles(self, run: str, paths: list[str]) -> FileTiles:
         """The run's drawn tiles; refused when they are not the size it was trained at (left by an older run)."""
