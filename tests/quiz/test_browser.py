@@ -25,6 +25,12 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
+def database() -> str:
+    """One database is enough here: the API tests run on both."""
+    return "sqlite"
+
+
+@pytest.fixture
 def artifacts(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("RNAGAN_TEST_ARTIFACTS", tmp_path)) / "quiz"
     folder.mkdir(parents=True, exist_ok=True)

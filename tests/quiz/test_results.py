@@ -20,7 +20,9 @@ def test_results_command_writes_tables_summary_and_figures(client: TestClient, s
     rate_through(client, create_invite(client, "a"), quality="4")
     rate_through(client, create_invite(client, "b"), quality="3")
     out = tmp_path / "results"
-    result = CliRunner().invoke(cli, ["quiz", "results", "--db", str(engine.url), "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["quiz", "results", "--db", engine.url.render_as_string(hide_password=False), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "quiz.png", "ratings.png", "quiz_players.csv", "ratings_comparisons.csv"} <= names
