@@ -28,6 +28,22 @@ NO_SERVER = "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get inst
 _numbers = itertools.count()
 
 
+REPORT = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest):
+    """``report(line)``: shown in pytest's summary even when output is captured (CI keeps the figures)."""
+    return request.config.stash.setdefault(REPORT, []).append
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if lines := config.stash.get(REPORT, []):
+        terminalreporter.section("quiz figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def study_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return make_workspace(tmp_path_factory.mktemp("quiz") / "ws")
