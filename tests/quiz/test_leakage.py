@@ -95,7 +95,7 @@ def test_classifier_on_everything_but_pixels_is_at_chance_and_latency_does_not_d
         f" {1e6 * timing.ci_high:+.1f}] us (n {timing.n_real} + {timing.n_synthetic});"
         f" median fetch {1e6 * typical:.0f} us"
     )
-    assert result.n >= 400
+    assert result.n >= 400 and {len(r) for r in leakage.feature_rows(raw)} == {len(leakage.FEATURES)}
     assert result.ci_low <= 0.5 <= result.ci_high
     assert max(abs(timing.ci_low), abs(timing.ci_high)) < typical  # any gap is below one fetch's time
 
