@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 from quiz_helpers import create_invite, form_fields, pixel_hash, play_through, rate_through, start_quiz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from rnagan.errors import InputFileError
 from rnagan.quiz.app import create_app
 from rnagan.quiz.db import Player, Refusal
 from rnagan.quiz.draws import play_sequence, session_rng
+from rnagan.quiz.serve import StudyOptions, open_study
 from rnagan.quiz.split import groups
 
 TILE_SRC = re.compile(r'src="/tile/([\w-]+)"')
@@ -109,3 +112,9 @@ def test_a_player_token_signed_with_another_key_is_not_a_player(client: TestClie
     client.cookies.clear()
     client.cookies.set("rnagan_quiz", forged)
     assert client.get("/quiz/play", follow_redirects=False).headers["location"] == "/quiz"
+
+
+def test_a_rating_set_that_leaves_the_quiz_no_tiles_is_refused_at_start(study_workspace, tmp_path) -> None:
+    options = StudyOptions(workspace=study_workspace.root, db=f"sqlite:///{tmp_path / 's.sqlite'}", rate_per_group=50)
+    with pytest.raises(InputFileError, match="lower --rate-per-group"):
+        open_study(options)
