@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import re
 import threading
 import time
@@ -29,16 +31,18 @@ def _images(tissue: str, start: int, n: int) -> list[Image.Image]:
     return [Image.open(f).convert("RGB") for f in files]
 
 
-def make_workspace(root: Path, n: int = 12) -> Workspace:
-    """Real: n tiles per tissue (test split) plus train tiles that must stay out; synthetic: runs rnagan, baseline."""
+def make_workspace(root: Path, n: int = 12, slides: int = 4) -> Workspace:
+    """Real: n test tiles per tissue from ``slides`` slides, plus train tiles that must stay out; synthetic: runs
+    rnagan and baseline, n tiles per tissue drawn for n/2 profiles (each profile in both runs)."""
     ws = Workspace(root).create()
     rows, samples = [], []
     with TileStore(ws.tile_store, readonly=False) as store:
         for tissue in TISSUES:
-            for split, start in (("test", 0), ("train", n)):
-                sample = f"{tissue}-{split}"
+            images = _images(tissue, 0, 2 * n)
+            parts = [(f"{tissue}-test{j}", "test", images[j::slides][: n // slides]) for j in range(slides)]
+            for sample, split, chosen in [*parts, (f"{tissue}-train", "train", images[n:])]:
                 samples.append({"sample_id": sample, "donor_id": sample, "tissue": tissue, "split": split})
-                for i, image in enumerate(_images(tissue, start, n)):
+                for i, image in enumerate(chosen):
                     key = tile_key(sample, i, 0)
                     store.put_many([(key, encode_tile(np.asarray(image.resize((128, 128))), "jpeg", 80))])
                     rows.append(
@@ -69,16 +73,17 @@ def _samples_run(folder: Path, blur: float, n: int) -> None:
                 path = f"tiles/{tissue}{perturbation and '_p'}/{i:04d}.png"
                 (folder / path).parent.mkdir(parents=True, exist_ok=True)
                 image.filter(ImageFilter.GaussianBlur(blur)).save(folder / path)
+                profile = f"{tissue}-profile{i // 2}"
                 rows.append(
                     {
-                        "profile": tissue,
-                        "base_profile": tissue,
+                        "profile": f"{profile}{perturbation and '_p'}",
+                        "base_profile": profile,
                         "perturbation": perturbation,
                         "source": "cohort",
                         "tissue": tissue,
                         "split": "test",
                         "seed": 0,
-                        "noise_index": i,
+                        "noise_index": i % 2,
                         "path": path,
                     }
                 )
@@ -97,11 +102,40 @@ def start_quiz(client: TestClient) -> dict[str, str]:
     return form_fields(response.text)
 
 
+def play_through(client: TestClient, answer: str = "real") -> tuple[list[str], list[str]]:
+    """Start a play and answer every round; the tile ids shown and every page the quiz sent, in order."""
+    page = client.post("/quiz/start", data={"csrf": form_fields(client.get("/quiz").text)["csrf"]})
+    shown, pages = [], [page.text]
+    while "nonce" in (fields := form_fields(page.text)):
+        shown.append(fields["tile"])
+        page = client.post("/quiz/answer", data={**fields, "answer": answer})
+        pages.append(page.text)
+    return shown, pages
+
+
+def pixel_hash(data: bytes) -> str:
+    """What a person sees of an image: its decoded RGB pixels, whatever the file's bytes or name."""
+    with Image.open(io.BytesIO(data)) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    return hashlib.sha256(repr(rgb.shape).encode() + rgb.tobytes()).hexdigest()
+
+
 def create_invite(client: TestClient, label: str = "pathologist") -> str:
     """Create one invite as admin and return its join path."""
     page = client.get("/admin", params={"token": ADMIN})
     client.post("/admin/invites", data={"csrf": form_fields(page.text)["csrf"], "label": label, "count": 1})
     return re.findall(r"/rate/join/[\w-]+", client.get("/admin").text)[-1]
+
+
+def rate_through(client: TestClient, link: str, quality: str = "4") -> list[str]:
+    """Join by ``link`` and rate every tile; the tile ids rated, in order."""
+    page = client.post(link, data={"csrf": form_fields(client.get(link).text)["csrf"]})
+    rated = []
+    while "nonce" in (fields := form_fields(page.text)):
+        rated.append(fields["tile"])
+        rating = {"tissue": "lung_n", "quality": quality, "artifacts": "no", "comment": "fine"}
+        page = client.post("/rate/answer", data={**fields, **rating})
+    return rated
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,7 +7,7 @@ from quiz_helpers import form_fields, start_quiz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rnagan.quiz.db import Answer, Player, Refusal
+from rnagan.quiz.db import Answer, Refusal
 
 
 def _count(engine, model) -> int:
@@ -34,7 +34,8 @@ def test_a_full_quiz_is_balanced_scored_and_revealed(client: TestClient, study) 
     assert sources.count("real") == sources.count("synthetic") == settings.rounds // 2
     assert len(set(shown)) == len(shown)
     assert f"{settings.rounds // 2} of {settings.rounds} correct" in response.text  # "real" is right for half
-    assert all(f"/tile/{t}" in response.text for t in shown)
+    assert not any(t in response.text for t in pool.tiles)  # the end page names no tile
+    assert response.text.count("<td>real</td>") == response.text.count("<td>synthetic</td>") == settings.rounds // 2
     assert _count(engine, Answer) == settings.rounds
 
 
@@ -128,14 +129,6 @@ def test_a_session_that_keeps_being_refused_is_locked(client: TestClient, study)
     locked = client.post("/quiz/answer", data={**fields, "answer": "real"})  # even a valid answer now
     assert locked.status_code == 429
     assert _count(engine, Answer) == 0
-
-
-def test_plays_per_browser_are_limited(client: TestClient, study) -> None:
-    settings, _, engine = study
-    csrf = form_fields(client.get("/quiz").text)["csrf"]
-    statuses = [client.post("/quiz/start", data={"csrf": csrf}).status_code for _ in range(settings.max_plays + 1)]
-    assert statuses == [200] * settings.max_plays + [429]
-    assert _count(engine, Player) == settings.max_plays
 
 
 def test_pages_carry_security_headers_and_load_nothing_external(client: TestClient) -> None:

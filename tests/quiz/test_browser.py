@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from quiz_helpers import ADMIN, CHROMIUM, CHROMIUM_ARGS, live_server
+from quiz_helpers import ADMIN, CHROMIUM, CHROMIUM_ARGS, live_server, pixel_hash
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,12 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file() or importlib.util.find_spec("playwright") is None,
     reason="browser tests: install Debian's chromium (apt-get install chromium) and `pip install playwright` to run",
 )
+
+
+@pytest.fixture
+def database() -> str:
+    """One database is enough here: the API tests run on both."""
+    return "sqlite"
 
 
 @pytest.fixture
@@ -57,12 +63,50 @@ def test_play_a_quiz_by_clicking_and_by_keys_on_a_phone(browser, study, artifact
                 page.get_by_role("button", name="Real").click()
             page.wait_for_load_state()
         page.wait_for_url("**/quiz/done")
-        assert page.get_by_text("The tiles revealed").is_visible()
+        assert page.get_by_text("Each round revealed").is_visible()
         assert page.locator("tbody tr").count() == settings.rounds
+        assert page.locator("img").count() == 0  # no tile, and so no tile id, on the end page
         page.screenshot(path=artifacts / "quiz_done_phone.png", full_page=True)
     with Session(engine) as db:
         answers = db.scalars(select(Answer.answer).order_by(Answer.position)).all()
     assert answers == ["real", "synthetic"] * (settings.rounds // 2)
+
+
+def test_a_rater_who_first_plays_the_quiz_in_the_browser_sees_none_of_its_tiles_again(browser, study) -> None:
+    """Every image the browser received during all of a player's plays, against every image of the rating form."""
+    settings, _, _ = study
+    with live_server(create_app(*study)) as base:
+        seen: dict[str, dict[str, str]] = {"quiz": {}, "rate": {}}  # tile URL → pixel hash
+        phase = "quiz"
+        page = browser.new_page()
+        page.on("response", lambda r: "/tile/" in r.url and seen[phase].update({r.url: pixel_hash(r.body())}))
+        page.goto(f"{base}/quiz")
+        for play in range(settings.max_plays):
+            with page.expect_navigation():
+                page.get_by_role("button", name="Play again" if play else "Start a new quiz").click()
+            for _round in range(settings.rounds):
+                with page.expect_navigation():
+                    page.keyboard.press("r")
+            assert page.url.endswith("/quiz/done")
+        assert page.get_by_role("button", name="Play again").count() == 0
+        admin = browser.new_page()
+        admin.goto(f"{base}/admin?token={ADMIN}")
+        admin.get_by_role("button", name="Create invite links").click()
+        link = admin.locator("code", has_text="/rate/join/").first.inner_text()
+        admin.close()
+        phase = "rate"
+        page.goto(link)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Start rating").click()
+        for _ in range(len(settings.rate_ids)):
+            page.get_by_text("unsure", exact=True).click()
+            page.keyboard.press("3")
+            page.keyboard.press("n")
+            with page.expect_navigation():
+                page.get_by_role("button", name="Save and next").click()
+    assert len(seen["quiz"]) == settings.max_plays * settings.rounds
+    assert len(seen["rate"]) == len(settings.rate_ids)
+    assert not set(seen["quiz"].values()) & set(seen["rate"].values())
 
 
 def test_admin_invites_a_rater_who_rates_by_clicking_and_resumes(browser, study, artifacts: Path) -> None:

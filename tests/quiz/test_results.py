@@ -7,37 +7,22 @@ from pathlib import Path
 
 import pandas as pd
 from fastapi.testclient import TestClient
-from quiz_helpers import create_invite, form_fields, start_quiz
+from quiz_helpers import create_invite, play_through, rate_through
 from typer.testing import CliRunner
 
 from rnagan.cli import app as cli
 
 
-def _play(client: TestClient, rounds: int, pool) -> None:
-    """Answer the truth for synthetic tiles and 'synthetic' for real ones: accuracy exactly 50 %."""
-    fields = start_quiz(client)
-    for _ in range(rounds):
-        page = client.post("/quiz/answer", data={**fields, "answer": "synthetic"})
-        fields = form_fields(page.text)
-
-
-def _rate_all(client: TestClient, label: str, quality: str) -> None:
-    link = create_invite(client, label)
-    page = client.post(link, data={"csrf": form_fields(client.get(link).text)["csrf"]})
-    while "nonce" in form_fields(page.text):
-        fields = form_fields(page.text)
-        rating = {"tissue": "lung_n", "quality": quality, "artifacts": "no", "comment": "fine"}
-        page = client.post("/rate/answer", data={**fields, **rating})
-
-
 def test_results_command_writes_tables_summary_and_figures(client: TestClient, study, tmp_path: Path) -> None:
-    settings, pool, engine = study
-    for _ in range(2):
-        _play(client, settings.rounds, pool)
-    _rate_all(client, "a", "4")
-    _rate_all(client, "b", "3")
+    settings, _, engine = study
+    for _ in range(2):  # answering "synthetic" throughout: accuracy exactly 50 %
+        play_through(client, answer="synthetic")
+    rate_through(client, create_invite(client, "a"), quality="4")
+    rate_through(client, create_invite(client, "b"), quality="3")
     out = tmp_path / "results"
-    result = CliRunner().invoke(cli, ["quiz", "results", "--db", str(engine.url), "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["quiz", "results", "--db", engine.url.render_as_string(hide_password=False), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "quiz.png", "ratings.png", "quiz_players.csv", "ratings_comparisons.csv"} <= names

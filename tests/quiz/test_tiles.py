@@ -23,7 +23,7 @@ def test_workspace_gives_held_out_real_tiles_and_unperturbed_generated_ones(stud
     groups = Counter((r.generator, r.tissue) for r in refs)
     # 12 test tiles per tissue (the 12 train tiles stay out); 12 plain + 12 perturbed per run and tissue
     assert groups == {(g, t): 12 for g in ("real", "rnagan", "baseline") for t in ("lung_aca", "lung_n")}
-    assert all("-test/" in r.origin for r in refs if r.source == "real")
+    assert all("-test" in r.origin for r in refs if r.source == "real")
     assert not any("_p/" in r.origin for r in refs)
 
 

@@ -40,8 +40,20 @@ def serve_cli(
     per_group: Annotated[int, typer.Option(min=1, help="At most this many tiles per generator and tissue.")] = 200,
     rate_per_group: Annotated[
         int,
-        typer.Option(min=1, help=("Tiles per generator and tissue in the rating set (every rater rates all of them).")),
+        typer.Option(
+            min=1,
+            help=(
+                "Tiles per generator and tissue in the rating set (every rater rates all of them); whole source"
+                " images are kept out of the quiz for it."
+            ),
+        ),
     ] = 10,
+    max_plays: Annotated[
+        int, typer.Option(min=1, help="Quiz plays per player (no tile is shown to a player twice).")
+    ] = 5,
+    starts_per_address: Annotated[
+        int, typer.Option(min=1, help="Quiz plays one client address may start per hour, whatever its cookies.")
+    ] = 60,
     size: Annotated[
         int | None,
         typer.Option(
@@ -74,6 +86,8 @@ def serve_cli(
         generators=list(generator or []),
         per_group=per_group,
         rate_per_group=rate_per_group,
+        max_plays=max_plays,
+        starts_per_address=starts_per_address,
         size=size,
         image_format=image_format,
         quality=quality,

@@ -1,8 +1,9 @@
 """The study's database: tiles, quiz players and answers, raters and ratings, refused requests.
 
-SQLite (WAL) by default, any SQLAlchemy URL (e.g. PostgreSQL) by flag. Uniqueness rules that protect
-the data — one answer per player and round, one rating per rater and tile — are constraints here, so
-they hold even when two requests race.
+SQLite (WAL) by default, PostgreSQL by URL (driver: ``pip install rnagan[postgres]``); both get the same
+tables from the same models. Uniqueness rules that protect the data — one answer per player and round, one
+play number per player, one rating per rater and tile — are constraints here, so they hold even when two
+requests race.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from rnagan.errors import InputFileError
 from rnagan.quiz.tiles import TileRef
 
 
@@ -57,11 +60,19 @@ class Meta(Base):
 
 
 class Player(Base):
-    """One quiz session: its tile sequence, the round it is on, and the nonce of the page it was shown."""
+    """One quiz play: whose it is, its tile sequence, the round it is on, and the nonce of the page it was shown.
+
+    ``participant`` is the player's random id (kept in the signed session cookie), ``address`` a keyed hash of
+    the client address: the play limits are counts of these rows, not of anything the browser keeps.
+    """
 
     __tablename__ = "players"
+    __table_args__ = (UniqueConstraint("participant", "play"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    participant: Mapped[str] = mapped_column(String(64), index=True)
+    play: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(64), index=True)
     sequence: Mapped[str] = mapped_column(Text)  # JSON list of tile ids
     position: Mapped[int] = mapped_column(Integer, default=0)
     nonce: Mapped[str] = mapped_column(String(64))
@@ -132,7 +143,11 @@ class Refusal(Base):
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL (readers never block the writer) and a generous busy timeout."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+        # One connection per request thread (anyio's 40); plain postgresql:// means psycopg 3, the extra's driver.
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+            "postgres://", "postgresql+psycopg://", 1
+        )
+        return create_engine(url, pool_size=40, max_overflow=0, pool_timeout=60, pool_pre_ping=True)
     # One pooled connection per request thread (anyio's 40): no connection is opened per request.
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=40, max_overflow=0, pool_timeout=60
@@ -165,7 +180,17 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def init_db(engine: Engine) -> None:
+    """Create the tables; refuse a database whose tables lack columns of these models (made by an older version)."""
     Base.metadata.create_all(engine)
+    found = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        missing = {c.name for c in table.columns} - {c["name"] for c in found.get_columns(table.name)}
+        if missing:
+            where = engine.url.render_as_string(hide_password=True)
+            raise InputFileError(
+                f"{where}: table {table.name} lacks {', '.join(sorted(missing))} (made by an older rnagan)"
+                ": export its results with `rnagan quiz results` and start a new database"
+            )
 
 
 def sync_tiles(engine: Engine, refs: Iterable[TileRef]) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""What each player and rater is shown: a balanced quiz stream, and a rater's own order of the rating set."""
+"""What each player and rater is shown: balanced quiz plays, and a rater's own order of the rating set.
+
+A player's tiles are fixed on the server when the player is first seen: one seeded order of the quiz pool,
+of which play k shows the k-th slice. No play repeats a tile the player was already told the truth of,
+and starting over cannot draw a fresh set.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,37 @@ from collections import defaultdict
 from rnagan.quiz.tiles import TilePool
 
 
-def quiz_sequence(pool: TilePool, rounds: int, rng: random.Random) -> list[str]:
-    """Half real, half synthetic (the synthetic half spread evenly over generators), in random order."""
-    n_real = rounds // 2
-    real = rng.sample(pool.ids("real"), min(n_real, len(pool.ids("real"))))
-    synthetic = _spread(pool, rounds - len(real), rng)
-    sequence = real + synthetic
-    rng.shuffle(sequence)
+def plays_available(pool: TilePool, quiz_ids: list[str], rounds: int) -> int:
+    """How many plays one player can have before a tile would repeat."""
+    real = sum(pool.tiles[t].ref.source == "real" for t in quiz_ids)
+    return min(real // (rounds // 2), (len(quiz_ids) - real) // (rounds - rounds // 2))
+
+
+def play_sequence(pool: TilePool, quiz_ids: list[str], rounds: int, player: random.Random, play: int) -> list[str]:
+    """Play ``play`` (from 0) of the player whose generator is ``player``: half real, half synthetic, shuffled."""
+    real, synthetic = _orders(pool, quiz_ids, player)
+    n_real, n_synthetic = rounds // 2, rounds - rounds // 2
+    sequence = real[play * n_real : (play + 1) * n_real] + synthetic[play * n_synthetic : (play + 1) * n_synthetic]
+    random.Random(player.random() + play).shuffle(sequence)
     return sequence
 
 
-def _spread(pool: TilePool, n: int, rng: random.Random) -> list[str]:
-    """``n`` synthetic tiles, taking one per generator in turn so no generator dominates a session."""
+def _orders(pool: TilePool, quiz_ids: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
+    """The player's order of the real tiles, and of the synthetic ones taking one generator after another."""
     by_generator: dict[str, list[str]] = defaultdict(list)
-    for tile in pool.tiles.values():
-        if tile.ref.source == "synthetic":
-            by_generator[tile.ref.generator].append(tile.id)
+    real = []
+    for tile_id in quiz_ids:
+        ref = pool.tiles[tile_id].ref
+        (real if ref.source == "real" else by_generator[ref.generator]).append(tile_id)
+    real = rng.sample(real, len(real))
     queues = [rng.sample(ids, len(ids)) for _, ids in sorted(by_generator.items())]
     rng.shuffle(queues)
-    chosen: list[str] = []
-    while len(chosen) < n and any(queues):
+    synthetic: list[str] = []
+    while any(queues):
         for queue in queues:
-            if queue and len(chosen) < n:
-                chosen.append(queue.pop())
-    return chosen
+            if queue:
+                synthetic.append(queue.pop())
+    return real, synthetic
 
 
 def rating_order(rate_ids: list[str], rng: random.Random) -> list[str]:
@@ -39,6 +51,6 @@ def rating_order(rate_ids: list[str], rng: random.Random) -> list[str]:
     return rng.sample(rate_ids, len(rate_ids))
 
 
-def session_rng(seed: int, kind: str, number: int) -> random.Random:
-    """The generator for one player or rater: reproducible from ``--seed`` and the row number alone."""
+def session_rng(seed: int, kind: str, number: int | str) -> random.Random:
+    """The generator for one player or rater: reproducible from ``--seed`` and the player's or row's id alone."""
     return random.Random(f"{seed}:{kind}:{number}")

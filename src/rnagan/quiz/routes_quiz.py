@@ -1,21 +1,26 @@
-"""Quiz pages: start a session, answer real or synthetic tile by tile, see the score and the tiles revealed."""
+"""Quiz pages: start a play, answer real or synthetic tile by tile, see the score and each round's truth.
+
+The quiz only ever shows tiles of the quiz pool (``split``), so nothing it reveals is a rating tile.
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rnagan.quiz.db import Answer, Player, Tile, transaction
 from rnagan.quiz.deps import EngineDep, PoolDep, SessionDep, SettingsDep
-from rnagan.quiz.draws import quiz_sequence, session_rng
+from rnagan.quiz.draws import play_sequence, session_rng
 from rnagan.quiz.pages import refuse, render
 from rnagan.quiz.rounds import STATUS, advance, problem
-from rnagan.quiz.security import csrf_ok
+from rnagan.quiz.security import client_key, csrf_ok
 from rnagan.quiz.stats import proportion
 
 router = APIRouter()
@@ -38,18 +43,38 @@ def start_page(request: Request, settings: SettingsDep, db: SessionDep) -> HTMLR
 def start(
     request: Request, settings: SettingsDep, pool: PoolDep, engine: EngineDep, csrf: str | None = Form(None)
 ) -> Response:
+    """The player's next play, drawn from their own fixed order; a play in progress is continued, never redrawn."""
     with transaction(engine) as db:
         if not csrf_ok(request, csrf):
             return refuse(request, db, "csrf", 403, back="/quiz")
-        if request.session.get("plays", 0) >= settings.max_plays:
+        current = _player(request, db)
+        if current is not None and current.position < len(current.tiles):
+            return RedirectResponse("/quiz/play", status_code=303)
+        participant = request.session.get("participant") or secrets.token_urlsafe(16)
+        plays = db.scalar(select(func.count()).where(Player.participant == participant))
+        if plays >= settings.max_plays:
             return refuse(request, db, "too_many_plays", 429, back="/")
-        player = Player(token=secrets.token_urlsafe(24), sequence="[]", nonce=secrets.token_urlsafe(16))
-        db.add(player)
-        db.flush()
-        rng = session_rng(settings.seed, "player", player.id)
-        player.sequence = json.dumps(quiz_sequence(pool, settings.rounds, rng))
+        address = client_key(request, settings.secret_key)
+        since = time.time() - 3600
+        recent = db.scalar(select(func.count()).where(Player.address == address, Player.created_at > since))
+        if recent >= settings.starts_per_address:
+            return refuse(request, db, "rate_limited", 429, back="/")
+        rng = session_rng(settings.seed, "player", participant)
+        player = Player(
+            token=secrets.token_urlsafe(24),
+            participant=participant,
+            play=plays,
+            address=address,
+            sequence=json.dumps(play_sequence(pool, settings.quiz_ids, settings.rounds, rng, plays)),
+            nonce=secrets.token_urlsafe(16),
+        )
+        try:
+            with db.begin_nested():
+                db.add(player)
+        except IntegrityError:  # the same player's other request started this play first
+            return refuse(request, db, "duplicate", 409, back="/quiz")
+        request.session["participant"] = participant
         request.session["player"] = player.token
-        request.session["plays"] = request.session.get("plays", 0) + 1
     return RedirectResponse("/quiz/play", status_code=303)
 
 
@@ -106,17 +131,18 @@ def answer(
 
 @router.get("/quiz/done", response_class=HTMLResponse)
 def done(request: Request, settings: SettingsDep, db: SessionDep) -> Response:
+    """The score and each round's truth; no tile id or image: the tiles were on screen during play."""
     player = _player(request, db)
     if player is None:
         return RedirectResponse("/quiz", status_code=303)
     if player.position < len(player.tiles):
         return RedirectResponse("/quiz/play", status_code=303)
     rows = db.execute(
-        select(Answer.tile_id, Answer.answer, Answer.correct, Tile.source)
+        select(Answer.answer, Answer.correct, Tile.source)
         .join(Tile, Tile.id == Answer.tile_id)
         .where(Answer.player_id == player.id)
         .order_by(Answer.position)
     ).all()
     k, n = sum(r.correct for r in rows), len(rows)
-    can_replay = request.session.get("plays", 0) < settings.max_plays
-    return render(request, "quiz_done.html", rows=rows, result=proportion(k, n), can_replay=can_replay)
+    plays = db.scalar(select(func.count()).where(Player.participant == player.participant))
+    return render(request, "quiz_done.html", rows=rows, result=proportion(k, n), can_replay=plays < settings.max_plays)

@@ -6,6 +6,8 @@ tokens, every fact about a session lives in the database.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from fastapi import HTTPException, Request
@@ -96,3 +98,9 @@ def admin_ok(request: Request, admin_token: str) -> bool:
         request.session["admin"] = True
         return True
     return request.session.get("admin") is True
+
+
+def client_key(request: Request, secret: str) -> str:
+    """A keyed hash of the client's address: enough to rate-limit it, not to recover it from the database."""
+    host = request.client.host if request.client else ""
+    return hmac.new(secret.encode(), host.encode(), hashlib.sha256).hexdigest()[:32]

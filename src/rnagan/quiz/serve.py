@@ -13,7 +13,9 @@ from rnagan.errors import InputFileError
 from rnagan.quiz import tiles
 from rnagan.quiz.app import create_app
 from rnagan.quiz.db import init_db, make_engine, meta_value, sync_tiles
+from rnagan.quiz.draws import plays_available
 from rnagan.quiz.settings import MODES, QuizSettings
+from rnagan.quiz.split import split
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ class StudyOptions:
     generators: list[str] = field(default_factory=list)
     per_group: int | None = 200  # tiles kept per (generator, tissue) for the quiz
     rate_per_group: int = 10  # tiles per (generator, tissue) every rater rates
+    max_plays: int = 5  # quiz plays per player
+    starts_per_address: int = 60  # quiz plays per client address and hour
     size: int | None = None
     image_format: str = "png"
     quality: int = 90
@@ -72,21 +76,28 @@ def open_study(options: StudyOptions) -> tuple[QuizSettings, tiles.TilePool, Eng
     init_db(engine)
     ids = sync_tiles(engine, refs)
     pool = tiles.build_pool(refs, ids, size=options.size, image_format=options.image_format, quality=options.quality)
-    rate_refs = tiles.select(refs, per_group=options.rate_per_group, seed=options.seed)
+    quiz_needed = options.mode in ("quiz", "both")
+    sides = split(pool, options.rate_per_group, options.seed, quiz_needed=quiz_needed)
+    plays = plays_available(pool, sides.quiz_ids, options.rounds) if quiz_needed else 0
+    if quiz_needed and plays == 0:
+        raise InputFileError(f"the quiz pool has too few real or synthetic tiles for one play of {options.rounds}")
     settings = QuizSettings(
         secret_key=meta_value(engine, "secret_key", secrets.token_urlsafe(32)),
         admin_token=options.admin_token or meta_value(engine, "admin_token", secrets.token_urlsafe(24)),
         mode=options.mode,
         rounds=options.rounds,
         seed=options.seed,
-        rate_ids=[ids[ref.key] for ref in rate_refs],
+        rate_ids=sides.rate_ids,
+        quiz_ids=sides.quiz_ids,
+        max_plays=min(options.max_plays, plays),
+        starts_per_address=options.starts_per_address,
     )
     return settings, pool, engine
 
 
-def describe(pool: tiles.TilePool) -> str:
+def describe(pool: tiles.TilePool, ids: list[str]) -> str:
     counts: dict[tuple[str, str], int] = {}
-    for tile in pool.tiles.values():
+    for tile in (pool.tiles[i] for i in ids):
         group = (tile.ref.generator, tile.ref.tissue)
         counts[group] = counts.get(group, 0) + 1
     return ", ".join(f"{g}/{t} {n}" for (g, t), n in sorted(counts.items()))
@@ -98,7 +109,9 @@ def serve(options: StudyOptions, host: str = "127.0.0.1", port: int = 8000) -> N
 
     settings, pool, engine = open_study(options)
     base = f"http://{host}:{port}"
-    print(f"{len(pool.tiles)} tiles ({pool.size} px {pool.image_format}): {describe(pool)}", flush=True)
+    print(f"{len(pool.tiles)} tiles ({pool.size} px {pool.image_format})", flush=True)
+    print(f"quiz pool: {describe(pool, settings.quiz_ids)}", flush=True)
+    print(f"rating set (no tile or source image in the quiz): {describe(pool, settings.rate_ids)}", flush=True)
     print(f"database: {engine.url.render_as_string(hide_password=True)}", flush=True)
     if settings.mode in ("quiz", "both"):
         print(f"quiz:  {base}/quiz", flush=True)

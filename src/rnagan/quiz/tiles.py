@@ -41,6 +41,12 @@ class TileRef:
     tissue: str
     origin: str  # a file path, or a key of the tile store at ``store``
     store: Path | None = None
+    parent: str = ""  # the slide or profile it comes from; "" for a file of its own
+
+    @property
+    def image(self) -> str:
+        """The source image: tiles that share one never go to both the rating set and the quiz pool."""
+        return self.parent or f"file:{self.store or ''}|{self.origin}"
 
     @property
     def key(self) -> str:
@@ -96,28 +102,32 @@ def workspace_tiles(workspace: Workspace, generators: Iterable[str] | None = Non
 
 
 def _workspace_real(workspace: Workspace) -> list[TileRef]:
-    index = pd.read_parquet(workspace.tile_index, columns=["key", "sample_id"])
+    index = pd.read_parquet(workspace.tile_index, columns=["key", "slide_id", "sample_id"])
     if not workspace.samples_table.is_file():
         raise InputFileError(f"{workspace.samples_table} is missing: it says which samples are held out (split)")
     samples = pd.read_csv(workspace.samples_table, dtype=str, keep_default_na=False)
     test = samples.loc[samples["split"] == "test", ["sample_id", "tissue"]]
     rows = index.astype({"sample_id": str}).merge(test, on="sample_id")
     return [
-        TileRef("real", "real", tissue or UNKNOWN_TISSUE, key, workspace.tile_store)
-        for key, tissue in zip(rows["key"], rows["tissue"], strict=True)
+        TileRef("real", "real", tissue or UNKNOWN_TISSUE, key, workspace.tile_store, f"slide:{slide}")
+        for key, slide, tissue in zip(rows["key"], rows["slide_id"], rows["tissue"], strict=True)
     ]
 
 
 def samples_run_tiles(folder: Path, generator: str) -> list[TileRef]:
-    """A generated-samples run (``manifest.csv``); perturbed profiles are left out: their tissue is not a label."""
+    """A generated-samples run (``manifest.csv``); perturbed profiles are left out: their tissue is not a label.
+
+    Tiles drawn for one profile share a parent, in every run: they are views of one expression profile.
+    """
     manifest = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)
     missing = {"tissue", "path", "perturbation"} - set(manifest.columns)
     if missing:
         raise InputFileError(f"{folder / 'manifest.csv'} lacks column(s) {', '.join(sorted(missing))}")
     plain = manifest[manifest["perturbation"] == ""]
+    profiles = plain["base_profile"] if "base_profile" in plain.columns else plain["path"]
     return [
-        TileRef("synthetic", generator, tissue or UNKNOWN_TISSUE, str(folder / path))
-        for tissue, path in zip(plain["tissue"], plain["path"], strict=True)
+        TileRef("synthetic", generator, tissue or UNKNOWN_TISSUE, str(folder / path), parent=f"profile:{profile}")
+        for tissue, path, profile in zip(plain["tissue"], plain["path"], profiles, strict=True)
     ]
 
 
@@ -154,7 +164,10 @@ def store_tiles(store: Path, source: str, generator: str) -> list[TileRef]:
             labels = dict(zip(table["key"], table["label"].astype(str), strict=True))
     with TileStore(store) as opened:
         keys = list(opened.keys())
-    return [TileRef(source, generator, labels.get(key, UNKNOWN_TISSUE), key, store) for key in keys]
+    return [
+        TileRef(source, generator, labels.get(key, UNKNOWN_TISSUE), key, store, f"slide:{store}|{key.split('/')[0]}")
+        for key in keys
+    ]
 
 
 def select(
