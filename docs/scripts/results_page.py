@@ -343,16 +343,17 @@ def ssl() -> list[str]:
 
 def quiz_load() -> list[str]:
     d = read("quiz_load.json")
-    runs = d["runs"]
+    runs = [(db, players, v) for db, by_players in d["runs"].items() for players, v in by_players.items()]
     return [
         "`quiz_load.py` → quiz_load.json",
         "quiz answers: p99 latency (ms), answers lost",
         "; ".join(
-            f"{k} players {v['quiz_answers']['p99_ms']:.1f}, {v['quiz_answers']['lost']} lost" for k, v in runs.items()
+            f"{db}, {int(k):,} players: {v['quiz_answers']['p99_ms']:,.0f}, {v['quiz_answers']['lost']} lost"
+            for db, k, v in runs
         ),
         "`/healthz` under the same load: "
-        + "; ".join(f"{k} players {v['baseline_healthz']['p99_ms']:.1f}" for k, v in runs.items()),
-        "; ".join(f"{v['quiz_answers']['accepted']:,} answers" for v in runs.values()),
+        + "; ".join(f"{db} {v['baseline_healthz']['p99_ms']:,.0f}" for db, _, v in runs),
+        "; ".join(f"{v['quiz_answers']['accepted']:,} answers" for _, _, v in runs),
         machine(d),
     ]
 
