@@ -30,6 +30,8 @@ from rnagan.slides.store import TileStore
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
+pytestmark = pytest.mark.integration  # its workspace trains a β-VAE and a GAN
+
 TP53 = "ENSG00000141510"
 
 
