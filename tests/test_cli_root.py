@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -18,6 +19,7 @@ def test_config_show_prints_a_loadable_preset() -> None:
     assert cfg.gan == preset("small").gan
 
 
+@pytest.mark.integration  # a fresh `python -m rnagan`: torch and every import again (~30 s on 2 busy cores)
 def test_user_errors_are_one_line_with_exit_code_2() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "rnagan", "config", "show", "tiny", "--set", "vae.bta=1"],

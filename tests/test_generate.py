@@ -33,6 +33,8 @@ from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 from test_cli_errors import run_cli
 
+pytestmark = pytest.mark.integration  # its workspace trains a β-VAE and a GAN
+
 TP53 = "ENSG00000141510"
 
 

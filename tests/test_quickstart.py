@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -93,6 +94,8 @@ def with_small_settings(command: list[str]) -> list[str]:
     return [*command, "--preset", "tiny", "--config", "quick.yaml"] if "--preset" in options else command
 
 
+@pytest.mark.integration  # every Quickstart command in turn, training and evaluation included
+@pytest.mark.timeout(900)  # ~5 min on 2 busy cores, past the 300 s every other test gets
 def test_readme_quickstart_runs_from_tile_to_evaluate(tmp_path: Path, real_slide: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     write_fixtures(tmp_path, real_slide)

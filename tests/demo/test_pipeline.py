@@ -89,6 +89,7 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return out, run_demo(out, preset("tiny"))
 
 
+@pytest.mark.integration  # the whole tiny demo runs once for these three (~30 s)
 def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict]) -> None:
     out, summary = tiny_demo
     report = (out / "reports" / "report.html").read_text()
@@ -142,6 +143,7 @@ def test_one_seed_gives_the_same_demo(tiny_demo: tuple[Path, dict], tmp_path: Pa
     assert first == second
 
 
+@pytest.mark.integration  # reads the tiny demo's run
 def test_tiny_demo_generates_only_from_held_out_profiles(tiny_demo: tuple[Path, dict]) -> None:
     out, _ = tiny_demo
     samples = pd.read_csv(out / "expression" / "samples.csv")
@@ -156,6 +158,7 @@ def test_tiny_demo_generates_only_from_held_out_profiles(tiny_demo: tuple[Path, 
     assert (extras["sample_id"].map(split_of) == "train").all()
 
 
+@pytest.mark.integration  # evaluates the tiny demo's run again (~30 s)
 def test_evaluating_a_demo_workspace_again_keeps_the_demo_page(tiny_demo: tuple[Path, dict], tmp_path: Path) -> None:
     out, _ = tiny_demo
     ws = Workspace(shutil.copytree(out, tmp_path / "ws"))

@@ -67,6 +67,7 @@ def _coloured(rgb: tuple[int, int, int], n: int, seed: int) -> torch.Tensor:
     return (torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) + noise).clamp(0, 255).to(torch.uint8)
 
 
+@pytest.mark.integration  # trains the tile classifier
 def test_the_classifier_learns_separable_tissues_and_predicts_held_out_ones() -> None:
     """Training must actually learn: pink against purple tiles, judged on tiles it never saw."""
     pink, purple = (235, 150, 190), (110, 70, 160)

@@ -88,6 +88,7 @@ def test_kid_of_equal_distributions_averages_zero() -> None:
     assert min(values) < 0  # an unbiased estimator of 0 must go negative
 
 
+@pytest.mark.integration  # Inception features of 48 real tiles
 def test_fid_of_a_set_with_itself_is_zero_and_grows_with_a_planted_shift(inception, lung_tiles, lung_features) -> None:
     real = lung_features["lung_n"][:12]
     assert fid_from_features(real, real) == pytest.approx(0.0, abs=1e-6)

@@ -21,6 +21,7 @@ def _jpeg_copy(tile: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.asarray(Image.open(buffer).convert("RGB")).copy()).permute(2, 0, 1)
 
 
+@pytest.mark.integration  # Inception features of 48 real tiles
 def test_a_planted_copy_of_a_training_tile_is_flagged(inception, lung_tiles, lung_features) -> None:
     train, test = lung_features["lung_n"][:16], lung_features["lung_n"][16:]
     copy = inception.features_of_batch(_jpeg_copy(read_image(lung_tiles["lung_n"][5]))[None])

@@ -10,10 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from rnagan.evaluate.features import InceptionFeatures, iter_images
 from rnagan.evaluate.probes import LinearProbe, colour_features
+
+pytestmark = pytest.mark.integration  # Inception and linear probes over the real tiles
 
 N_TRAIN = 16  # of the fixture's 24 per class; the rest are held out
 

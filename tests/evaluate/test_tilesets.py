@@ -64,6 +64,7 @@ class _CountingTiles(FileTiles):
         return super()._load(positions)
 
 
+@pytest.mark.integration  # Inception over the tile set
 def test_cached_features_are_read_without_decoding_a_tile(tmp_path: Path, paths, inception: InceptionFeatures) -> None:
     tiles = _CountingTiles(paths, size=64)
     cache = FeatureCache(tmp_path, inception, chunk=4)
@@ -92,6 +93,7 @@ def test_a_classifier_trained_batch_by_batch_equals_one_trained_on_decoded_tiles
     np.testing.assert_allclose(lazy.predict_proba(store), eager.predict_proba(whole), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.integration  # Inception over every tile of the set
 def test_features_keep_a_draw_of_rows_but_stream_every_tile_into_fid(tmp_path: Path, paths, inception) -> None:
     tiles = FileTiles(paths, size=64)
     cache = FeatureCache(tmp_path, inception, chunk=3)

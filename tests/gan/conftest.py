@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import torch
 from gan_toy import make_toy_cohort
 
 from rnagan.workspace import Workspace
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """The tiny networks gain nothing from a second thread, and on a busy 2-core machine OpenMP's
-    barriers make two threads ~9x slower than one (150 toy steps: 110 s against 12 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

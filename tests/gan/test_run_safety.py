@@ -16,6 +16,8 @@ from rnagan.errors import CheckpointError
 from rnagan.gan.train import MAY_DIFFER, train_gan
 from rnagan.workspace import Workspace
 
+pytestmark = pytest.mark.integration  # every test runs train_gan
+
 
 def short_config(**gan: object) -> Config:
     cfg = preset("tiny")

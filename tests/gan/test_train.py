@@ -25,6 +25,8 @@ from rnagan.gan.train import train_gan
 from rnagan.slides.dataset import TileDataset
 from rnagan.workspace import Workspace
 
+pytestmark = pytest.mark.integration  # GAN training runs, killed training subprocesses, two gloo processes
+
 WORKER = Path(__file__).with_name("train_worker.py")
 STEPS = 150  # enough for the toy's colour and texture to follow μ (tiny preset, batch 8)
 

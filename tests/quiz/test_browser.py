@@ -18,10 +18,14 @@ from sqlalchemy.orm import Session
 from rnagan.quiz.app import create_app
 from rnagan.quiz.db import Answer, Rating
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.is_file() or importlib.util.find_spec("playwright") is None,
-    reason="browser tests: install Debian's chromium (apt-get install chromium) and `pip install playwright` to run",
-)
+pytestmark = [
+    pytest.mark.integration,  # a live server and a real Chromium
+    pytest.mark.skipif(
+        not CHROMIUM.is_file() or importlib.util.find_spec("playwright") is None,
+        reason="browser tests: install Debian's chromium (apt-get install chromium) and `pip install playwright` "
+        "to run",
+    ),
+]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
@@ -9,6 +10,9 @@ from rnagan.slides.augment import augment, random_flips
 from rnagan.slides.dataset import TileDataset, read_tile_index
 from rnagan.slides.store import TileStore
 from rnagan.workspace import Workspace
+
+# Four workers on purpose (each must reopen the store), however many cores run the tests: torch warns below four.
+pytestmark = pytest.mark.filterwarnings("ignore:This DataLoader will create 4 worker processes:UserWarning")
 
 
 def test_four_worker_dataloader_reads_every_tile(real_workspace: Workspace) -> None:

@@ -69,6 +69,7 @@ def test_missing_mpp_fails_unless_assumed(tmp_path: Path, synthetic_slides: dict
     assert done.status == "done" and done.kept > 0
 
 
+@pytest.mark.integration  # a real two-process pool
 def test_bad_slides_are_reported_and_the_rest_finish(tmp_path: Path, real_slide: Path) -> None:
     truncated = tmp_path / "truncated.svs"
     truncated.write_bytes(real_slide.read_bytes()[:900_000])

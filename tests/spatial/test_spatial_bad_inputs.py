@@ -82,6 +82,7 @@ def test_anndata_without_obsm_spatial_names_the_file_and_the_fix(tmp_path: Path)
         read_anndata_section(path)
 
 
+@pytest.mark.integration  # a fresh `python -m rnagan`
 def test_the_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     image, spots, counts = files("C5")
     command = [

@@ -19,6 +19,8 @@ from rnagan.spatial.prepare import prepare_spatial
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
+pytestmark = pytest.mark.integration  # import → β-VAE → GAN → evaluation, end to end
+
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict]:

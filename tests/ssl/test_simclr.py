@@ -13,6 +13,8 @@ from rnagan.ssl import simclr
 from rnagan.ssl.simclr import SimCLR, contrastive_loss, load_backbone, pretrain
 from rnagan.ssl.sources import TileSet
 
+pytestmark = pytest.mark.integration  # every test runs SimCLR pretraining
+
 
 def _trained(out: Path, config: Config) -> SimCLR:
     model = SimCLR(config.ssl.backbone, config.ssl.projection_dim)

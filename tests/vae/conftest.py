@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from vae_data import tiny_config, write_prepared
 
 from rnagan.workspace import Workspace
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> object:
-    """Tiny models run ~20× faster on one thread than on two busy cores (thread hand-off dominates)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

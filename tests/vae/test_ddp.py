@@ -13,6 +13,8 @@ from safetensors.torch import load_file
 
 from rnagan.checkpoint import fingerprint
 
+pytestmark = pytest.mark.integration  # two training processes under torchrun
+
 
 @pytest.mark.timeout(120)
 def test_two_rank_ddp_training_keeps_ranks_in_sync(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from rnagan.errors import GeneCoverageError
 from rnagan.vae import figures, latent
 from rnagan.workspace import Workspace
 
+pytestmark = pytest.mark.integration  # every test but one reads the session's trained tiny β-VAE (conftest.trained)
+
 
 @pytest.fixture(scope="module")
 def cohort(trained: tuple[Workspace, dict]) -> tuple[latent.LoadedVAE, pd.DataFrame, pd.DataFrame, pd.DataFrame]:

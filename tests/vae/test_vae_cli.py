@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from rnagan.cli import app
 from rnagan.workspace import Workspace
+
+pytestmark = pytest.mark.integration  # runs `rnagan vae train` and reads the session's trained β-VAE
 
 runner = CliRunner()
 

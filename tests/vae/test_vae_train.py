@@ -20,6 +20,8 @@ from rnagan.vae.latent import GENES_FILE, encode_cohort, load_vae
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
+pytestmark = pytest.mark.integration  # trains the tiny β-VAE
+
 
 def test_training_lowers_the_loss(trained: tuple[Workspace, dict]) -> None:
     _, metrics = trained
