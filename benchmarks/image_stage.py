@@ -5,7 +5,8 @@ stage) at their native 224 px (``--tiles``: the LC25000 224 px copies), split in
 A and B of equal n. Half B is taken down to 64 px as the conditional GAN sees tiles, then back to 224 px
 by bicubic, or by the image stage (×4 to 256 px, then antialiased to 224). Each is compared with half A:
 FID (ratio to half B itself against A, the real-vs-real FID at the same n), C2ST (frozen Inception
-features + logistic regression, 0.5 = indistinguishable) and the pixel error against B's originals::
+features + logistic regression, 0.5 = indistinguishable), the nuclei-statistics ratio (rnagan.evaluate.nuclei,
+at LC25000's 224 µm field) and the pixel error against B's originals::
 
     python benchmarks/image_stage.py --tiles /path/to/lc25000_lung [--image-stage bundled]
 
@@ -26,9 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from rnagan.config import load_config
+from rnagan.datasets.lc25000 import FIELD_UM
 from rnagan.demo.splits import at_native_size, demo_tile_splits
 from rnagan.evaluate.features import InceptionFeatures, read_image
 from rnagan.evaluate.fid import fid_from_features
+from rnagan.evaluate.nuclei import nuclei_distance, nuclei_features
 from rnagan.evaluate.realism import two_sample_test
 from rnagan.image.sample import load_upsampler, upsample_tiles
 from rnagan.slides.augment import resize_tiles
@@ -68,6 +71,8 @@ def lifted_sets(originals: torch.Tensor, image_stage: str) -> tuple[dict[str, to
 def measure(sets: dict[str, torch.Tensor], reference: torch.Tensor, seed: int) -> dict[str, dict[str, float]]:
     inception = InceptionFeatures.load()
     ref = inception.extract(iter(reference))
+    mpp = FIELD_UM / reference.shape[-1]
+    ref_nuclei = nuclei_features(reference.permute(0, 2, 3, 1).numpy(), mpp)
     out: dict[str, dict[str, float]] = {}
     for name, images in sets.items():
         features = inception.extract(iter(images))
@@ -76,6 +81,9 @@ def measure(sets: dict[str, torch.Tensor], reference: torch.Tensor, seed: int) -
             "fid": fid_from_features(features, ref),
             "c2st_accuracy": two_sample_test(ref, features, seed=seed)["balanced_accuracy"],
             "mean_abs_error": error,
+            "nuclei_ratio": nuclei_distance(
+                ref_nuclei, nuclei_features(images.permute(0, 2, 3, 1).numpy(), mpp), seed=seed
+            )["ratio"],
         }
     real_fid = out["real"]["fid"]
     for entry in out.values():
@@ -113,7 +121,10 @@ def main() -> None:
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     for name, entry in figures.items():
-        print(f"{name:12s} FID ratio {entry['fid_ratio']:.2f}  C2ST {entry['c2st_accuracy']:.3f}  n {len(originals)}")
+        print(
+            f"{name:12s} FID ratio {entry['fid_ratio']:.2f}  C2ST {entry['c2st_accuracy']:.3f}  "
+            f"nuclei {entry['nuclei_ratio']:.2f}  n {len(originals)}"
+        )
 
 
 if __name__ == "__main__":

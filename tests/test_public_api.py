@@ -28,6 +28,7 @@ def test_dir_lists_the_exports_and_unknown_names_raise() -> None:
         rnagan.train_vea  # noqa: B018
 
 
+@pytest.mark.integration
 def test_evaluate_stays_the_function_after_its_subpackage_is_imported() -> None:
     code = (
         "import sys, rnagan, rnagan.evaluate.folders; "
@@ -37,6 +38,7 @@ def test_evaluate_stays_the_function_after_its_subpackage_is_imported() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.integration
 def test_import_rnagan_loads_no_torch() -> None:
     code = "import sys, rnagan; print(sorted(m for m in ('torch', 'pandas', 'rnagan.config') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[1]
 SCRIPT = ROOT / "docs" / "scripts" / "results_page.py"
 
@@ -18,6 +20,7 @@ def load_script():
     return module
 
 
+@pytest.mark.integration
 def test_results_page_is_the_scripts_output() -> None:
     script = load_script()
     text = script.page()

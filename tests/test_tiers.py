@@ -22,6 +22,7 @@ TESTS = Path(__file__).parent
 SIGNS = (
     "rnagan.gan.train.train_gan",
     "rnagan.vae.train.train_vae",
+    "rnagan.image.train.train_image_stage",
     "rnagan.ssl.simclr.pretrain",
     "rnagan.demo.pipeline.run_demo",
     "playwright",  # a real browser

@@ -132,6 +132,7 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
     assert steps == {"rnagan": tiny.gan.steps, "reference": tiny.gan.steps, "baseline": tiny.demo.baseline_steps}
 
 
+@pytest.mark.integration
 def test_one_seed_gives_the_same_demo(tiny_demo: tuple[Path, dict], tmp_path: Path) -> None:
     """Steps, not seconds: a second run of the same config reproduces every figure of the first."""
     out, _ = tiny_demo

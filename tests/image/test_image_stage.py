@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -13,21 +12,14 @@ import torch.nn.functional as F
 from rnagan.config import load_config
 from rnagan.datasets.lc25000 import lc25000_dir
 from rnagan.errors import CheckpointError, InputFileError
+from rnagan.evaluate.features import read_image
 from rnagan.image.data import CropBatches, training_tiles
 from rnagan.image.model import Upsampler
-from rnagan.image.sample import load_upsampler, upsample_tiles
+from rnagan.image.sample import BUNDLED, bundled_image_stage, load_upsampler, upsample_tiles
 from rnagan.image.train import train_image_stage
 from rnagan.logs import read_log
 from rnagan.slides.folder import import_tiles
 from rnagan.workspace import Workspace
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -66,6 +58,7 @@ def test_batches_are_a_function_of_the_step(tile_workspace: Workspace) -> None:
         CropBatches(tile_workspace, tiles, crop_size=128, scale=4, batch_size=4, seed=0)
 
 
+@pytest.mark.integration
 def test_a_short_run_beats_bicubic_on_held_out_tiles(tile_workspace: Workspace) -> None:
     """Pixel loss only: the upsampler starts as bicubic, so any learning shows as a lower error on tiles
     it never saw (the held-out half, whole 64 px tiles from 32 px)."""
@@ -86,6 +79,7 @@ def test_a_short_run_beats_bicubic_on_held_out_tiles(tile_workspace: Workspace) 
     assert upsample_tiles(upsampler, tiles, batch_size=2).shape == (3, 3, 40, 40)
 
 
+@pytest.mark.integration
 def test_the_critic_joins_and_a_resume_continues_the_same_run(tile_workspace: Workspace) -> None:
     cfg = load_config("tiny")  # 8 steps; the critic from step 4; checkpoints at 4 and 8
     train_image_stage(tile_workspace, cfg, device="cpu")
@@ -100,3 +94,13 @@ def test_the_critic_joins_and_a_resume_continues_the_same_run(tile_workspace: Wo
     resumed = read_log(tile_workspace.image / "log.jsonl")
     assert [r["step"] for r in resumed] == [r["step"] for r in whole]
     assert resumed[-1]["l1"] == pytest.approx(whole[-1]["l1"], rel=1e-4)
+
+
+def test_the_shipped_image_stage_lifts_a_tile_to_256_px_without_training() -> None:
+    meta = (bundled_image_stage() / "meta.json").read_text()
+    assert '"made_by"' in meta and '"step"' in meta  # how it was made travels with it
+    tile = read_image(sorted((lc25000_dir() / "lung_n").glob("*.jpg"))[0])[None]  # a real 64 px tile
+    lifted = upsample_tiles(load_upsampler(BUNDLED), tile)
+    assert lifted.shape == (1, 3, 256, 256) and lifted.dtype == torch.uint8
+    bicubic = F.interpolate(tile.float(), size=(256, 256), mode="bicubic", align_corners=False)
+    assert 0 < (lifted.float() - bicubic).abs().mean() < 20  # detail added over bicubic, the tissue kept

@@ -326,7 +326,7 @@ def _finish(ws: Workspace, metrics: EvaluationResult, clock: StageClock) -> dict
     clock.console.print(
         "conditioning fidelity on held-out profiles: "
         + ", ".join(f"{run} {pct(acc)}" for run, acc in summary["conditioning_accuracy"].items())
-        + f" (chance {pct(1 / len(CLASSES))}); total {times['total_seconds']:.0f} s of {clock.total_seconds:.0f} s",
+        + f" (chance {pct(1 / len(CLASSES))}); total {times['total_seconds']:.0f} s",
         highlight=False,
     )
     return summary
