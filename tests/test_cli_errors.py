@@ -75,7 +75,7 @@ def test_damaged_checkpoint_json_is_one_line(tmp_path: Path, monkeypatch, capsys
     assert_one_line_error(code, err, str(ckpt))
 
 
-@pytest.mark.integration  # prepares real GTEx counts twice (~12 s)
+@pytest.mark.integration  # prepares real GTEx counts twice
 def test_log_scale_input_is_refused_with_the_option_then_read_with_it(
     tmp_path: Path, gtex_lung_counts: Path, monkeypatch, capsys
 ) -> None:

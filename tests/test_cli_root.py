@@ -19,7 +19,7 @@ def test_config_show_prints_a_loadable_preset() -> None:
     assert cfg.gan == preset("small").gan
 
 
-@pytest.mark.integration  # a fresh `python -m rnagan`: torch and every import again (~30 s on 2 busy cores)
+@pytest.mark.integration  # a fresh `python -m rnagan`: torch and every import again
 def test_user_errors_are_one_line_with_exit_code_2() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "rnagan", "config", "show", "tiny", "--set", "vae.bta=1"],

@@ -89,7 +89,7 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return out, run_demo(out, preset("tiny"))
 
 
-@pytest.mark.integration  # the whole tiny demo runs once for these three (~30 s)
+@pytest.mark.integration  # the whole tiny demo runs once for these three
 def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict]) -> None:
     out, summary = tiny_demo
     report = (out / "reports" / "report.html").read_text()
@@ -159,7 +159,7 @@ def test_tiny_demo_generates_only_from_held_out_profiles(tiny_demo: tuple[Path, 
     assert (extras["sample_id"].map(split_of) == "train").all()
 
 
-@pytest.mark.integration  # evaluates the tiny demo's run again (~30 s)
+@pytest.mark.integration  # evaluates the tiny demo's run again
 def test_evaluating_a_demo_workspace_again_keeps_the_demo_page(tiny_demo: tuple[Path, dict], tmp_path: Path) -> None:
     out, _ = tiny_demo
     ws = Workspace(shutil.copytree(out, tmp_path / "ws"))

@@ -16,7 +16,7 @@ import torch
 from rnagan.evaluate.fid import fid_from_features
 from rnagan.evaluate.nvidia_interface import CLEANFID_PATH, save_nvidia_interface
 
-pytestmark = pytest.mark.integration  # FID through clean-fid as well as ours (~20 s on 2 cores)
+pytestmark = pytest.mark.integration  # FID through clean-fid as well as ours
 
 N = 16  # images per folder: clean-fid's path runs at ~half our speed here, so keep it small
 

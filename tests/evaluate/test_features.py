@@ -76,7 +76,7 @@ def test_the_loaded_weights_are_the_published_file(inception: InceptionFeatures)
     assert inception.describe()["weights_sha1"] == on_disk
 
 
-@pytest.mark.integration  # three Inception passes on CPU (~8 s)
+@pytest.mark.integration  # three Inception passes on CPU
 def test_features_use_the_tf1_resize(inception: InceptionFeatures) -> None:
     """What the features are computed from, not what the description string says."""
     images = (torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)

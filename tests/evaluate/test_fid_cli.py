@@ -24,7 +24,7 @@ def copy_tiles(paths: list[Path], folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.integration  # Inception over two folders (~30 s)
+@pytest.mark.integration  # Inception over two folders
 def test_fid_of_two_folders_matches_the_features_and_names_its_weights(
     tmp_path: Path, lung_tiles: dict[str, list[Path]], lung_features: dict[str, np.ndarray], inception
 ) -> None:

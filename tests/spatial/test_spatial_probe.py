@@ -27,7 +27,7 @@ def real_only(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return evaluate_paired(ws, cfg, runs={})
 
 
-@pytest.mark.integration  # imports and probes real sections (~14 s)
+@pytest.mark.integration  # imports and probes real sections
 def test_probe_ceiling_beats_its_floor_on_real_patches(real_only: dict) -> None:
     real, floor = real_only["sets"]["real"], real_only["sets"]["real-shuffled"]
     assert real["spots"] == floor["spots"] == 181

@@ -39,7 +39,7 @@ def test_too_few_groups_for_the_folds_is_a_user_error(tiles: TileSet) -> None:
         make_folds(tiles.labels, tiles.groups, 9, seed=0)
 
 
-@pytest.mark.integration  # fine-tunes every arm on every fold (~30 s)
+@pytest.mark.integration  # fine-tunes every arm on every fold
 def test_every_arm_runs_every_fold_at_every_label_fraction(tiles: TileSet, tiny: Config) -> None:
     pretrained = {k: v + 0.01 for k, v in make_backbone("tiny")[0].state_dict().items()}
     results = cross_validate(tiles, {"scratch": None, "synthetic": pretrained}, tiny)

@@ -14,7 +14,7 @@ def _labelled(tiles: TileSet) -> LabelledTiles:
     return LabelledTiles(tiles.tiles, tiles.labels.tolist(), tiles.groups.tolist())
 
 
-@pytest.mark.integration  # trains two classifiers (~20 s)
+@pytest.mark.integration  # trains two classifiers
 def test_tstr_and_trtr_score_the_same_real_test_tiles() -> None:
     cfg = preset("tiny").evaluate
     cfg.classifier_epochs = 1
