@@ -12,6 +12,7 @@ from rnagan.runtime import seed_everything
 from rnagan.ssl import simclr
 from rnagan.ssl.simclr import SimCLR, contrastive_loss, load_backbone, pretrain
 from rnagan.ssl.sources import TileSet
+from rnagan.ssl.tiles import TensorTiles
 
 
 def _trained(out: Path, config: Config) -> SimCLR:
@@ -69,7 +70,7 @@ def test_resume_refuses_other_tiles_or_other_settings(tmp_path: Path, tiles: Til
     tiny.ssl.pretrain_epochs = 1
     pretrain(tiles, tiny, tmp_path, progress=False)
     tiny.ssl.pretrain_epochs = 2  # allowed to change
-    other = TileSet(tiles.tiles.flip(-2), tiles.labels, tiles.groups, tiles.origin)
+    other = TileSet(TensorTiles(tiles.tiles[:].flip(-2)), tiles.labels, tiles.groups, tiles.origin)
     with pytest.raises(CheckpointError, match=r"cannot resume .*: its tiles changed"):
         pretrain(other, tiny, tmp_path, resume=True, progress=False)
     tiny.ssl.temperature = 0.1

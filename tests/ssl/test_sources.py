@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 
 from rnagan.samples import MANIFEST, MANIFEST_COLUMNS
@@ -24,7 +25,7 @@ def test_a_samples_folder_gives_labelled_synthetic_tiles_without_perturbed_twins
         rows.append([f"p{i}", f"p{i}", perturbation, "cohort", tissue, "test", 0, 0, f"tiles/p{i}/0.png"])
     pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(tmp_path / MANIFEST, index=False)
     tiles = open_source(tmp_path, 32)
-    assert tiles.tiles.shape == (3, 3, 32, 32) and tiles.tiles.dtype.is_floating_point is False
+    assert tiles.tiles[:].shape == (3, 3, 32, 32) and tiles.tiles[:].dtype == torch.uint8
     assert tiles.labels.tolist() == ["lung", "lung", "brain"] and tiles.groups.tolist() == ["p0", "p1", "p2"]
     assert set(tiles.origin) == {"synthetic"}
 
@@ -52,7 +53,7 @@ def test_a_workspace_store_is_labelled_by_the_samples_tissue(tmp_path: Path) -> 
     )
     tiles = open_source(ws.tiles, 32)  # the tiles/ folder names its workspace
     assert tiles.labels.tolist() == ["lung", "lung", "brain"] and tiles.groups.tolist() == ["s1", "s1", "s2"]
-    assert int(tiles.tiles[2, 0, 0, 0]) == 100
+    assert int(tiles.tiles[2][0, 0, 0]) == 100
 
 
 def test_class_folders_name_the_label_and_pool_with_other_sources(tmp_path: Path) -> None:
@@ -61,7 +62,7 @@ def test_class_folders_name_the_label_and_pool_with_other_sources(tmp_path: Path
     tiles = open_source(tmp_path, 16)
     assert tiles.classes == ["normal", "tumour"]
     both = concat(tiles, tiles)
-    assert len(both) == 4 and both.tiles.shape[1:] == (3, 16, 16)
+    assert len(both) == 4 and both.tiles[:].shape[1:] == (3, 16, 16)
 
 
 def test_bundled_lung_tiles_group_augmented_copies_with_their_source_image() -> None:
