@@ -10,6 +10,7 @@ from rnagan.config import Config
 from rnagan.errors import CheckpointError
 from rnagan.runtime import seed_everything
 from rnagan.ssl import simclr
+from rnagan.ssl.backbone import initial_backbone, weight_distance
 from rnagan.ssl.simclr import SimCLR, contrastive_loss, load_backbone, pretrain
 from rnagan.ssl.sources import TileSet
 from rnagan.ssl.tiles import TensorTiles
@@ -30,6 +31,21 @@ def test_pretraining_lowers_the_contrastive_loss(tmp_path: Path, tiles: TileSet,
     assert after < before - 0.05, (before, after)
     assert meta["epoch"] == 6 and len(meta["step_losses"]) == 6 * meta["steps_per_epoch"]
     assert (tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_training_moves_the_backbone_away_from_its_own_initialisation(
+    tmp_path: Path, tiles: TileSet, tiny: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny.ssl.pretrain_epochs = 1
+    start = initial_backbone("tiny", tiny.ssl.seed)
+    monkeypatch.setattr(simclr, "_train", lambda *args, **kwargs: False)  # a run that takes no step
+    pretrain(tiles, tiny, tmp_path / "untrained", progress=False)
+    monkeypatch.undo()
+    untrained, _ = load_backbone(tmp_path / "untrained" / "checkpoint", "tiny")
+    assert weight_distance(untrained, start)["l2"] == 0  # the reference is where training starts
+    pretrain(tiles, tiny, tmp_path / "trained", progress=False)
+    trained, _ = load_backbone(tmp_path / "trained" / "checkpoint", "tiny")
+    assert weight_distance(trained, start)["relative"] > 1e-3
 
 
 def test_a_run_resumed_after_a_crash_ends_with_the_weights_of_an_uninterrupted_one(

@@ -8,7 +8,7 @@ Sources (:func:`open_source` picks by what the path holds):
   else the sample's tissue from ``expression/samples.csv``; group = the sample;
 - a folder per class of image files: label = the folder; group = a CSV's ``group`` column if one is
   given, else the ``cluster`` of a ``labels.csv`` beside the class folders (LC25000's layout: a source
-  image and its rotations and flips share one), else the file;
+  image and its rotations and flips share one; its ``label`` column names the class), else the file;
 - ``lc25000``: the bundled lung tiles; group = the LC25000-clean cluster.
 
 The group is what cross-validation keeps together, so no tile and its augmented copy land in two folds.
@@ -101,35 +101,50 @@ def read_workspace_tiles(workspace: Workspace, size: int, *, splits: Sequence[st
     return _tile_set(store, labels.astype(str).tolist(), index["sample_id"].tolist(), "real")
 
 
-def folder_groups(root: Path, files: Sequence[Path], groups_csv: str | Path | None = None) -> list[str]:
-    """Each file's group: ``groups_csv``'s (columns file, group), else ``root/labels.csv``'s cluster, else the file."""
+def _groups_from_csv(groups_csv: str | Path, root: Path, names: list[str]) -> list[str]:
+    table = pd.read_csv(groups_csv, dtype=str)
+    if not {"file", "group"} <= set(table.columns):
+        raise InputFileError(f"{groups_csv} needs the columns file and group (file relative to {root})")
+    mapping = dict(zip(table["file"], table["group"], strict=True))
+    missing = [n for n in names if n not in mapping]
+    if missing:
+        raise InputFileError(f"{groups_csv} gives no group for {len(missing)} files, e.g. {missing[:3]}")
+    return [mapping[n] for n in names]
+
+
+def folder_labels(
+    root: Path, files: Sequence[Path], groups_csv: str | Path | None = None
+) -> tuple[list[str], list[str]]:
+    """Each file's (label, group) under class folders: see the module docstring for the order of sources.
+
+    A ``labels.csv`` with ``file`` and ``cluster`` columns (LC25000-clean's) groups a source image with its
+    rotations and flips, and its ``label`` column, if any, overrides the folder (LC25000 keeps benign
+    copies in ``lung_n_extra/``).
+    """
     names = [p.relative_to(root).as_posix() for p in files]
+    labels = [Path(n).parent.name for n in names]
     if groups_csv is not None:
-        table = pd.read_csv(groups_csv, dtype=str)
-        if not {"file", "group"} <= set(table.columns):
-            raise InputFileError(f"{groups_csv} needs the columns file and group (file relative to {root})")
-        mapping = dict(zip(table["file"], table["group"], strict=True))
-        missing = [n for n in names if n not in mapping]
-        if missing:
-            raise InputFileError(f"{groups_csv} gives no group for {len(missing)} files, e.g. {missing[:3]}")
-        return [mapping[n] for n in names]
-    labels_csv = root / "labels.csv"
-    if labels_csv.is_file():
-        table = pd.read_csv(labels_csv, dtype=str)
-        if {"file", "cluster"} <= set(table.columns):
-            cluster = dict(zip(table["file"], table["cluster"], strict=True))
-            return [f"{Path(n).parent.name}/c{cluster[n]}" if n in cluster else n for n in names]
-    return names
+        return labels, _groups_from_csv(groups_csv, root, names)
+    table = pd.read_csv(root / "labels.csv", dtype=str) if (root / "labels.csv").is_file() else None
+    if table is None or not {"file", "cluster"} <= set(table.columns):
+        return labels, names
+    rows = table.set_index("file")
+    if "label" in rows.columns:
+        labels = [rows["label"].get(n, label) for n, label in zip(names, labels, strict=True)]
+    groups = [
+        f"{label}/c{rows['cluster'][n]}" if n in rows.index else n for n, label in zip(names, labels, strict=True)
+    ]
+    return labels, groups
 
 
 def read_class_folders(root: str | Path, size: int, *, groups: str | Path | None = None) -> TileSet:
-    """``root/<class>/<tile>.png``: the folder names the class; groups as :func:`folder_groups` says."""
+    """``root/<class>/<tile>.png``: labels and groups as :func:`folder_labels` says."""
     root = Path(root)
     files = sorted(p for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise InputFileError(f"{root} holds no class folders of images (expected {root}/<class>/<tile>.png)")
-    tiles = FileTiles([str(p) for p in files], size)
-    return _tile_set(tiles, [p.parent.name for p in files], folder_groups(root, files, groups), "real")
+    labels, names = folder_labels(root, files, groups)
+    return _tile_set(FileTiles([str(p) for p in files], size), labels, names, "real")
 
 
 def read_lc25000(size: int, *, classes: Sequence[str] | None = None) -> TileSet:
