@@ -34,6 +34,16 @@ def spread(entry: dict[str, Any], sign: bool = False) -> str:
     return f"{points(entry['mean'], sign)}{sd} ({', '.join(points(v, sign) for v in entry['values'])})"
 
 
+def compute_line(r: dict[str, Any]) -> str:
+    """Where the measured seconds went: SimCLR against fine-tuning, over every seed."""
+    simclr = sum(p["seconds"] for rep in r["replicates"] for p in rep["pretraining"].values())
+    runs = [f for rep in r["replicates"] for a in rep["arms"].values() for e in a.values() for f in e["folds"]]
+    tuning = sum(f["seconds"] for f in runs)
+    share = simclr / (simclr + tuning)
+    return (f"Compute (measured): pretraining {simclr / 60:.1f} min, {share:.0%} of the total; fine-tuning "
+            f"{tuning / 60:.1f} min over {len(runs)} runs (at most the preset's epochs, early stopping).")  # fmt: skip
+
+
 def experiment_section(r: dict[str, Any]) -> str:
     command = " ".join(f"--set '{o}'" for o in r["command"]["overrides"])
     h = r["headline"]
@@ -47,6 +57,8 @@ def experiment_section(r: dict[str, Any]) -> str:
         f"{len(r['replicates'])} seeds × {r['folds']} folds, {r['wall_seconds'] / 60:.0f} min on {r['cpus']} shared "
         f"CPUs, {r['threads']} thread (load average {r['load_average_1min_before']:.1f} before, "
         f"{r['load_average_1min_after']:.1f} after).",
+        "",
+        compute_line(r),
         "",
         f"**Headline: {h['arm']} − {h['control']} at {h['label_fraction']:.0%} of the labels = "
         f"{spread(h, sign=True)} points** (mean ± sample sd over seeds, then each seed); target "
@@ -84,9 +96,10 @@ def memory_section(m: dict[str, Any]) -> str:
         "### Memory (`benchmarks/ssl_memory.py` → ssl_memory.json)",
         "",
         f"Peak RSS in MB of one process per cell, synthetic {m['tile_size']} px PNG tiles, "
-        f"`ssl.pretrain_max_tiles` {m['pretrain_max_tiles']}; *-eager* is what each path did before it read "
-        f"lazily (shared machine, load average {m['load_average_1min_before']:.1f} → "
-        f"{m['load_average_1min_after']:.1f}).",
+        f"`ssl.pretrain_max_tiles` {m['pretrain_max_tiles']}. *pretrain*: the source opened and one SimCLR epoch "
+        "of the tiny backbone on the drawn tiles; *tstr*: the uncapped training split decoded 32 at a time once "
+        "through; *-eager*: the decode-and-stack each path did before it read lazily, without training (shared "
+        f"machine, load average {m['load_average_1min_before']:.1f} → {m['load_average_1min_after']:.1f}).",
         "",
         "| tiles in the store | " + " | ".join(modes) + " |",
         "|---" * (len(modes) + 1) + "|",
