@@ -3,8 +3,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from ssl_tiles import make_workspace
+from PIL import Image
+from ssl_tiles import make_tiles, make_workspace
 from typer.testing import CliRunner
 
 from rnagan.cli import app
@@ -43,3 +45,18 @@ def test_the_experiment_runs_end_to_end_and_writes_its_report(tmp_path: Path) ->
     assert headline["mean"] == pytest.approx(sum(headline["values"]) / 2)
     assert "synthetic − synthetic-bn at 50% of the labels" in result.output
     assert "synthetic-bn" in (out / "ssl.html").read_text() and (out / "ssl.png").stat().st_size > 1000
+
+
+def test_finetune_takes_the_groups_of_class_folders_from_a_csv(tmp_path: Path) -> None:
+    tiles, rows = make_tiles(4), []
+    for i, (label, group) in enumerate(zip(tiles.labels, tiles.groups, strict=True)):
+        path = tmp_path / "data" / label / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(tiles.tiles[i].permute(1, 2, 0).numpy()).save(path)
+        rows.append((f"{label}/{i}.png", group))  # a tile and its flipped copy share a group
+    pd.DataFrame(rows, columns=["file", "group"]).to_csv(tmp_path / "groups.csv", index=False)
+    args = ["--data", str(tmp_path / "data"), "--groups", str(tmp_path / "groups.csv"), "--out", str(tmp_path / "o")]
+    result = runner.invoke(app, ["ssl", "finetune", *args, "--preset", "tiny"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "ssl.json").read_text())
+    assert report["n_tiles"] == 16 and report["n_groups"] == 8

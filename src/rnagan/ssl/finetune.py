@@ -62,8 +62,13 @@ def draw_groups(index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fract
 def split_validation(
     index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train, val) of ``index``: about ``fraction`` of its groups for validation, stratified by label."""
-    splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True, random_state=seed)
+    """(train, val) of ``index``: about ``fraction`` of its groups for validation, stratified by label.
+
+    With fewer groups in a class than ``1 / fraction`` (low label shares of small sets), a larger share goes
+    to validation: every class keeps at least one group on each side."""
+    fewest = min(len(np.unique(groups[index][labels[index] == c])) for c in np.unique(labels[index]))
+    n_splits = max(2, min(round(1 / fraction), fewest))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # few groups per class at low label fractions: sklearn warns, still splits
         warnings.simplefilter("ignore", UserWarning)
         train, val = next(splitter.split(np.zeros(len(index)), labels[index], groups[index]))
