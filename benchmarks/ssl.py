@@ -72,7 +72,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
     steps = len(meta["step_losses"])
     ours = steps * config.ssl.pretrain_batch_size / seconds
-    plain = plain_loop(tiles.tiles, config, steps)
+    plain = plain_loop(tiles.tiles[:], config, steps)
     result = {
         "backbone": config.ssl.backbone,
         "image_size": config.ssl.image_size,

@@ -315,6 +315,24 @@ def evaluate_memory() -> list[str]:
     ]
 
 
+def ssl_memory() -> list[str]:
+    d = read("ssl_memory.json")
+    peak = {(r["store_tiles"], r["mode"]): r["peak_rss_mb"] for r in d["rows"]}
+    sizes = list(dict.fromkeys(r["store_tiles"] for r in d["rows"]))
+
+    def cells(*modes: str) -> str:
+        return "; ".join(f"{n:,} tiles " + " / ".join(f"{peak[(n, m)]:,.0f}" for m in modes) for n in sizes)
+
+    return [
+        "`ssl_memory.py` → ssl_memory.json",
+        f"peak RSS (MB) of the SSL data paths, pretrain / TSTR split, {d['tile_size']} px tiles in a store",
+        cells("pretrain", "tstr"),
+        "every tile decoded and stacked first: " + cells("pretrain-eager", "tstr-eager"),
+        f"{len(sizes)} store sizes, {d['pretrain_max_tiles']} tiles drawn for SimCLR",
+        machine(d),
+    ]
+
+
 def generate() -> list[str]:
     d = read("generate.json")
     res = d["results"]
@@ -406,6 +424,7 @@ BENCHMARKS = (
     vae_train,
     train_gan,
     evaluate_memory,
+    ssl_memory,
     generate,
     ssl,
     quiz_load,
@@ -420,19 +439,18 @@ def ssl_experiment() -> list[str]:
     fractions = [str(f) for f in d["label_fractions"]]
     rows = []
     for arm, by_fraction in d["arms"].items():
-        cells = []
-        for f in fractions:
-            acc = by_fraction[f]["accuracy"]
-            cells.append(f"{pct(acc['mean'])} ± {100 * acc['sd']:.1f}")
-        rows.append([arm, *cells])
-    pretrain = d.get("pretraining", {})
-    pretrained = ", ".join(f"{arm} {p['n_tiles']} tiles, {p['epoch']} epochs" for arm, p in pretrain.items())
+        accuracy = [by_fraction[f]["accuracy"] for f in fractions]
+        rows.append([arm, *(f"{pct(a['mean'])} ± {100 * a['sd']:.1f}" for a in accuracy)])
+    h = d["headline"]
     return [
-        "## Pretraining on synthetic tiles (`rnagan ssl experiment` → ssl_experiment.json)",
+        "## Pretraining on synthetic tiles (`benchmarks/ssl_experiment.py` → ssl_experiment.json)",
         "",
-        f"Fine-tuning accuracy, mean ± sd over {d['folds']} grouped stratified folds of {d['n_tiles']} real tiles "
-        f"({d['n_groups']} groups), by the share of each fold's labels used; `{d['backbone']}` at {d['image_size']} "
-        f"px, SimCLR pretraining: {pretrained}. The baseline is `scratch` (no pretraining), on the same folds.",
+        f"Fine-tuning accuracy, mean ± sample sd over {len(d['replicates'])} seeds of each seed's {d['folds']}-fold "
+        f"mean, {d['n_tiles']} real tiles ({d['n_groups']} groups), by the share of each fold's labels used; "
+        f"`{d['backbone']}` at {d['image_size']} px. {h['arm']} − {h['control']} (the batch-norm control) at "
+        f"{pct(h['label_fraction'], 0)} of the labels: {100 * h['mean']:+.1f} points, target +{100 * h['target']:.0f} "
+        f"{'met' if h['met'] else 'not met'}; every seed, the SimCLR losses and the distances from initialisation: "
+        "[ssl.md](ssl.md#measured).",
         f"Machine: {machine(d)}.",
         "",
         *table(["arm", *(f"{pct(float(f), 0)} of labels" for f in fractions)], rows),

@@ -254,7 +254,7 @@ class DemoConfig(_Section):
     seed: int = 0
 
 
-SSLArm = Literal["scratch", "synthetic", "real", "real+synthetic"]
+SSLArm = Literal["scratch", "synthetic-bn", "synthetic", "real", "real+synthetic"]
 
 
 class SSLConfig(_Section):
@@ -276,14 +276,24 @@ class SSLConfig(_Section):
     finetune_batch_size: int = Field(4, ge=2)
     finetune_lr: float = Field(3e-5, gt=0)
     finetune_weight_decay: float = Field(0.01, ge=0)
+    # epochs without a lower validation loss after which a fine-tuning run stops; None: all finetune_epochs
+    finetune_patience: int | None = Field(None, ge=1)
     folds: int = Field(5, ge=2)  # paper: stratified 5-fold CV
     val_fraction: float = Field(0.2, gt=0, lt=1)  # of each training fold's groups: the best-validation reload
     label_fractions: list[float] = [0.1, 0.25, 0.5, 1.0]  # shares of each fold's training groups (1.0: paper)
-    arms: list[SSLArm] = ["scratch", "synthetic", "real", "real+synthetic"]
-    minutes: float | None = Field(None, gt=0)  # ``rnagan ssl experiment`` budget; None: no limit
-    pretrain_share: float = Field(0.35, gt=0, lt=1)  # of that budget, split between the pretrained arms
+    # synthetic-bn: SimCLR's starting weights with only the batch-norm statistics of the synthetic tiles
+    arms: list[SSLArm] = ["scratch", "synthetic-bn", "synthetic", "real", "real+synthetic"]
+    seeds: int = Field(3, ge=1)  # ``rnagan ssl experiment`` replicates: seed, seed + 1, ... (folds, draws, weights)
     num_workers: int = Field(4, ge=0)  # SimCLR views are made per tile on the CPU
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_time_budget(cls, data: Any) -> Any:
+        """Configs saved when the experiment had a time budget still load: budgets are epochs now."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("minutes", "pretrain_share")}
+        return data
 
 
 class SpatialConfig(_Section):

@@ -9,7 +9,8 @@ from torch import nn
 
 from rnagan.config import Config
 from rnagan.errors import InputFileError
-from rnagan.ssl.backbone import Classifier, make_backbone
+from rnagan.ssl.backbone import Classifier, initial_backbone, make_backbone, normalize, weight_distance
+from rnagan.ssl.bn_control import bn_statistics_init
 from rnagan.ssl.finetune import build_classifier, cross_validate, draw_groups, fold_splits, make_folds
 from rnagan.ssl.simclr import load_backbone, pretrain
 from rnagan.ssl.sources import TileSet
@@ -57,12 +58,29 @@ def test_the_pretrained_arm_starts_from_the_simclr_weights(tmp_path: Path, tiles
     tiny.ssl.pretrain_epochs = 1
     pretrain(tiles, tiny, tmp_path, progress=False)
     weights, _ = load_backbone(tmp_path / "checkpoint", "tiny")
-    scratch = build_classifier(tiny, 2, None, seed=3).backbone.state_dict()
     loaded = build_classifier(tiny, 2, weights, seed=3).backbone.state_dict()
-    conv = "0.weight"
-    assert not torch.equal(weights[conv], scratch[conv])  # SimCLR changed the initialisation...
-    for name, value in weights.items():  # ...and the arm holds exactly the checkpoint
+    for name, value in weights.items():  # the arm holds exactly the checkpoint, whatever the fold's seed
         torch.testing.assert_close(loaded[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_fine_tuning_on_separable_tiles_beats_chance_by_a_margin(tiles: TileSet, tiny: Config) -> None:
+    tiny.ssl.finetune_epochs, tiny.ssl.finetune_patience, tiny.ssl.label_fractions = 10, 3, [1.0]
+    entry = cross_validate(tiles, {"scratch": None}, tiny)["arms"]["scratch"]["1.0"]
+    assert entry["accuracy"]["mean"] >= 0.8, entry["accuracy"]  # chance: 0.5
+    for fold in entry["folds"]:  # early stopping: patience epochs after the best, or every epoch
+        assert fold["epochs_run"] in (fold["best_epoch"] + 3, 10), fold
+
+
+def test_the_bn_control_re_estimates_statistics_and_changes_no_weight(tiles: TileSet, tiny: Config) -> None:
+    start = initial_backbone("tiny", tiny.ssl.seed)
+    control = bn_statistics_init(tiles, tiny.ssl, device=torch.device("cpu"))
+    assert weight_distance(control, start)["l2"] == 0
+    first_conv, _ = make_backbone("tiny")
+    first_conv.load_state_dict(start)
+    with torch.no_grad():  # one batch holds every tile: the running mean is the first conv's mean output
+        expected = first_conv[0](normalize(tiles.tiles[:])).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(control["1.running_mean"], expected, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(control["1.running_mean"], start["1.running_mean"])
 
 
 def test_the_head_has_one_output_per_class_and_returns_logits() -> None:

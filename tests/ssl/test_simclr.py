@@ -10,8 +10,10 @@ from rnagan.config import Config
 from rnagan.errors import CheckpointError
 from rnagan.runtime import seed_everything
 from rnagan.ssl import simclr
+from rnagan.ssl.backbone import initial_backbone, weight_distance
 from rnagan.ssl.simclr import SimCLR, contrastive_loss, load_backbone, pretrain
 from rnagan.ssl.sources import TileSet
+from rnagan.ssl.tiles import TensorTiles
 
 pytestmark = pytest.mark.integration  # every test runs SimCLR pretraining
 
@@ -31,6 +33,21 @@ def test_pretraining_lowers_the_contrastive_loss(tmp_path: Path, tiles: TileSet,
     assert after < before - 0.05, (before, after)
     assert meta["epoch"] == 6 and len(meta["step_losses"]) == 6 * meta["steps_per_epoch"]
     assert (tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_training_moves_the_backbone_away_from_its_own_initialisation(
+    tmp_path: Path, tiles: TileSet, tiny: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny.ssl.pretrain_epochs = 1
+    start = initial_backbone("tiny", tiny.ssl.seed)
+    monkeypatch.setattr(simclr, "_train", lambda *args, **kwargs: False)  # a run that takes no step
+    pretrain(tiles, tiny, tmp_path / "untrained", progress=False)
+    monkeypatch.undo()
+    untrained, _ = load_backbone(tmp_path / "untrained" / "checkpoint", "tiny")
+    assert weight_distance(untrained, start)["l2"] == 0  # the reference is where training starts
+    pretrain(tiles, tiny, tmp_path / "trained", progress=False)
+    trained, _ = load_backbone(tmp_path / "trained" / "checkpoint", "tiny")
+    assert weight_distance(trained, start)["relative"] > 1e-3
 
 
 def test_a_run_resumed_after_a_crash_ends_with_the_weights_of_an_uninterrupted_one(
@@ -71,7 +88,7 @@ def test_resume_refuses_other_tiles_or_other_settings(tmp_path: Path, tiles: Til
     tiny.ssl.pretrain_epochs = 1
     pretrain(tiles, tiny, tmp_path, progress=False)
     tiny.ssl.pretrain_epochs = 2  # allowed to change
-    other = TileSet(tiles.tiles.flip(-2), tiles.labels, tiles.groups, tiles.origin)
+    other = TileSet(TensorTiles(tiles.tiles[:].flip(-2)), tiles.labels, tiles.groups, tiles.origin)
     with pytest.raises(CheckpointError, match=r"cannot resume .*: its tiles changed"):
         pretrain(other, tiny, tmp_path, resume=True, progress=False)
     tiny.ssl.temperature = 0.1

@@ -23,9 +23,6 @@ SourceOpt = Annotated[
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
-MinutesOpt = Annotated[
-    float | None, typer.Option("--minutes", "-m", min=0.05, help="Time budget (default: ssl.minutes; none: no limit).")
-]
 
 
 @app.command("pretrain")
@@ -39,17 +36,18 @@ def pretrain_cmd(
     overwrite: Annotated[
         bool, typer.Option(help="Delete the run in OUT and start over (without it, such a run is refused).")
     ] = False,
-    minutes: MinutesOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """SimCLR on the tiles of every --source → OUT/checkpoint (backbone), OUT/last, OUT/loss.png. torchrun-ready."""
+    """SimCLR on the tiles of every --source → OUT/checkpoint (backbone), OUT/last, OUT/loss.png. torchrun-ready.
+
+    The budget is ssl.pretrain_epochs (--set ssl.pretrain_epochs=N); at most ssl.pretrain_max_tiles are drawn
+    from the pooled sources before any is decoded."""
     from rnagan.ssl.simclr import pretrain
     from rnagan.ssl.sources import concat, open_source
 
     cfg = resolve_config(preset, config, set_)
     tiles = concat(*(open_source(s, cfg.ssl.image_size) for s in source))
-    budget = minutes * 60 if minutes else None
-    meta = pretrain(tiles, cfg, out, resume=resume, overwrite=overwrite, device=device, max_seconds=budget)
+    meta = pretrain(tiles, cfg, out, resume=resume, overwrite=overwrite, device=device)
     typer.echo(f"{meta['epoch']} epochs on {meta['n_tiles']} tiles; backbone: {out / 'checkpoint'}")
 
 
@@ -77,6 +75,12 @@ def finetune_cmd(
             "--init", help="An arm NAME=CHECKPOINT (an `ssl pretrain` backbone), repeatable; scratch always runs."
         ),
     ] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of file,group for class folders (file relative to --data): tiles of one group share a fold."
+        ),
+    ] = None,
     out: OutOpt = Path("ssl-finetune"),
     preset: PresetOpt = None,
     config: ConfigOpt = None,
@@ -84,6 +88,7 @@ def finetune_cmd(
     device: DeviceOpt = "auto",
 ) -> None:
     """Stratified grouped k-fold fine-tuning of every arm at every label fraction → OUT/ssl.json, ssl.png, ssl.html."""
+    from rnagan.runtime import pick_device
     from rnagan.ssl.experiment import write_report
     from rnagan.ssl.finetune import cross_validate
     from rnagan.ssl.simclr import load_backbone
@@ -91,7 +96,8 @@ def finetune_cmd(
 
     cfg = resolve_config(preset, config, set_)
     inits = {"scratch": None} | {n: load_backbone(p, cfg.ssl.backbone)[0] for n, p in _parse_inits(init or []).items()}
-    results = cross_validate(open_source(data, cfg.ssl.image_size), inits, cfg, device=device)
+    labelled = open_source(data, cfg.ssl.image_size, groups=groups)
+    results = cross_validate(labelled, inits, cfg, device=pick_device(device))
     results.update(
         run=None,
         preset=cfg.preset,
@@ -116,10 +122,9 @@ def experiment_cmd(
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    minutes: MinutesOpt = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """The whole experiment on a generated workspace (e.g. the demo's): pretrain every arm, fine-tune, report."""
+    """The whole experiment on a generated workspace (e.g. the demo's), ssl.seeds times: pretrain, fine-tune, report."""
     from rnagan.ssl.experiment import run_experiment
     from rnagan.workspace import Workspace
 
@@ -128,9 +133,12 @@ def experiment_cmd(
         resolve_config(preset, config, set_, workspace=workspace),
         run=run,
         out=out,
-        minutes=minutes,
         device=device,
     )
+    line = results["headline"]
+    if line is not None:
+        typer.echo(f"{line['arm']} − {line['control']} at {line['label_fraction']:.0%} of the labels: "
+                   f"{100 * line['mean']:+.1f} points over {len(line['values'])} seeds")  # fmt: skip
     typer.echo(
         f"{results['seconds'] / 60:.1f} min; results: {(out or Workspace(workspace).reports / 'ssl') / 'ssl.json'}"
     )
@@ -146,7 +154,7 @@ def tstr_cmd(
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Train on synthetic, test on real, beside train on real → WORKSPACE/reports/tstr.json."""
+    """Train on synthetic, test on real, beside train on real → WORKSPACE/reports/tstr.json (evaluate.device)."""
     from rnagan.evaluate.tstr import workspace_tstr
     from rnagan.fileio import write_json_atomic
     from rnagan.workspace import Workspace

@@ -55,3 +55,24 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))  # (N, n_classes) logits
+
+
+def initial_backbone(name: str, seed: int) -> dict[str, torch.Tensor]:
+    """The weights SimCLR starts from with ``seed`` (its model builds the backbone first, right after seeding)."""
+    from rnagan.runtime import seed_everything
+
+    seed_everything(seed)
+    return make_backbone(name)[0].state_dict()
+
+
+def is_statistic(name: str) -> bool:
+    """Batch-norm running statistics: buffers that a forward pass re-estimates, not learned weights."""
+    return name.endswith(("running_mean", "running_var", "num_batches_tracked"))
+
+
+def weight_distance(weights: dict[str, torch.Tensor], start: dict[str, torch.Tensor]) -> dict[str, float]:
+    """How far training moved the learned weights: ‖w − w₀‖ and ‖w − w₀‖ / ‖w₀‖ over every non-statistic tensor."""
+    names = [n for n in start if not is_statistic(n)]
+    moved = torch.sqrt(sum(((weights[n].float() - start[n].float()) ** 2).sum() for n in names))
+    size = torch.sqrt(sum((start[n].float() ** 2).sum() for n in names))
+    return {"l2": float(moved), "relative": float(moved / size)}

@@ -62,8 +62,13 @@ def draw_groups(index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fract
 def split_validation(
     index: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train, val) of ``index``: about ``fraction`` of its groups for validation, stratified by label."""
-    splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True, random_state=seed)
+    """(train, val) of ``index``: about ``fraction`` of its groups for validation, stratified by label.
+
+    With fewer groups in a class than ``1 / fraction`` (low label shares of small sets), a larger share goes
+    to validation: every class keeps at least one group on each side."""
+    fewest = min(len(np.unique(groups[index][labels[index] == c])) for c in np.unique(labels[index]))
+    n_splits = max(2, min(round(1 / fraction), fewest))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # few groups per class at low label fractions: sklearn warns, still splits
         warnings.simplefilter("ignore", UserWarning)
         train, val = next(splitter.split(np.zeros(len(index)), labels[index], groups[index]))
@@ -101,17 +106,13 @@ def predict_proba(model: Classifier, tiles: torch.Tensor, device: torch.device) 
 
 
 def finetune_once(
-    model: Classifier,
-    data: TileSet,
-    y: torch.Tensor,
-    split: Split,
-    config: Config,
-    *,
-    seed: int,
-    device: torch.device,
-    max_seconds: float | None = None,
+    model: Classifier, data: TileSet, y: torch.Tensor, split: Split, config: Config, *, seed: int, device: torch.device
 ) -> dict[str, Any]:
-    """Train all layers with AdamW and cross-entropy on logits; reload the epoch of lowest validation loss."""
+    """Train all layers with AdamW and cross-entropy on logits; reload the epoch of lowest validation loss.
+
+    Stops ``ssl.finetune_patience`` epochs after the last new best (early stopping on the validation
+    groups), or after ``ssl.finetune_epochs``: the same rule for every arm, scratch included.
+    """
     cfg = config.ssl
     model.to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.finetune_lr, weight_decay=cfg.finetune_weight_decay)
@@ -119,7 +120,7 @@ def finetune_once(
     train_tiles, train_y = data.tiles[split.train], y[split.train]
     val_tiles, val_y = data.tiles[split.val], y[split.val]
     best_loss, best_state, best_epoch, epochs_run = math.inf, copy.deepcopy(model.state_dict()), 0, 0
-    started, out_of_time = time.monotonic(), False
+    started = time.monotonic()
     for epoch in range(1, cfg.finetune_epochs + 1):
         model.train()
         order = torch.randperm(len(train_tiles), generator=generator)
@@ -132,14 +133,11 @@ def finetune_once(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            out_of_time = max_seconds is not None and time.monotonic() - started > max_seconds
-            if out_of_time:
-                break  # the budget holds to the step; this partial epoch is validated like a full one
         epochs_run = epoch
         val_loss = _loss(model, val_tiles, val_y, device)
         if val_loss < best_loss:
             best_loss, best_state, best_epoch = val_loss, copy.deepcopy(model.state_dict()), epoch
-        if out_of_time:
+        if cfg.finetune_patience is not None and epoch - best_epoch >= cfg.finetune_patience:
             break
     model.load_state_dict(best_state)
     proba = predict_proba(model, data.tiles[split.test], device)
@@ -147,7 +145,6 @@ def finetune_once(
         **classification_scores(y[split.test].numpy(), proba),
         "best_epoch": best_epoch,
         "epochs_run": epochs_run,
-        "stopped_early": out_of_time,
         "val_loss": best_loss,
         "n_train": len(split.train),
         "n_val": len(split.val),
@@ -191,30 +188,19 @@ def cross_validate(
     config: Config,
     *,
     device: torch.device | str = "cpu",
-    max_seconds: float | None = None,
     log: Any = None,
 ) -> dict[str, Any]:
-    """Every arm × label fraction × fold; scores per fold, mean ± sd, paired tests against ``scratch``.
-
-    ``max_seconds`` is shared by the runs: each gets what is left over the runs left and stops at the step
-    that passes it (the best-validation reload still applies). Arms take turns within each label fraction
-    and fold, so a tight budget cuts every arm alike.
-    """
+    """Every arm × label fraction × fold; scores per fold, mean ± sample sd, paired tests against ``scratch``."""
     cfg, device = config.ssl, torch.device(device)
     classes = data.classes
     y = torch.tensor([classes.index(label) for label in data.labels])
-    runs_left = len(inits) * len(cfg.label_fractions) * cfg.folds
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     folds: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in inits}
     for fraction in cfg.label_fractions:
         for k, split in enumerate(fold_splits(data, config, fraction)):
             for name, init in inits.items():
                 model = build_classifier(config, len(classes), init, cfg.seed + k)
-                # what is left, shared by the runs left: time a short run leaves goes to the later ones
-                share = None if deadline is None else max(deadline - time.monotonic(), 0.0) / runs_left
-                run = finetune_once(model, data, y, split, config, seed=cfg.seed + k, device=device, max_seconds=share)
+                run = finetune_once(model, data, y, split, config, seed=cfg.seed + k, device=device)
                 folds[name].setdefault(str(fraction), []).append(run)
-                runs_left -= 1
                 if log is not None:
                     log(f"{name} {fraction:.0%} fold {k + 1}: accuracy {run['accuracy']:.3f}")
     arms = {
@@ -227,6 +213,7 @@ def cross_validate(
         "n_groups": len(np.unique(data.groups)),
         "folds": cfg.folds,
         "label_fractions": cfg.label_fractions,
+        "spread": "folds",
         "arms": arms,
         "comparisons": compare(arms, "scratch", METRICS) if "scratch" in arms else {},
     }

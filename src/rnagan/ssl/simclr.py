@@ -50,6 +50,7 @@ from rnagan.runtime import (
 )
 from rnagan.ssl.backbone import make_backbone
 from rnagan.ssl.sources import TileSet
+from rnagan.ssl.tiles import LazyTiles
 
 log = logging.getLogger(__name__)
 # What a resumed pretraining may change besides the run layer's MAY_DIFFER: the ssl settings of the later
@@ -62,9 +63,9 @@ MAY_DIFFER = runs.MAY_DIFFER | {
     "folds",
     "val_fraction",
     "label_fractions",
+    "finetune_patience",
     "arms",
-    "minutes",
-    "pretrain_share",
+    "seeds",
 }
 
 
@@ -81,9 +82,9 @@ class SimCLR(nn.Module):
 
 
 class TwoViews(Dataset):
-    """Each uint8 tile as two independent SimCLR views (crop, flips, jitter, grey, blur; normalised)."""
+    """Each uint8 tile, decoded when drawn, as two independent SimCLR views (crop, flips, jitter, grey, blur)."""
 
-    def __init__(self, tiles: torch.Tensor, transform: SimCLRTransform) -> None:
+    def __init__(self, tiles: LazyTiles, transform: SimCLRTransform) -> None:
         self.tiles, self.transform = tiles, transform
 
     def __len__(self) -> int:
@@ -295,7 +296,7 @@ def contrastive_loss(model: nn.Module, tiles: TileSet, config: Config, *, seed: 
     criterion = NTXentLoss(temperature=cfg.temperature)
     torch.manual_seed(seed)
     transform = simclr_transform(cfg)
-    pairs = [transform(to_pil_image(t)) for t in tiles.tiles]
+    pairs = [transform(to_pil_image(t)) for t in tiles.tiles[:]]
     view0, view1 = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
     was_training = model.training
     model.eval()

@@ -57,3 +57,40 @@ def compare(arms: dict[str, Any], baseline: str, metrics: Sequence[str]) -> dict
                 if all(f[m] is not None for f in entry["folds"] + base)
             }
     return out
+
+
+def spread(values: Sequence[float | None]) -> dict[str, Any]:
+    """Mean and sample sd (ddof 1) of per-seed values, and the values; None where a seed had none."""
+    if not values or any(v is None for v in values):
+        return {"mean": None, "sd": None, "values": list(values)}
+    array = np.asarray(values, dtype=float)
+    sd = float(array.std(ddof=1)) if len(array) > 1 else None
+    return {"mean": float(array.mean()), "sd": sd, "values": array.tolist()}
+
+
+def across_seeds(replicates: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:
+    """Each arm's fold mean per seed, summarised over seeds: {arm: {fraction: {metric: spread}}}."""
+    first = replicates[0]
+    return {
+        arm: {
+            fraction: {m: spread([r["arms"][arm][fraction][m]["mean"] for r in replicates]) for m in metrics}
+            for fraction in by_fraction
+        }
+        for arm, by_fraction in first["arms"].items()
+    }
+
+
+def seed_differences(replicates: Sequence[dict[str, Any]], baseline: str, metric: str) -> dict[str, Any]:
+    """Every other arm minus ``baseline``, fold means, seed by seed, per label fraction: {arm: {fraction: spread}}."""
+    arms = replicates[0]["arms"]
+    if baseline not in arms:
+        return {}
+
+    def mean(r: dict[str, Any], arm: str, fraction: str) -> float:
+        return r["arms"][arm][fraction][metric]["mean"]
+
+    return {
+        arm: {f: spread([mean(r, arm, f) - mean(r, baseline, f) for r in replicates]) for f in by_fraction}
+        for arm, by_fraction in arms.items()
+        if arm != baseline
+    }
