@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "tile",
     "image",
     "gan",
+    "flow",
     "generate",
     "evaluate",
     "fid",
