@@ -17,7 +17,8 @@ The flow is also drawn at several guidance scales (the same noise at each): the 
 
     python benchmarks/generator_families.py demo-workspace --steps 60 --n 64
 
-Writes benchmarks/results/generator_families.json and docs/img/flow_families.png (real | GAN | flow).
+Adds an entry per ``--steps`` to benchmarks/results/generator_families.json and writes
+docs/img/flow_families_<steps>.png (real | GAN | flow, the same held-out profiles).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from rnagan.workspace import Workspace
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "generator_families.json"
-PICTURE = ROOT / "docs" / "img" / "flow_families.png"
+PICTURE = ROOT / "docs" / "img" / "flow_families.png"  # flow_families_<steps>.png
 
 
 def pixels(ws: Workspace, rows: pd.DataFrame, size: int) -> torch.Tensor:
@@ -151,7 +152,9 @@ def held_out_mu(ws: Workspace, rows: pd.DataFrame) -> torch.Tensor:
     return torch.from_numpy(latents.loc[rows["sample_id"], columns].to_numpy(dtype="float32"))
 
 
-def picture(real: torch.Tensor, gan: torch.Tensor, flow: torch.Tensor, tissues: np.ndarray, per_row: int = 8) -> None:
+def picture(
+    real: torch.Tensor, gan: torch.Tensor, flow: torch.Tensor, tissues: np.ndarray, path: Path, per_row: int = 8
+) -> None:
     """Three bands (real | GAN | flow), a row per tissue, the same held-out profiles in the same places."""
     per_row = min(per_row, *(int((tissues == t).sum()) for t in set(tissues)))
     bands = []
@@ -160,8 +163,8 @@ def picture(real: torch.Tensor, gan: torch.Tensor, flow: torch.Tensor, tissues: 
         bands.append(torch.cat(rows, dim=1))
     gap = torch.full((3, bands[0].shape[1], 8), 255, dtype=torch.uint8)
     sheet = torch.cat([bands[0], gap, bands[1], gap, bands[2]], dim=2)
-    PICTURE.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sheet.permute(1, 2, 0).numpy()).resize((sheet.shape[2] * 2, sheet.shape[1] * 2), 0).save(PICTURE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet.permute(1, 2, 0).numpy()).resize((sheet.shape[2] * 2, sheet.shape[1] * 2), 0).save(path)
 
 
 def gan_entry(
@@ -243,7 +246,13 @@ def main() -> None:
         "sampling_steps": cfg.flow.sampling_steps,
         **next(p for p in curve if p["guidance_scale"] == cfg.flow.guidance_scale),
     }
-    picture(pixels(ws, rows, 64), gan_tiles, drawn[cfg.flow.guidance_scale], tissues)
+    picture(
+        pixels(ws, rows, 64),
+        gan_tiles,
+        drawn[cfg.flow.guidance_scale],
+        tissues,
+        PICTURE.with_stem(f"flow_families_{args.steps}"),
+    )
     result = {
         "workspace": str(ws.root),
         "preset": "small",
@@ -259,8 +268,12 @@ def main() -> None:
         "guidance_curve": curve,
         "inception": inception.describe(),
     }
+    budgets = json.loads(RESULTS.read_text())["budgets"] if RESULTS.is_file() else {}
+    budgets[str(args.steps)] = result  # one entry per step budget; a rerun at a budget replaces its entry
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps({"budgets": dict(sorted(budgets.items(), key=lambda kv: int(kv[0])))}, indent=2) + "\n"
+    )
     print(json.dumps(result["families"], indent=2))
 
 
