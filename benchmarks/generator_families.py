@@ -212,7 +212,7 @@ def flow_curve(ckpt: Path, mu: torch.Tensor, cfg: Config, scales: list[float], s
     return curve, drawn
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workspace", type=Path, help="a demo workspace (rnagan demo --preset small)")
     parser.add_argument("--steps", type=int, default=60, help="training steps of each family")
@@ -221,7 +221,11 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[0.0, 1.0, 1.5, 3.0], help="guidance curve")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="evaluate the runs a previous call trained")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     ws, cfg = Workspace(args.workspace), load_config("small")

@@ -13,6 +13,7 @@ projection conditioning), so a checkpoint reads raw μ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -47,7 +48,9 @@ def latent_statistics(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return mean, torch.where(std < 1e-6, torch.ones_like(std), std)
 
 
-def integrate(field: nn.Module | object, x0: torch.Tensor, solve: Solve) -> tuple[torch.Tensor, int]:
+def integrate(
+    field: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0: torch.Tensor, solve: Solve
+) -> tuple[torch.Tensor, int]:
     """x(1) of dx/dt = field(t, x) from x(0) = ``x0``, and the number of field evaluations it took."""
     calls = 0
 
