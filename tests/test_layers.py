@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "image": 2,  # the image stage reads tiles only; vae, image and spatial never import each other
     "spatial": 2,  # uses expression and slides; vae and spatial never import each other
     "gan": 3,
+    "flow": 3,  # the second generator family; gan and flow never import each other
     "generate": 4,
     "evaluate": 4,
     "ssl": 4,

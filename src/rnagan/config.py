@@ -188,6 +188,44 @@ class ImageConfig(_Section):
         return self
 
 
+class FlowConfig(_Section):
+    """``rnagan flow``: a conditional flow-matching generator (rectified flow) in the GAN's tile space."""
+
+    conditioning: Literal["mu", "none"] = "mu"  # none: the no-condition ablation (noise only, as gan's none)
+    image_size: Literal[32, 64, 128, 256] = 64  # the conditional stage's size; the image stage lifts it
+    latent_dim: int = Field(2048, ge=1)  # equals the VAE latent
+    # diffusers' UNet2DModel: channels per resolution (one halving between two), residual blocks per
+    # resolution, and self-attention at the coarsest one only (where it is cheap)
+    channels: list[int] = [64, 128, 256]
+    layers_per_block: int = Field(2, ge=1)
+    attention: bool = True
+    # classifier-free guidance (Ho & Salimans 2022): the share of training rows whose condition is swapped
+    # for a learned null embedding, so one network gives both the conditional and the unconditional field
+    cond_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    # sampling: v = v(∅) + guidance_scale · (v(μ) − v(∅)); 0 ignores μ, 1 is the plain conditional field
+    guidance_scale: float = Field(1.5, ge=0.0)
+    solver: Literal["euler", "midpoint", "rk4", "dopri5"] = "midpoint"  # torchdiffeq; dopri5 is adaptive
+    sampling_steps: int = Field(16, ge=1)  # fixed-grid solvers: steps from noise (t=0) to tile (t=1)
+    tolerance: float = Field(1e-3, gt=0)  # dopri5 only: its rtol and atol
+    lr: float = Field(2e-4, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = Field(1.0, gt=0)  # gradient-norm clip: early flow-matching steps have large gradients
+    precision: Literal["auto", "fp32"] = (
+        "auto"  # auto: bf16 autocast on CUDA devices that compute it natively; fp32 on CPUs
+    )
+    batch_size: int = Field(32, ge=2)
+    steps: int = Field(100_000, ge=1)
+    ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
+    tiles_per_sample: int = Field(600, ge=1)  # as gan.tiles_per_sample, drawn with the seed
+    augment_flips: bool = True
+    log_every: int = Field(50, ge=1)
+    grid_profiles: int = Field(6, ge=1)  # training profiles (rows) of the sample grids
+    grid_noises: int = Field(6, ge=1)  # fixed noise draws per profile (columns)
+    checkpoint_every: int = Field(1000, ge=1)
+    sample_every: int = Field(1000, ge=1)
+    seed: int = 0
+
+
 class GenerateConfig(_Section):
     """``rnagan generate``: tiles from profiles."""
 
@@ -331,6 +369,7 @@ class Config(_Section):
     tiling: TilingConfig = TilingConfig()
     gan: GANConfig = GANConfig()
     image: ImageConfig = ImageConfig()
+    flow: FlowConfig = FlowConfig()
     generate: GenerateConfig = GenerateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     demo: DemoConfig = DemoConfig()

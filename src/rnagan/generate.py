@@ -21,6 +21,7 @@ perturbed twin share their noise and differ by the perturbation alone. Output, u
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -33,16 +34,17 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from rnagan.checkpoint import weights_fingerprint
+from rnagan.checkpoint import META, weights_fingerprint
 from rnagan.config import Config, GenerateConfig
 from rnagan.errors import CheckpointError, InputFileError
-from rnagan.fileio import atomic_dir, write_json_atomic
+from rnagan.fileio import atomic_dir, resolve_dir, write_json_atomic
 from rnagan.runtime import autocast, pick_device
 from rnagan.samples import COVERAGE, MANIFEST, MANIFEST_COLUMNS, sheet
 from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.workspace import Workspace, read_samples
 
 if TYPE_CHECKING:
+    from rnagan.flow.sample import FlowTileGenerator
     from rnagan.gan.sample import TileGenerator
 
 log = logging.getLogger(__name__)
@@ -227,7 +229,7 @@ def generate_tiles(
     store: bool = False,
     device: str = "auto",
 ) -> pd.DataFrame:
-    """Draw ``config.generate.tiles_per_profile`` tiles per profile with the GAN ``run``; return the manifest.
+    """Draw ``config.generate.tiles_per_profile`` tiles per profile with the GAN or flow ``run``; return the manifest.
 
     The profiles are the workspace's samples (``samples`` by ID, or every sample of ``split``), or the
     rows of ``expression_file`` (another cohort; ``scale="raw"`` values are prepared on the training
@@ -238,13 +240,12 @@ def generate_tiles(
     that image stage's scale (e.g. 64 → 256 px). Tiles go to ``out`` (default
     ``samples/<run>/``) as PNG files with ``manifest.csv``; ``store=True`` also writes a tile store.
     """
-    from rnagan.gan.sample import load_generator
     from rnagan.vae.latent import load_vae
 
     parsed = [Perturbation.parse(p) for p in perturbations]
     torch_device = pick_device(device)
     vae = load_vae(workspace.vae_checkpoint, device=str(torch_device))
-    generator = load_generator(workspace.gan_run(run) / "checkpoint", device=str(torch_device))
+    generator = load_run_generator(workspace.gan_run(run) / "checkpoint", config, device=str(torch_device))
     check_same_vae(generator.meta, workspace.vae_checkpoint, run=run)
     profiles = load_profiles(
         workspace, config, vae, samples=samples, split=split, expression_file=expression_file, scale=scale
@@ -258,6 +259,21 @@ def generate_tiles(
     manifest = _write_folder(out, tiles, info, seeds, profiles.coverage, config.generate, store=store)
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
+
+
+def load_run_generator(checkpoint: Path, config: Config, *, device: str) -> TileGenerator | FlowTileGenerator:
+    """The run's sampler, chosen by its checkpoint's kind: a flow run's (solved as ``config.flow`` says:
+    solver, steps, guidance), else the GAN's EMA generator (GAN checkpoints of every age)."""
+    meta = resolve_dir(checkpoint) / META
+    kind = json.loads(meta.read_text()).get("kind") if meta.is_file() else None
+    if kind == "flow":
+        from rnagan.flow.objective import Solve
+        from rnagan.flow.sample import load_flow_generator
+
+        return load_flow_generator(checkpoint, device=device, solve=Solve.from_config(config.flow))
+    from rnagan.gan.sample import load_generator
+
+    return load_generator(checkpoint, device=device)
 
 
 def check_same_vae(gan_meta: dict, vae_checkpoint: Path, *, run: str) -> None:
@@ -309,7 +325,7 @@ def _noise_seeds(info: pd.DataFrame, seed: int) -> pd.Series:
 
 
 def _draw(
-    generator: TileGenerator,
+    generator: TileGenerator | FlowTileGenerator,
     info: pd.DataFrame,
     mu: np.ndarray,
     seeds: pd.Series,

@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "tile",
     "image",
     "gan",
+    "flow",
     "generate",
     "evaluate",
     "fid",
