@@ -457,6 +457,61 @@ def ssl_experiment() -> list[str]:
     ]
 
 
+def generator_families() -> list[str]:
+    d = read("generator_families.json")
+    rows = []
+    for steps, budget in d["budgets"].items():
+        for family, f in budget["families"].items():
+            rows.append(
+                [
+                    f"{int(steps):,}",
+                    family,
+                    f"{f['train_seconds']:.0f}",
+                    num(f["fid_ratio"]),
+                    pct(f["probe_accuracy"]),
+                    num(f["c2st"], 3),
+                    num(f["diversity_ratio"]),
+                    f"{f['network_evaluations_per_tile']} × {f['parameters'] / 1e6:.2f} M",
+                    f"{f['seconds_per_tile']:.3f}",
+                ]
+            )
+    first = next(iter(d["budgets"].values()))
+    curves = []
+    for steps, budget in d["budgets"].items():
+        points = ", ".join(
+            f"w {p['guidance_scale']:g}: probe {pct(p['probe_accuracy'])}, diversity {num(p['diversity_ratio'])}"
+            for p in budget.get("guidance_curve", [])
+        )
+        curves.append(f"at {int(steps):,} steps: {points}")
+    return [
+        "## Generator families: GAN and flow matching (`benchmarks/generator_families.py` → generator_families.json)",
+        "",
+        f"The lung demo's cohort (`{first['preset']}` preset), the same split and seeds for both, one tile for each of "
+        f"n = {first['n']} held-out profiles; FID ratio against real train vs real test (FID "
+        f"{first['real']['fid_train_vs_test']}); the frozen-feature probe reads "
+        f"{pct(first['real']['probe_accuracy_test'])} on real test tiles (chance 33.3 %). Each family trains the same number of steps; its seconds are measured. "
+        f"Machine: {first['cpu_count']} CPUs, {first['threads']} torch thread, load average "
+        f"{first['load_average_before'][0]:.1f} at the start.",
+        "",
+        *table(
+            [
+                "steps",
+                "family",
+                "train s",
+                "FID ratio",
+                "probe",
+                "C2ST",
+                "diversity / real",
+                "evaluations × parameters per tile",
+                "s per tile",
+            ],
+            rows,
+        ),
+        "",
+        "Guidance curve (flow): " + "; ".join(curves) + ".",
+    ]
+
+
 IMAGE_STAGE_SETS = {
     "real": "real half B (the real-vs-real unit)",
     "bicubic": "B at 64 px, bicubic back to full size",
@@ -552,6 +607,8 @@ def page() -> str:
         *nuclei(),
         "",
         *image_stage(),
+        "",
+        *generator_families(),
     ]
     return "\n".join(lines) + "\n"
 

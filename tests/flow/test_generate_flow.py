@@ -45,6 +45,7 @@ def flow_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace,
     return ws, cfg
 
 
+@pytest.mark.integration
 def test_a_flow_run_writes_the_samples_layout(flow_workspace: tuple[Workspace, Config]) -> None:
     ws, cfg = flow_workspace
     manifest = generate_tiles(ws, cfg, run="flow", split="test", device="cpu")
@@ -55,6 +56,7 @@ def test_a_flow_run_writes_the_samples_layout(flow_workspace: tuple[Workspace, C
     assert len(list((ws.samples_run("flow") / "contact_sheets").glob("*.png"))) == manifest["profile"].nunique()
 
 
+@pytest.mark.integration
 def test_generate_solves_the_flow_as_the_callers_config_says(flow_workspace: tuple[Workspace, Config]) -> None:
     ws, cfg = flow_workspace
     cfg = cfg.model_copy(deep=True)

@@ -115,6 +115,7 @@ def test_lc25000_class_folders_keep_rotations_and_flips_with_their_source_image(
     assert len(tiles) == 1491
 
 
+@pytest.mark.integration
 def test_a_cap_is_applied_before_any_tile_is_decoded(
     tmp_path: Path, tiny: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
