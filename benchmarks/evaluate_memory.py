@@ -46,8 +46,8 @@ from rnagan.config import load_config, preset
 from rnagan.datasets.lc25000 import lc25000_dir
 from rnagan.evaluate.features import FEATURE_DIM, list_images
 from rnagan.evaluate.run import evaluate, real_tiles
-from rnagan.evaluate.tilesets import StoreTiles
 from rnagan.slides.store import TileStore, encode_tile, tile_key
+from rnagan.slides.tilesets import StoreTiles
 from rnagan.workspace import Workspace
 
 RESULTS = Path(__file__).parent / "results" / "evaluate_memory.json"

@@ -489,7 +489,8 @@ def generator_families() -> list[str]:
         f"The lung demo's cohort (`{first['preset']}` preset), the same split and seeds for both, one tile for each of "
         f"n = {first['n']} held-out profiles; FID ratio against real train vs real test (FID "
         f"{first['real']['fid_train_vs_test']}); the frozen-feature probe reads "
-        f"{pct(first['real']['probe_accuracy_test'])} on real test tiles (chance 33.3 %). Each family trains the same number of steps; its seconds are measured. "
+        f"{pct(first['real']['probe_accuracy_test'])} on real test tiles (chance 33.3 %). Each family trains the "
+        "same number of steps; its seconds are measured. "
         f"Machine: {first['cpu_count']} CPUs, {first['threads']} torch thread, load average "
         f"{first['load_average_before'][0]:.1f} at the start.",
         "",

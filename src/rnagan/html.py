@@ -14,14 +14,11 @@ import functools
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jinja2
 
 import rnagan
-
-if TYPE_CHECKING:
-    from rnagan.evaluate.results import Classification
 
 TEMPLATE_DIR = Path(str(resources.files("rnagan") / "templates"))
 
@@ -45,7 +42,14 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
-def pct_ci(scores: Classification | None) -> str:
+class Scored(Protocol):
+    """What :func:`pct_ci` reads of a classifier's scores (``rnagan.evaluate.results.Classification``)."""
+
+    accuracy: float
+    accuracy_ci95: tuple[float, float] | None
+
+
+def pct_ci(scores: Scored | None) -> str:
     """A classifier's accuracy with its 95 % interval when the scores carry one (``89.1 % [85.2–92.0]``)."""
     if scores is None:
         return "–"

@@ -14,9 +14,9 @@ from rnagan.evaluate.classify import train_classifier
 from rnagan.evaluate.features import InceptionFeatures, list_images, read_image
 from rnagan.evaluate.realism import mean_pairwise_distance
 from rnagan.evaluate.streamed import FeatureCache, Features
-from rnagan.evaluate.tilesets import FileTiles, StoreTiles
 from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore, encode_tile
+from rnagan.slides.tilesets import FileTiles, StoreTiles
 
 
 @pytest.fixture(scope="module")

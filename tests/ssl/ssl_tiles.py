@@ -11,8 +11,8 @@ from PIL import Image
 
 from rnagan.samples import MANIFEST, MANIFEST_COLUMNS
 from rnagan.slides.store import TileStore, encode_tile
+from rnagan.slides.tilesets import TensorTiles
 from rnagan.ssl.sources import TileSet
-from rnagan.ssl.tiles import TensorTiles
 from rnagan.workspace import Workspace
 
 

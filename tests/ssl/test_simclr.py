@@ -9,11 +9,11 @@ from rnagan.checkpoint import load_checkpoint
 from rnagan.config import Config
 from rnagan.errors import CheckpointError
 from rnagan.runtime import seed_everything
+from rnagan.slides.tilesets import TensorTiles
 from rnagan.ssl import simclr
 from rnagan.ssl.backbone import initial_backbone, weight_distance
 from rnagan.ssl.simclr import SimCLR, contrastive_loss, load_backbone, pretrain
 from rnagan.ssl.sources import TileSet
-from rnagan.ssl.tiles import TensorTiles
 
 pytestmark = pytest.mark.integration  # every test runs SimCLR pretraining
 

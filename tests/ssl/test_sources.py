@@ -11,8 +11,8 @@ from PIL import Image
 from rnagan.config import Config
 from rnagan.datasets.lc25000 import load_lc25000
 from rnagan.errors import InputFileError
-from rnagan.evaluate import tilesets
 from rnagan.samples import MANIFEST, MANIFEST_COLUMNS
+from rnagan.slides import tilesets
 from rnagan.slides.store import TileStore, encode_tile
 from rnagan.ssl.simclr import pretrain
 from rnagan.ssl.sources import concat, open_source, read_lc25000

@@ -25,9 +25,9 @@ from sklearn.metrics import f1_score, roc_auc_score
 from torch import nn
 from torchvision.models import resnet18
 
-from rnagan.evaluate.tilesets import TileSet
 from rnagan.runtime import evaluating, seed_everything
 from rnagan.slides.augment import random_flips
+from rnagan.slides.tilesets import TileSet
 
 
 @dataclass

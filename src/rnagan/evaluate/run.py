@@ -53,11 +53,11 @@ from rnagan.evaluate.results import (
 )
 from rnagan.evaluate.sizes import evaluation_image_size
 from rnagan.evaluate.streamed import FeatureCache, Features, PixelMeasures
-from rnagan.evaluate.tilesets import FileTiles, StoreTiles
 from rnagan.fileio import write_text_atomic
 from rnagan.runtime import pick_device
 from rnagan.samples import has_manifest, read_manifest
 from rnagan.slides.dataset import read_tile_index
+from rnagan.slides.tilesets import FileTiles, StoreTiles
 from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 
 from rnagan.evaluate import artifacts, fid, probes
 from rnagan.evaluate.features import RESIZE_MODE, InceptionFeatures
-from rnagan.evaluate.tilesets import TileSet
+from rnagan.slides.tilesets import TileSet
 
 
 class FeatureCache:

@@ -27,7 +27,7 @@ from rnagan.evaluate.classify import classification_metrics, train_classifier
 from rnagan.runtime import pick_device
 from rnagan.samples import read_manifest
 from rnagan.slides.dataset import read_tile_index
-from rnagan.ssl.tiles import FileTiles, LazyTiles, StoreTiles, take
+from rnagan.slides.tilesets import FileTiles, StoreTiles, TileSet, take
 from rnagan.workspace import Workspace, read_samples
 
 
@@ -35,7 +35,7 @@ from rnagan.workspace import Workspace, read_samples
 class LabelledTiles:
     """Lazy uint8 tiles (N, 3, H, W), decoded a batch at a time, and a label and a group (profile, sample) each."""
 
-    tiles: LazyTiles
+    tiles: TileSet
     labels: list[str]
     groups: list[str]
 

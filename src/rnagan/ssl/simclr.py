@@ -48,9 +48,9 @@ from rnagan.runtime import (
     shutdown_distributed,
     warmup_cosine_schedule,
 )
+from rnagan.slides.tilesets import TileSet as LazyTiles  # ssl.sources.TileSet is the labelled set
 from rnagan.ssl.backbone import make_backbone
 from rnagan.ssl.sources import TileSet
-from rnagan.ssl.tiles import LazyTiles
 
 log = logging.getLogger(__name__)
 # What a resumed pretraining may change besides the run layer's MAY_DIFFER: the ssl settings of the later

@@ -29,7 +29,8 @@ from rnagan.datasets.lc25000 import load_lc25000
 from rnagan.errors import InputFileError
 from rnagan.samples import has_manifest, read_manifest
 from rnagan.slides.dataset import read_tile_index
-from rnagan.ssl.tiles import Concat, FileTiles, LazyTiles, StoreTiles, take
+from rnagan.slides.tilesets import Concat, FileTiles, StoreTiles, take
+from rnagan.slides.tilesets import TileSet as LazyTiles  # TileSet below is the labelled set
 from rnagan.workspace import Workspace, read_samples
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")

@@ -1,4 +1,4 @@
-"""Tiles as lazy sets: decoded a batch at a time, so evaluation memory does not grow with the cohort.
+"""Tiles as lazy sets: decoded a batch at a time, so memory does not grow with the cohort.
 
 A set answers what evaluation asks of a uint8 (N, 3, S, S) tensor (``len``, indexing by a position,
 a slice or a list of positions, each answer decoded on demand) while holding only keys or paths.
@@ -7,10 +7,19 @@ a slice or a list of positions, each answer decoded on demand) while holding onl
     test = StoreTiles(workspace.tile_store, keys, size=64)
     for positions, batch in test.chunks(512):
         ...
+
+Subsets and concatenations stay lazy too (SSL pools, caps and folds), so a cap, a draw or a fold's share
+picks keys and paths, and only the tiles a step indexes are ever decoded::
+
+    pool = Concat([FileTiles(paths, 64), StoreTiles(store, keys, 64)])
+    capped = take(pool, np.arange(0, len(pool), 10))  # nothing decoded yet
+    batch = capped[[0, 1, 2]]                          # three tiles decoded
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,12 +27,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from rnagan.evaluate.features import read_image
 from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore
 
 Index = int | slice | Sequence[int] | np.ndarray | torch.Tensor
+
+
+def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
+    """An image file as a uint8 (3, H, W) RGB tensor."""
+    with Image.open(path) as image:
+        return torch.from_numpy(np.asarray(image.convert("RGB")).copy()).permute(2, 0, 1)
 
 
 class TileSet(ABC):
@@ -103,3 +118,77 @@ class FileTiles(TileSet):
 
     def identities(self, positions: Sequence[int]) -> list[str]:
         return [f"{self.paths[i]}:{Path(self.paths[i]).stat().st_mtime_ns}:{self.size}px" for i in positions]
+
+
+class TensorTiles(TileSet):
+    """Tiles already in memory, a uint8 (N, 3, S, S) tensor (tests, small generated sets)."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.tensor, self.size = tensor, int(tensor.shape[-1])
+
+    def __len__(self) -> int:
+        return len(self.tensor)
+
+    def _load(self, positions: Sequence[int]) -> list[torch.Tensor]:
+        return [self.tensor[i] for i in positions]
+
+    def identities(self, positions: Sequence[int]) -> list[str]:
+        return [hashlib.sha1(self.tensor[i].numpy().tobytes()).hexdigest() for i in positions]
+
+
+class Subset(TileSet):
+    """The tiles of ``base`` at ``positions``, in that order."""
+
+    def __init__(self, base: TileSet, positions: np.ndarray) -> None:
+        self.base, self.index, self.size = base, np.asarray(positions, dtype=np.int64), base.size
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _load(self, positions: Sequence[int]) -> list[torch.Tensor]:
+        return self.base._load(self.index[list(positions)].tolist())
+
+    def identities(self, positions: Sequence[int]) -> list[str]:
+        return self.base.identities(self.index[list(positions)].tolist())
+
+
+class Concat(TileSet):
+    """Several sets of one tile size, end to end; each load goes to the sets that hold the positions."""
+
+    def __init__(self, parts: Sequence[TileSet]) -> None:
+        sizes = {p.size for p in parts}
+        if len(sizes) != 1:
+            raise ValueError(f"cannot pool tiles of sizes {sorted(sizes)}")
+        self.parts, self.size = list(parts), sizes.pop()
+        self.offsets = np.cumsum([0, *(len(p) for p in parts)])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def _locate(self, positions: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        where = np.asarray(positions, dtype=np.int64)
+        if len(where) and (where.min() < 0 or where.max() >= len(self)):
+            raise IndexError(f"tile positions outside 0..{len(self) - 1}")
+        part = np.searchsorted(self.offsets, where, side="right") - 1
+        return part, where - self.offsets[part]
+
+    def _load(self, positions: Sequence[int]) -> list[torch.Tensor]:
+        part, local = self._locate(positions)
+        out: list[torch.Tensor] = [torch.empty(0)] * len(part)
+        for p in np.unique(part):
+            mine = np.flatnonzero(part == p)
+            for i, tile in zip(mine, self.parts[p]._load(local[mine].tolist()), strict=True):
+                out[i] = tile
+        return out
+
+    def identities(self, positions: Sequence[int]) -> list[str]:
+        part, local = self._locate(positions)
+        return [name for p, i in zip(part, local, strict=True) for name in self.parts[p].identities([int(i)])]
+
+
+def take(tiles: TileSet, positions: np.ndarray | Sequence[int]) -> TileSet:
+    """A lazy subset; a subset of a subset indexes the base directly."""
+    index = np.asarray(positions, dtype=np.int64)
+    if isinstance(tiles, Subset):
+        return Subset(tiles.base, tiles.index[index])
+    return Subset(tiles, index)
