@@ -210,7 +210,7 @@ def test_an_image_stage_lifts_every_tile_to_its_scale(trained, tmp_path: Path) -
     small = _pixels(read_manifest(tmp_path / "plain")["path"].iloc[0])
     big = _pixels(read_manifest(tmp_path / "lifted")["path"].iloc[0])
     assert big.shape == (2 * small.shape[0], 2 * small.shape[1], 3)
-    expected = upsample_tiles(load_upsampler(stage), torch.from_numpy(small).permute(2, 0, 1)[None])[0]
+    expected = upsample_tiles(load_upsampler(stage), torch.from_numpy(small.copy()).permute(2, 0, 1)[None])[0]
     assert np.array_equal(big, expected.permute(1, 2, 0).numpy())
 
 

@@ -17,7 +17,7 @@ def _count(engine, model) -> int:
 
 def _refusals(engine) -> dict[str, int]:
     with Session(engine) as db:
-        return dict(db.execute(select(Refusal.reason, func.count()).group_by(Refusal.reason)).tuples().all())
+        return dict(db.execute(select(Refusal.reason, func.count()).group_by(Refusal.reason)).all())
 
 
 def test_a_full_quiz_is_balanced_scored_and_revealed(client: TestClient, study) -> None:

@@ -197,7 +197,7 @@ def sync_tiles(engine: Engine, refs: Iterable[TileRef]) -> dict[str, str]:
     """Stable key → opaque id for every ref: ids already in the database are kept, new tiles get fresh ones."""
     refs = list(refs)
     with transaction(engine) as session:
-        known = dict(session.execute(select(Tile.key, Tile.id)).tuples().all())
+        known = dict(session.execute(select(Tile.key, Tile.id)).all())
         for ref in refs:
             if ref.key not in known:
                 known[ref.key] = secrets.token_urlsafe(16)

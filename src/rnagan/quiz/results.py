@@ -62,7 +62,7 @@ def ratings_frame(engine: Engine) -> pd.DataFrame:
 
 def refusal_counts(engine: Engine) -> dict[str, int]:
     with Session(engine) as db:
-        return dict(db.execute(select(Refusal.reason, func.count()).group_by(Refusal.reason)).tuples().all())
+        return dict(db.execute(select(Refusal.reason, func.count()).group_by(Refusal.reason)).all())
 
 
 def summary(engine: Engine) -> dict[str, object]:
