@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "config": 0,
     "workspace": 0,
     "workspace_config": 0,
+    "batches": 0,
     "checkpoint": 0,
     "errors": 0,
     "fileio": 0,

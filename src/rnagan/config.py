@@ -143,7 +143,7 @@ class GANConfig(_Section):
     bn_recalibration_batches: int = Field(20, ge=1)
     tiles_per_sample: int = Field(600, ge=1)  # paper: 600 tiles per slide, drawn once with the seed
     # what an epoch visits once: every tile (the paper's loader), or one tile of every sample, so samples
-    # weigh the same whatever their number of tiles (rnagan.gan.data.EpochBatchSampler)
+    # weigh the same whatever their number of tiles (rnagan.batches.EpochBatchSampler)
     balance: Literal["tile", "sample"] = "tile"
     augment_flips: bool = True
     augment_color_jitter: bool = True

@@ -8,8 +8,8 @@ from itertools import islice
 import numpy as np
 import pytest
 
+from rnagan.batches import EpochBatchSampler
 from rnagan.errors import InputFileError
-from rnagan.gan.data import EpochBatchSampler
 
 # Sample 0 has 12 tiles, samples 1-3 one each, sample 4 three: tile-balanced epochs favour sample 0.
 GROUPS = np.array([0] * 12 + [1, 2, 3] + [4] * 3)

@@ -9,7 +9,6 @@ continues the very same order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,17 +78,3 @@ def load_tiles(workspace: Workspace, tiles: pd.DataFrame, size: int) -> torch.Te
     """Every listed tile, resized with antialiasing: uint8 (N, 3, size, size)."""
     store = TileDataset(workspace.tile_store, tiles)
     return torch.stack([resize_tiles(store[i], size) for i in range(len(store))])
-
-
-def batch_rows(n: int, batch_size: int, *, seed: int, start: int = 0) -> Iterator[torch.Tensor]:
-    """Endless batches of row indices into ``n`` tiles, from batch ``start`` on; incomplete batches dropped."""
-    per_epoch = n // batch_size
-    if per_epoch == 0:
-        raise InputFileError(f"{n} paired tiles cannot fill one batch of {batch_size}: lower flow.batch_size")
-    position = start
-    while True:
-        epoch, offset = divmod(position, per_epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-        for b in range(offset, per_epoch):
-            yield order[b * batch_size : (b + 1) * batch_size]
-            position += 1

@@ -21,11 +21,12 @@ from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from rnagan import runs
+from rnagan.batches import EpochBatchSampler
 from rnagan.checkpoint import Checkpoint, fingerprint, weights_fingerprint
 from rnagan.config import Config, FlowConfig
 from rnagan.errors import ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.flow.data import FlowData, batch_rows, load_tiles, pair_tiles
+from rnagan.flow.data import FlowData, load_tiles, pair_tiles
 from rnagan.flow.objective import FlowMatching, Solve, latent_statistics
 from rnagan.flow.sample import FlowTileGenerator
 from rnagan.runs import Budget, RunFolder, RunLog
@@ -172,13 +173,17 @@ def _update_ema(ema: FlowMatching, model: FlowMatching, decay: float) -> None:
 def _train(trainer: _Trainer, job: _Run, budget: Budget, *, resume: bool) -> Path:
     """The loop: a step and the EMA, then logs, grids and checkpoints at their intervals, to the budget."""
     cfg = job.config.flow
-    batches = batch_rows(len(job.data.tiles), cfg.batch_size, seed=cfg.seed, start=trainer.step)
+    batches = iter(
+        EpochBatchSampler(
+            len(job.data.tiles), cfg.batch_size, seed=cfg.seed, start=trainer.step, setting="flow.batch_size"
+        )
+    )
     rows = torch.as_tensor(job.data.tiles["row"].to_numpy(), device=job.latents.device)
     logbook = RunLog(job.folder, step=trainer.step, resume=resume)
     bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", dynamic_ncols=True)
     stop = False
     while not (stop or budget.finished(trainer.step)):
-        index = next(batches).to(job.tiles.device)
+        index = torch.as_tensor(next(batches), device=job.tiles.device)
         loss = train_step(trainer.objective, trainer.opt, job.tiles[index], job.latents[rows[index]])
         if not math.isfinite(loss):
             raise TrainingDivergedError(

@@ -35,11 +35,12 @@ from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from rnagan import runs
+from rnagan.batches import EpochBatchSampler
 from rnagan.checkpoint import Checkpoint, fingerprint, weights_fingerprint
 from rnagan.config import Config, GANConfig
 from rnagan.errors import ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.gan.data import EpochBatchSampler, PairedData, PairedTileDataset, pair_tiles, write_pairing
+from rnagan.gan.data import PairedData, PairedTileDataset, pair_tiles, write_pairing
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
 from rnagan.gan.sample import TileGenerator
