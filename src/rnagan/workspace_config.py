@@ -61,11 +61,10 @@ def resolve_workspace_config(
     path: str | Path | None = None,
     overrides: list[str] | None = None,
     reads: tuple[Stage, ...] = (),
-    default_preset: str = "paper",
 ) -> Config:
     """The config a command in ``workspace`` runs with, checked against the outputs it ``reads``.
 
-    Starts from ``preset_name`` if given, else the workspace's config.yaml, else ``default_preset``; then
+    Starts from ``preset_name`` if given, else the workspace's config.yaml, else ``paper``; then
     the YAML file at ``path`` and the dotted ``overrides``.
     """
     stored = read_workspace_config(workspace) if workspace is not None else None
@@ -74,7 +73,7 @@ def resolve_workspace_config(
     elif stored is not None:
         base, source = stored, str(workspace.config_file)
     else:
-        base, source = preset(default_preset), f"preset {default_preset!r}"
+        base, source = preset("paper"), "preset 'paper'"
     config = apply_overrides(base, path=path, overrides=overrides, source=source)
     if stored is not None:
         for stage in reads:

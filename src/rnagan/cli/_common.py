@@ -51,7 +51,6 @@ def resolve_config(
     *,
     workspace: Path | None = None,
     reads: tuple[Stage, ...] = (),
-    default_preset: str = "paper",
 ) -> Config:
     """The command's config: see :func:`rnagan.workspace_config.resolve_workspace_config`."""
     return resolve_workspace_config(
@@ -60,7 +59,6 @@ def resolve_config(
         path=config,
         overrides=list(overrides or []),
         reads=reads,
-        default_preset=default_preset,
     )
 
 
