@@ -136,8 +136,8 @@ def evaluate(
 
 def _hwc(tiles: FileTiles | StoreTiles) -> Iterator[np.ndarray]:
     """A tile set as (H, W, 3) uint8 arrays, one at a time."""
-    for positions in tiles.spans(64):
-        yield from tiles[positions].permute(0, 2, 3, 1).numpy()
+    for _, batch in tiles.chunks(64):
+        yield from batch.permute(0, 2, 3, 1).numpy()
 
 
 def _missing(workspace: Workspace, run: str) -> MissingRun:
