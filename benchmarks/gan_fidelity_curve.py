@@ -32,9 +32,9 @@ from rnagan.datasets.lc25000 import FIELD_UM
 from rnagan.demo.pipeline import demo_config
 from rnagan.evaluate.classify import classification_metrics
 from rnagan.evaluate.run import real_tiles, train_fidelity_classifier
-from rnagan.gan.data import read_latents
 from rnagan.gan.sample import load_generator
 from rnagan.gan.train import train_gan
+from rnagan.pairing import read_latents
 from rnagan.runtime import pick_device
 from rnagan.workspace import Workspace
 

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "slides": 1,
     "vae": 2,
     "image": 2,  # the image stage reads tiles only; vae, image and spatial never import each other
+    "pairing": 2,  # tiles paired with μ, read by both generator families (gan, flow)
     "spatial": 2,  # uses expression and slides; vae and spatial never import each other
     "gan": 3,
     "flow": 3,  # the second generator family; gan and flow never import each other

@@ -11,7 +11,7 @@ from gan_toy import make_toy_cohort
 
 from rnagan.config import preset
 from rnagan.errors import InputFileError
-from rnagan.gan.data import pair_tiles, write_pairing
+from rnagan.pairing import pair_tiles, write_pairing
 from rnagan.slides.dataset import read_tile_index
 from rnagan.workspace import Workspace
 

@@ -28,8 +28,8 @@ from rnagan.errors import CheckpointError
 from rnagan.evaluate.report import tiles_png
 from rnagan.evaluate.results import load_metrics
 from rnagan.fileio import atomic_dir
-from rnagan.gan.data import read_latents
 from rnagan.gan.sample import TileGenerator, load_generator
+from rnagan.pairing import read_latents
 from rnagan.workspace import Workspace, read_samples
 
 BUNDLE = Path(str(resources.files("rnagan.datasets") / "data" / "demo_bundle"))

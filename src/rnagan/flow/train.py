@@ -26,9 +26,10 @@ from rnagan.checkpoint import Checkpoint, fingerprint, weights_fingerprint
 from rnagan.config import Config, FlowConfig
 from rnagan.errors import ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.flow.data import FlowData, load_tiles, pair_tiles
+from rnagan.flow.data import load_tiles
 from rnagan.flow.objective import FlowMatching, Solve, latent_statistics
 from rnagan.flow.sample import FlowTileGenerator
+from rnagan.pairing import PairedData, pair_tiles
 from rnagan.runs import Budget, RunFolder, RunLog
 from rnagan.runtime import autocast, pick_device, rng_state, seed_everything, set_rng_state
 from rnagan.slides.augment import random_flips
@@ -67,7 +68,7 @@ class _Run:
 
     config: Config
     folder: RunFolder
-    data: FlowData
+    data: PairedData
     tiles: torch.Tensor  # (N, 3, S, S) uint8 on the device
     latents: torch.Tensor  # (n_samples, d) raw μ on the device
     vae_fingerprint: str | None
@@ -136,7 +137,7 @@ def _open_run(workspace: Workspace, config: Config, folder: RunFolder, dev: torc
     return _Run(config, folder, data, tiles, data.latents.to(dev), vae)
 
 
-def _new_trainer(cfg: FlowConfig, data: FlowData, dev: torch.device) -> _Trainer:
+def _new_trainer(cfg: FlowConfig, data: PairedData, dev: torch.device) -> _Trainer:
     seed_everything(cfg.seed)
     mean, std = latent_statistics(data.latents)
     objective = FlowMatching(cfg, latent_mean=mean, latent_std=std).to(dev)
@@ -246,7 +247,7 @@ def _save(trainer: _Trainer, job: _Run, budget: Budget) -> None:
     job.folder.save(job.folder.last_dir, tensors=tensors, config=job.config, meta=meta, state=state, files=files)
 
 
-def _data_fingerprint(data: FlowData) -> str:
+def _data_fingerprint(data: PairedData) -> str:
     return fingerprint(data.latents, "\n".join(data.tiles["key"]))
 
 

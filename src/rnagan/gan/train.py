@@ -40,10 +40,11 @@ from rnagan.checkpoint import Checkpoint, fingerprint, weights_fingerprint
 from rnagan.config import Config, GANConfig
 from rnagan.errors import ConfigError, TrainingDivergedError
 from rnagan.fileio import atomic_path
-from rnagan.gan.data import PairedData, PairedTileDataset, pair_tiles, write_pairing
+from rnagan.gan.data import PairedTileDataset
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
 from rnagan.gan.sample import TileGenerator
+from rnagan.pairing import PairedData, pair_tiles, write_pairing
 from rnagan.runs import Budget, RunFolder, RunLog
 from rnagan.runtime import (
     Distributed,
@@ -269,7 +270,7 @@ def train_gan(
     by accident. A resume refuses other paired data, and any ``gan`` setting that differs from the
     checkpoint's unless :data:`MAY_DIFFER` lists it (the refusal names the field and both values).
     ``pairing`` (a slide_id,sample_id CSV) pairs slides with samples instead of the ID rules
-    (:func:`rnagan.gan.data.resolve_pairing`).
+    (:func:`rnagan.pairing.resolve_pairing`).
 
     Stops after ``config.gan.steps`` steps, or at the first step past ``max_seconds`` (saving a
     checkpoint either way). A NaN/Inf loss raises :class:`TrainingDivergedError` and leaves the last
