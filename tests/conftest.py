@@ -1,7 +1,12 @@
-"""Shared fixtures: paths to bundled real data, the tiny preset, a fresh workspace."""
+"""Shared fixtures: paths to bundled real data, the tiny preset, a fresh workspace, a two-node torchrun launcher."""
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -53,3 +58,40 @@ def tiny() -> Config:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path / "ws").create()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_node_torchrun(tmp_path: Path) -> Callable[..., None]:
+    """Run a script as two torchrun nodes of one process each: two separate local agents that meet through c10d
+    rendezvous on 127.0.0.1 (node 0 hosts the store), as two machines would; fails with the agents' logs.
+
+    c10d hands out node ranks in the order agents join (``--node-rank`` is for static rendezvous only), so a
+    script reads its rank from ``RANK``, as on a cluster.
+    """
+
+    def launch(script: Path, *args: str, env: dict[str, str], timeout: float) -> None:
+        port = _free_port()
+        logs = [tmp_path / f"agent{node}.log" for node in (0, 1)]
+        agents = []
+        for node, log in enumerate(logs):
+            command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1"]
+            command += ["--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=two-nodes"]
+            command += [f"--rdzv-conf=is_host={node == 0}", "--local-addr=127.0.0.1", "--max-restarts=0"]
+            with log.open("w") as out:
+                agents.append(subprocess.Popen([*command, str(script), *args], env=env, stdout=out, stderr=out))
+        try:
+            codes = [agent.wait(timeout=timeout) for agent in agents]
+        finally:
+            for agent in agents:
+                if agent.poll() is None:
+                    agent.send_signal(signal.SIGTERM)  # the agent stops its worker, then itself
+                    agent.wait(timeout=30)
+        assert codes == [0, 0], "\n".join(f"{log.name}: {log.read_text()[-2000:]}" for log in logs)
+
+    return launch
