@@ -104,6 +104,8 @@ def test_moments_survive_a_file_and_refuse_other_sizes(tmp_path) -> None:
         part.merge(FeatureMoments.from_features(np.ones((3, 6))))
     with pytest.raises(ValueError, match="at least 2 feature rows"):
         FeatureMoments.from_features(np.ones((1, 4))).to_stats()
+    with pytest.raises(ValueError, match="at least 2 feature rows, got none"):
+        FeatureStats.from_chunks([])
 
 
 def test_fid_with_two_images_is_real_and_finite() -> None:

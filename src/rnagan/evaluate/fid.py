@@ -68,8 +68,8 @@ class FeatureStats:
 @dataclass(frozen=True)
 class FeatureMoments:
     """Count, mean and centred scatter Σᵢ (xᵢ − x̄)(xᵢ − x̄)ᵀ of feature rows, in float64: FID's sufficient
-    statistics. They merge exactly in any order (Chan, Golub & LeVeque 1979), so shards of a set reduced
-    anywhere, in any grouping, give the whole set's statistics without its rows ever meeting in one process.
+    statistics. They merge in any order and grouping, exact to float64 round-off (Chan, Golub & LeVeque 1979),
+    so shards of a set reduced anywhere give the whole set's statistics without its rows meeting in one process.
 
     Scatter about each part's own mean, never raw sums of xxᵀ: Inception features sit far from zero, and
     Σ xxᵀ/n − x̄x̄ᵀ would cancel most of the digits the covariance needs.
@@ -100,8 +100,10 @@ class FeatureMoments:
         """The moments of both parts' rows together: Chan et al.'s pairwise update."""
         if self.mean.shape != other.mean.shape:
             raise ValueError(f"feature sizes differ: {self.mean.shape} vs {other.mean.shape}")
-        if not other.n or not self.n:
-            return other if not self.n else self
+        if not other.n:
+            return self
+        if not self.n:
+            return other
         n = self.n + other.n
         delta = other.mean - self.mean
         scatter = self.scatter + other.scatter + np.outer(delta, delta) * (self.n * other.n / n)
@@ -116,7 +118,7 @@ class FeatureMoments:
         for part in parts:
             total = part if total is None else total.merge(part)
         if total is None:
-            raise ValueError("no feature moments to merge")
+            raise ValueError("need at least 2 feature rows, got none")
         return total
 
     def to_stats(self) -> FeatureStats:
