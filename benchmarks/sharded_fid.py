@@ -1,6 +1,6 @@
 """FID from merged per-shard moments against the single-process FID, and the streamed path's peak memory.
 
-For each size (default 1,000 and 100,000 rows) a synthetic feature set is drawn chunk by chunk (``--chunk``
+For each size (default 1,000, 10,000 and 100,000 rows) a synthetic feature set is drawn chunk by chunk (``--chunk``
 rows, evaluation's ``evaluate.stream_chunk``), each chunk from its own seed, so the whole set can be drawn
 again identically: rows far from zero (offset 1e3) with a decaying 64-component spectrum plus noise, as
 pooled Inception features have, in ``--dim`` dimensions (2,048 makes the single-process baseline hours of
@@ -14,9 +14,10 @@ each against the same fixed reference set's statistics:
 
 Peak traced memory (``tracemalloc``, which sees NumPy's buffers) of each path, the relative FID error of the
 streamed and sharded paths against the baseline, and the streamed path's growth from the smallest to the
-largest size go to ``benchmarks/results/sharded_fid.json``. Run::
+largest size go to ``benchmarks/results/sharded_fid.json``. The streamed path's peak steps up once, when a
+third chunk first meets the running total (one more d × d buffer live), and is flat from there. Run::
 
-    python benchmarks/sharded_fid.py                 # 1k and 100k rows, d = 256 (~10 s on 2 cores)
+    python benchmarks/sharded_fid.py                 # 1k, 10k and 100k rows, d = 256 (~30 s on 2 busy cores)
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def measure(n: int, dim: int, chunk: int, shards: int, reference: FeatureStats) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--chunk", type=int, default=EvaluateConfig().stream_chunk)
     parser.add_argument("--shards", type=int, default=8)
