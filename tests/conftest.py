@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -66,6 +68,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stop(agent: subprocess.Popen) -> None:
+    """End an agent that is still running and its workers (its own session): SIGTERM, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if agent.poll() is not None:
+            return
+        os.killpg(agent.pid, sig)
+        try:
+            agent.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 @pytest.fixture
 def two_node_torchrun(tmp_path: Path) -> Callable[..., None]:
     """Run a script as two torchrun nodes of one process each: two separate local agents that meet through c10d
@@ -84,14 +98,21 @@ def two_node_torchrun(tmp_path: Path) -> Callable[..., None]:
             command += ["--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=two-nodes"]
             command += [f"--rdzv-conf=is_host={node == 0}", "--local-addr=127.0.0.1", "--max-restarts=0"]
             with log.open("w") as out:
-                agents.append(subprocess.Popen([*command, str(script), *args], env=env, stdout=out, stderr=out))
-        try:
-            codes = [agent.wait(timeout=timeout) for agent in agents]
+                agent = subprocess.Popen(
+                    [*command, str(script), *args], env=env, stdout=out, stderr=out, start_new_session=True
+                )
+            agents.append(agent)
+        deadline = time.monotonic() + timeout
+        try:  # until both succeed, one fails (the other would wait out its exit barrier), or time is up
+            codes = [a.poll() for a in agents]
+            while codes != [0, 0] and all(c in (None, 0) for c in codes) and time.monotonic() < deadline:
+                time.sleep(0.2)
+                codes = [a.poll() for a in agents]
         finally:
             for agent in agents:
-                if agent.poll() is None:
-                    agent.send_signal(signal.SIGTERM)  # the agent stops its worker, then itself
-                    agent.wait(timeout=30)
-        assert codes == [0, 0], "\n".join(f"{log.name}: {log.read_text()[-2000:]}" for log in logs)
+                _stop(agent)
+        assert codes == [0, 0], f"exit codes {codes} (None: still running)\n" + "\n".join(
+            f"{log.name}: {log.read_text()[-2000:]}" for log in logs
+        )
 
     return launch
