@@ -315,6 +315,26 @@ def evaluate_memory() -> list[str]:
     ]
 
 
+def sharded_fid() -> list[str]:
+    d = read("sharded_fid.json")
+    runs = d["results"]
+    return [
+        "`sharded_fid.py` → sharded_fid.json",
+        "FID from merged per-shard moments: relative error against the single-process FID; peak traced MB, "
+        f"streamed (growth {d['streamed_peak_growth']:.2f}×)",
+        "; ".join(
+            f"{r['rows']:,} rows: sharded {r['sharded']['relative_error']:.1e}, streamed "
+            f"{r['streamed']['relative_error']:.1e}, {r['streamed']['peak_traced_mb']:,.1f} MB"
+            for r in runs
+        ),
+        "every row held at once: "
+        + "; ".join(f"{r['rows']:,} rows {r['baseline']['peak_traced_mb']:,.1f} MB" for r in runs),
+        f"synthetic {d['dim']}-d features offset {d['offset']:g}, {d['shards']} uneven shards, "
+        f"chunks of {d['chunk']}, reference {d['reference_rows']:,} rows",
+        machine(d),
+    ]
+
+
 def ssl_memory() -> list[str]:
     d = read("ssl_memory.json")
     peak = {(r["store_tiles"], r["mode"]): r["peak_rss_mb"] for r in d["rows"]}
@@ -424,6 +444,7 @@ BENCHMARKS = (
     vae_train,
     train_gan,
     evaluate_memory,
+    sharded_fid,
     ssl_memory,
     generate,
     ssl,
