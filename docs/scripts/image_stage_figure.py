@@ -6,14 +6,13 @@
 - ``image_stage_generated.png``: per tissue, tiles the bundled ``rnagan`` generator draws from held-out
   profiles at 64 px (nearest neighbours) above the same tiles through the image stage at 256 px.
 
-Run from the repo root with the 224 px tiles' folder::
+Run from the repo root::
 
-    python docs/scripts/image_stage_figure.py /path/to/lc25000_lung
+    python docs/scripts/image_stage_figure.py
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import torch
@@ -22,7 +21,6 @@ from torchvision.utils import make_grid, save_image
 
 from rnagan.datasets.lc25000 import CLASSES, load_lc25000
 from rnagan.demo.bundle import BUNDLE, SAMPLES, bundled_draws
-from rnagan.demo.splits import at_native_size
 from rnagan.evaluate.features import read_image
 from rnagan.image.sample import BUNDLED, load_upsampler, upsample_tiles
 from rnagan.slides.augment import resize_tiles
@@ -36,17 +34,17 @@ def _nearest(tiles: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(tiles.float(), size=(size, size), mode="nearest").to(torch.uint8)
 
 
-def _held_out(tissue: str, folder: Path) -> torch.Tensor:
+def _held_out(tissue: str) -> torch.Tensor:
     test = read_samples(BUNDLE / SAMPLES).query("split == 'test' and tissue == @tissue")
     tiles = load_lc25000(include_augmented=False)
     chosen = tiles[tiles["sample_id"].isin(sorted(test.index)[:PER_TISSUE])]
-    return torch.stack([read_image(p) for p in at_native_size(chosen, folder)["path"]])
+    return torch.stack([read_image(p) for p in chosen["path"]])
 
 
-def real_figure(folder: Path, upsampler: torch.nn.Module) -> Path:
+def real_figure(upsampler: torch.nn.Module) -> Path:
     rows = []
     for tissue in CLASSES:
-        real = _held_out(tissue, folder)
+        real = _held_out(tissue)
         size = real.shape[-1]
         low = resize_tiles(real, 64)
         bicubic = F.interpolate(low.float(), size=(size, size), mode="bicubic", align_corners=False)
@@ -75,7 +73,7 @@ def _save(tiles: list[torch.Tensor], columns: int, out: Path) -> Path:
 
 def main() -> None:
     upsampler = load_upsampler(BUNDLED)
-    print(real_figure(Path(sys.argv[1]), upsampler))
+    print(real_figure(upsampler))
     print(generated_figure(upsampler))
 
 

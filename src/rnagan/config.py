@@ -233,6 +233,9 @@ class GenerateConfig(_Section):
     # an image stage that lifts every drawn tile to its scale (``bundled``: the one shipped in the package, or
     # the path of an ``image/checkpoint``); None: the conditional stage's tiles as they are
     image_stage: str | None = None
+    # the side (px) of the tiles written, after any image stage: the real tiles' side, so that both cover the
+    # same field pixel for pixel (antialiased resize); None keeps the drawn (or lifted) size
+    tile_size: int | None = Field(None, ge=8)
     batch_size: int = Field(64, ge=1)
     seed: int = 0
     contact_sheet_tiles: int = Field(64, ge=1)
@@ -289,6 +292,9 @@ class DemoConfig(_Section):
     # steps of the noise-only GAN: it only anchors the comparison; the two compared conditionings each
     # train for gan.steps, so one seed gives the same page on any machine
     baseline_steps: int = Field(200, ge=1)
+    # the image stage that lifts the lung demo's generated tiles from the GAN's size to the tiles' scale
+    # (generate.image_stage); None shows the GAN's tiles as they are
+    image_stage: str | None = "bundled"
     seed: int = 0
 
 
