@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from rnagan.config import TilingConfig
 from rnagan.errors import TileStoreError
 from rnagan.slides.dataset import read_tile_index
+from rnagan.slides.folder import import_tiles
 from rnagan.slides.store import LZ4_MAGIC, TileStore, decode_tile, encode_tile
 from rnagan.slides.tiler import tile_slides
 from rnagan.workspace import Workspace
@@ -21,9 +23,16 @@ def _noise(shape: tuple[int, int, int], seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
-def test_default_format_is_lz4_everywhere() -> None:
+def test_default_format_is_lz4_everywhere(tmp_path: Path) -> None:
     assert TilingConfig().image_format == "lz4"
     assert encode_tile(_noise((8, 8, 3), 0)).startswith(LZ4_MAGIC)
+    (tmp_path / "files" / "a").mkdir(parents=True)
+    tile = _noise((24, 24, 3), 4)
+    Image.fromarray(tile).save(tmp_path / "files" / "a" / "0.png")
+    workspace = Workspace(tmp_path / "ws")
+    key = import_tiles(tmp_path / "files", workspace)["key"].item()  # `rnagan tiles import` without --format
+    with TileStore(workspace.tile_store) as store:
+        assert store.get_bytes(key).startswith(LZ4_MAGIC) and np.array_equal(store.get(key), tile)
 
 
 @pytest.mark.parametrize("shape", [(256, 256, 3), (224, 224, 3), (17, 5, 3), (1, 1, 3)])
@@ -33,6 +42,7 @@ def test_lz4_round_trip_is_bit_exact_on_random_and_flat_tiles(shape: tuple[int, 
         decoded = decode_tile(data)
         assert decoded.dtype == np.uint8 and decoded.shape == shape and np.array_equal(decoded, tile)
         assert decoded.flags.writeable  # decoded into its own buffer: no copy needed before torch.from_numpy
+        assert torch.from_numpy(decoded).permute(2, 0, 1).is_contiguous()  # planar: torch's (3, H, W) as it is
     flat = np.full((256, 256, 3), 237, np.uint8)
     assert len(encode_tile(flat, "lz4")) < flat.nbytes // 100  # it does compress
 

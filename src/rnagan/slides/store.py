@@ -41,9 +41,10 @@ def tile_key(slide_id: str, x: int, y: int) -> str:
 
 
 IMAGE_FORMATS = ("lz4", "png", "jpeg", "raw")
-# Pixel values: a magic, then height, width, channels as little-endian uint16, then the pixels
-# (uint8, C-order H×W×C) as they are (raw) or as one LZ4 block (lz4; the block format of
-# lz4_Block_format.md, its decoded size given by the header). Explicit, so any language can read them.
+# Pixel values: a magic, then height, width, channels as little-endian uint16, then the uint8 pixels:
+# raw, H×W×C in C order as they are; lz4, channel-planar C×H×W (torch's layout: a decoded tile
+# becomes a (3, H, W) tensor without a transposing copy, which costs more than decoding) compressed
+# as one LZ4 block (lz4_Block_format.md; its decoded size is the header's). Any language can read them.
 LZ4_MAGIC = b"RNGLZ41\0"
 RAW_MAGIC = b"RNGRAW1\0"
 _PIXEL_HEADER = struct.Struct("<8sHHH")
@@ -55,11 +56,11 @@ def encode_tile(tile: np.ndarray, image_format: str = "lz4", quality: int = 90) 
     """RGB uint8 array (H, W, 3) → LZ4 (header + compressed pixels), PNG, JPEG or raw bytes."""
     if tile.dtype != np.uint8 or tile.ndim != 3 or tile.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {tile.shape} {tile.dtype}")
-    if image_format in ("lz4", "raw"):
-        pixels = np.ascontiguousarray(tile).tobytes()
-        if image_format == "lz4":
-            return _PIXEL_HEADER.pack(LZ4_MAGIC, *tile.shape) + lz4.block.compress(pixels, store_size=False)
-        return _PIXEL_HEADER.pack(RAW_MAGIC, *tile.shape) + pixels
+    if image_format == "lz4":
+        planar = np.ascontiguousarray(tile.transpose(2, 0, 1)).tobytes()
+        return _PIXEL_HEADER.pack(LZ4_MAGIC, *tile.shape) + lz4.block.compress(planar, store_size=False)
+    if image_format == "raw":
+        return _PIXEL_HEADER.pack(RAW_MAGIC, *tile.shape) + np.ascontiguousarray(tile).tobytes()
     buffer = io.BytesIO()
     if image_format == "png":
         Image.fromarray(tile).save(buffer, format="PNG", compress_level=1)
@@ -73,6 +74,8 @@ def encode_tile(tile: np.ndarray, image_format: str = "lz4", quality: int = 90) 
 def decode_tile(data: bytes) -> np.ndarray:
     """LZ4/PNG/JPEG/raw bytes → RGB uint8 array (H, W, 3). The one place tiles are decoded.
 
+    An LZ4 tile comes back as an (H, W, 3) view of its planar pixels (not C-contiguous; numpy, PIL
+    and torch take it as it is, and ``torch.from_numpy(t).permute(2, 0, 1)`` is then contiguous).
     A value that is none of these, or whose header does not match its pixels, raises
     :class:`TileStoreError` (one line) rather than returning a wrong tile.
     """
@@ -89,7 +92,7 @@ def decode_tile(data: bytes) -> np.ndarray:
 
 
 def _decode_pixels(data: bytes) -> np.ndarray:
-    """An LZ4 or raw value → (H, W, C) uint8, its header checked against its length."""
+    """An LZ4 or raw value → (H, W, C) uint8, its header checked against its bytes."""
     if len(data) < _PIXEL_HEADER.size:
         size = _PIXEL_HEADER.size
         raise TileStoreError(f"corrupt tile value: {len(data)} bytes, shorter than its {size}-byte header")
@@ -108,7 +111,7 @@ def _decode_pixels(data: bytes) -> np.ndarray:
         raise TileStoreError(f"corrupt tile value: LZ4 block does not decode ({err})") from None
     if len(pixels) != size:
         raise TileStoreError(f"corrupt tile value: LZ4 block decodes to {len(pixels)} bytes, header says {size}")
-    return np.frombuffer(pixels, np.uint8).reshape(height, width, channels)
+    return np.frombuffer(pixels, np.uint8).reshape(channels, height, width).transpose(1, 2, 0)
 
 
 class TileStore:
