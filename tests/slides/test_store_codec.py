@@ -88,9 +88,10 @@ def test_jpeg_values_and_mixed_stores_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("corrupt", "message"),
     [
-        (lambda v: v[:10], "shorter than its 14-byte header"),
+        (lambda v: v[:10], "shorter than a 14-byte header"),
         (lambda v: v[:8] + (9).to_bytes(2, "little") + v[10:], "LZ4 block"),  # height 9, pixels of 32 rows
         (lambda v: v[:12] + (4).to_bytes(2, "little") + v[14:], "not an RGB tile"),
+        (lambda v: v[:8] + b"\xff\xff" * 2 + v[12:], "header says 65535×65535×3, more than"),  # no 12 GB buffer
         (lambda v: v[: len(v) // 2], "LZ4 block"),
         (lambda v: b"\x00" * len(v), "not an LZ4, raw, PNG or JPEG tile"),
         (lambda v: encode_tile(_noise((32, 32, 3), 2), "raw")[:-1], "3071 pixel bytes, header says 32×32×3"),

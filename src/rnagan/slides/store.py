@@ -48,6 +48,7 @@ IMAGE_FORMATS = ("lz4", "png", "jpeg", "raw")
 LZ4_MAGIC = b"RNGLZ41\0"
 RAW_MAGIC = b"RNGRAW1\0"
 _PIXEL_HEADER = struct.Struct("<8sHHH")
+_LZ4_MAX_RATIO = 255  # an LZ4 block decodes to at most 255 bytes per byte (a match length grows by 255 a byte)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
 
@@ -92,25 +93,26 @@ def decode_tile(data: bytes) -> np.ndarray:
 
 
 def _decode_pixels(data: bytes) -> np.ndarray:
-    """An LZ4 or raw value → (H, W, C) uint8, its header checked against its bytes."""
+    """An LZ4 or raw value → (H, W, 3) uint8, its header checked against its bytes."""
     if len(data) < _PIXEL_HEADER.size:
-        size = _PIXEL_HEADER.size
-        raise TileStoreError(f"corrupt tile value: {len(data)} bytes, shorter than its {size}-byte header")
+        raise TileStoreError(f"corrupt tile value: {len(data)} bytes, shorter than a {_PIXEL_HEADER.size}-byte header")
     magic, height, width, channels = _PIXEL_HEADER.unpack_from(data)
     if channels != 3 or height == 0 or width == 0:
         raise TileStoreError(f"corrupt tile value: header says {height}×{width}×{channels}, not an RGB tile")
-    size = height * width * channels
-    body = memoryview(data)[_PIXEL_HEADER.size :]
+    size, body = height * width * channels, memoryview(data)[_PIXEL_HEADER.size :]
+    shape = f"header says {height}×{width}×3"
     if magic == RAW_MAGIC:
         if len(body) != size:
-            raise TileStoreError(f"corrupt tile value: {len(body)} pixel bytes, header says {height}×{width}×3")
+            raise TileStoreError(f"corrupt tile value: {len(body)} pixel bytes, {shape}")
         return np.frombuffer(data, np.uint8, offset=_PIXEL_HEADER.size).reshape(height, width, channels)
+    if size > _LZ4_MAX_RATIO * len(body):  # refused before the decoder allocates the header's size
+        raise TileStoreError(f"corrupt tile value: {shape}, more than {len(body)} LZ4 bytes can hold")
     try:
         pixels = lz4.block.decompress(body, uncompressed_size=size, return_bytearray=True)
     except lz4.block.LZ4BlockError as err:
         raise TileStoreError(f"corrupt tile value: LZ4 block does not decode ({err})") from None
     if len(pixels) != size:
-        raise TileStoreError(f"corrupt tile value: LZ4 block decodes to {len(pixels)} bytes, header says {size}")
+        raise TileStoreError(f"corrupt tile value: LZ4 block decodes to {len(pixels)} bytes, {shape}")
     return np.frombuffer(pixels, np.uint8).reshape(channels, height, width).transpose(1, 2, 0)
 
 
