@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
+import lz4.block
 import numpy as np
 import pytest
 import torch
@@ -110,3 +112,13 @@ def test_a_corrupt_value_is_refused_in_one_line(tmp_path: Path, corrupt, message
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="use one of lz4, png, jpeg, raw"):
         encode_tile(_noise((4, 4, 3), 0), "webp")
+
+
+def test_an_lz4_value_is_what_docs_tiling_md_says() -> None:
+    """Read by hand from the documented layout, without decode_tile: header, then an LZ4 block of planar pixels."""
+    tile = _noise((6, 10, 3), 5)
+    value = encode_tile(tile, "lz4")
+    magic, height, width, channels = struct.unpack_from("<8sHHH", value)
+    assert (magic, height, width, channels) == (b"RNGLZ41\0", 6, 10, 3)
+    planar = np.frombuffer(lz4.block.decompress(value[14:], uncompressed_size=6 * 10 * 3), np.uint8)
+    assert np.array_equal(planar.reshape(3, 6, 10), tile.transpose(2, 0, 1))
