@@ -234,15 +234,26 @@ def tiling() -> list[str]:
 
 def tile_loading() -> list[str]:
     d = read("tile_loading.json")
-    speed = d["images_per_second"]
+    speed, ratio, sizes = d["images_per_second"], d["ratio_vs_best_imagefolder"], d["bytes_per_tile"]
+    workers = list(speed["ImageFolder+PILToTensor"])
+    counts = " / ".join(w.split("_")[1] for w in workers)
+
+    def store(name: str) -> str:
+        rates = " / ".join(f"{speed[name][w]:,}" for w in workers)
+        ratios = " / ".join(f"{ratio[name][w]:.2f}×" for w in workers)
+        image_format = name.split("(")[1].rstrip(")")
+        default = " (default)" if image_format == d["default_format"] else ""
+        kib = sizes[image_format]["value_bytes_per_tile"] / 1024
+        return f"{image_format}{default} {rates} ({ratios}; {kib:,.1f} KiB/tile)"
+
+    rates = " / ".join(f"{speed['ImageFolder+PILToTensor'][w]:,}" for w in workers)
     return [
         "`tile_loading.py` → tile_loading.json",
-        f"images/s through a DataLoader, batch {d['batch_size']}, 0 workers",
-        "; ".join(
-            f"{k.split('(')[1].rstrip(')')} store {v['workers_0']:,}" for k, v in speed.items() if "TileStore" in k
-        ),
-        f"`ImageFolder` + PILToTensor {speed['ImageFolder+PILToTensor']['workers_0']:,}",
-        f"{d['tiles']:,} tiles",
+        f"images/s through a DataLoader, batch {d['batch_size']}, {counts} workers (× ImageFolder; bytes per tile); "
+        f"bar {d['bar']:g}×, goal {d['goal']:g}× for the default",
+        "; ".join(store(k) for k in speed if "TileStore" in k),
+        f"`ImageFolder` + PILToTensor {rates} ({d['folder_bytes_per_tile'] / 1024:,.1f} KiB/tile JPEG files)",
+        f"{d['tiles']:,} tiles, median of {d['rounds']} interleaved passes",
         machine(d),
     ]
 

@@ -88,7 +88,9 @@ class TilingConfig(_Section):
     low_contrast_filter: bool = True
     low_contrast_fraction: float = Field(0.05, ge=0.0, le=1.0)  # skimage is_low_contrast default
     max_tiles_per_slide: int = Field(4000, ge=1)  # paper: 4,000
-    image_format: Literal["png", "jpeg", "raw"] = "png"  # raw: uint8 pixels, fastest to load, ~10× larger
+    # lz4: lossless, fastest to load (docs/tiling.md); png: lossless, fewer bytes, slow to decode;
+    # jpeg: lossy, smallest; raw: uncompressed pixels
+    image_format: Literal["lz4", "png", "jpeg", "raw"] = "lz4"
     jpeg_quality: int = Field(90, ge=1, le=100)
     seed: int = 5  # grid shuffle, as the reference code
     workers: int | None = Field(None, ge=1)  # None: all cores
