@@ -284,7 +284,7 @@ class DemoConfig(_Section):
     samples_per_donor: int = Field(4, ge=1)  # LC25000 has no patient ids: simulated donors (datasets.lc25000)
     include_augmented: bool = True  # the 751 augmented benign copies, in the training split only
     fid_images: int = Field(64, ge=2)  # per FID set: Inception runs at ~4.5 images/s on 2 CPU cores
-    sheet_tiles: int = Field(16, ge=1)  # tiles per class and run on the report's contact sheets
+    sheet_tiles: int = Field(8, ge=1)  # tiles per class and run on the report's contact sheets (one row; lossless PNG)
     # The simulated expression (datasets.simulate): genes up and as many down per class, their log2 fold
     # change, and the donor effect's sd. Tumour vs normal lung differ in thousands of genes; with 1,500
     # the class signal is the leading structure of the profiles (docs/decisions.md).
@@ -352,6 +352,12 @@ class SpatialConfig(_Section):
     image_format: Literal["png", "jpeg"] = "jpeg"
     genes: Literal["space", "hvg"] = "hvg"  # the 19,198-gene space, or the training sections' top variable genes
     hvg_genes: int = Field(2000, ge=10)
+    # how genes are ranked: scanpy's "seurat" (dispersion of normalised counts) or "seurat_v3" (variance of raw
+    # counts after a mean-variance fit, which also ranks highly expressed variable genes), per training section
+    hvg_flavor: Literal["seurat", "seurat_v3"] = "seurat"
+    # genes kept in the variable-gene space whatever their rank (symbols or Ensembl IDs), e.g. a marker panel;
+    # the her2st demo keeps its panel (rnagan.datasets.her2st.MARKER_PANEL) when this is empty
+    include_genes: list[str] = []
     # The probe (evaluate.paired): frozen image features → ridge (genes, marker scores) / logistic (clusters).
     probe_features: Literal["inception", "stain"] = "stain"  # stain: colour/texture statistics, ~250x cheaper
     probe_image_size: int = Field(299, ge=75)  # Inception input side (299: the FID network's own)
