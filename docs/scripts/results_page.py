@@ -624,6 +624,32 @@ def bundle_at_scale() -> list[str]:
     ]
 
 
+def gene_spaces() -> list[str]:
+    d = read("gene_spaces.json")
+    rows = [
+        [
+            name,
+            f"{v['genes']:,}",
+            f"{v['markers_kept']} of {d['panel_size']}",
+            num(v["vae_rmse_over_mean_baseline"], 3),
+            num(v["silhouette_mu_test"], 3),
+        ]
+        for name, v in d["variants"].items()
+    ]
+    return [
+        "## Spatial gene spaces (`benchmarks/gene_spaces.py` → gene_spaces.json)",
+        "",
+        f"The bundled her2st cohort; {d['hvg_genes']:,} variable genes chosen on the training sections by each "
+        f"ranking, alone and with the {d['panel_size']}-gene compartment marker panel kept (the her2st demo's "
+        "choice; its immunoglobulins have no protein-coding Ensembl ID, so no gene space holds them). The `small` "
+        "β-VAE on each: held-out RMSE over the RMSE of predicting the training mean (lower is better) and the "
+        "silhouette of μ by annotated class on the test section.",
+        f"Machine: {machine(d)}.",
+        "",
+        *table(["gene space", "genes", "markers held", "β-VAE RMSE / mean baseline", "μ silhouette"], rows),
+    ]
+
+
 NUCLEI_STANDINS = {
     "real": "real tiles (other source images)",
     "upsampled_64px": "the 64 px copies, bicubic back to full size",
@@ -685,6 +711,8 @@ def page() -> str:
         *image_stage(),
         "",
         *bundle_at_scale(),
+        "",
+        *gene_spaces(),
         "",
         *generator_families(),
     ]
