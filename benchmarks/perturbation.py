@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -37,8 +36,8 @@ from PIL import Image
 from rnagan.config import Config, load_config
 from rnagan.datasets.her2st import MARKERS
 from rnagan.datasets.lc25000 import CLASSES, load_lc25000
-from rnagan.demo.bundle import BUNDLE, LATENTS, SAMPLES, bundled_generator
-from rnagan.directions import RANDOM, learn_directions
+from rnagan.demo.bundle import BUNDLE, LATENTS, SAMPLES, bundle_directions, bundled_generator
+from rnagan.directions import RANDOM
 from rnagan.evaluate.dose_response import dose_response, mean_pixel_change
 from rnagan.evaluate.probes import LinearProbe, colour_features
 from rnagan.evaluate.texture import stain_features
@@ -80,12 +79,7 @@ def real_bundle_tiles(profiles: list[str], size: int) -> tuple[torch.Tensor, lis
 def bundle_case(args: argparse.Namespace) -> dict[str, Any]:
     samples = read_samples(BUNDLE / SAMPLES)
     latents = read_latents(BUNDLE / LATENTS)
-    with tempfile.TemporaryDirectory() as tmp:  # the bundle's μ and splits as a workspace
-        ws = Workspace(Path(tmp) / "ws").create()
-        for source, dest in ((BUNDLE / LATENTS, ws.latents), (BUNDLE / SAMPLES, ws.samples_table)):
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, dest)
-        directions = learn_directions(ws, [*CLASSES, RANDOM], seed=args.seed)
+    directions = bundle_directions([*CLASSES, RANDOM], seed=args.seed)
     test = samples[samples["split"] == "test"]
     profiles = [p for c in CLASSES for p in sorted(test.index[test["tissue"] == c])[: args.profiles]]
     started = time.perf_counter()
