@@ -133,14 +133,17 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "samples"
         started = time.perf_counter()
-        generate_tiles(ws, cfg, split="test", directions=[f"{m}={series}" for m in [*modules, RANDOM]], out=out)
+        samples = read_samples(ws)
+        test = sorted(samples.index[samples["split"] == "test"])
+        spots = sorted(np.random.default_rng(args.seed).choice(test, min(args.spots, len(test)), replace=False))
+        edits = [f"{m}={series}" for m in [*modules, RANDOM]]
+        generate_tiles(ws, cfg, samples=spots, directions=edits, out=out)
         generate_seconds = time.perf_counter() - started
         manifest = read_manifest(out)
         manifest = manifest[manifest["perturbation"] != ""]
         edits = manifest["perturbation"].str.extract(r"^(?P<direction>.+)=(?P<dose>[+-][\d.]+)sd$")
         manifest = manifest.assign(direction=edits["direction"], dose=edits["dose"].astype(float))
-        keep = manifest["base_profile"].isin(sorted(manifest["base_profile"].unique())[: args.profiles * 3])
-        manifest = manifest[keep].reset_index(drop=True)
+        manifest = manifest.reset_index(drop=True)
         tiles = torch.stack(
             [torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1) for p in manifest["path"]]
         )
@@ -177,7 +180,8 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", type=Path, default=None, help="a spatial workspace (default: the bundle)")
-    parser.add_argument("--profiles", type=int, default=48, help="held-out profiles per class (bundle: all 48-52)")
+    parser.add_argument("--profiles", type=int, default=48, help="bundle: the first N held-out profiles of each class by ID (48-52 there)")
+    parser.add_argument("--spots", type=int, default=120, help="held-out spots drawn (seeded) with --workspace")
     parser.add_argument("--n", type=int, default=4, help="tiles per profile and dose")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
