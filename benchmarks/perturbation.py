@@ -121,6 +121,7 @@ def bundle_case(args: argparse.Namespace) -> dict[str, Any]:
 
 def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
     """The her2st modules on a spatial workspace, through generate_tiles and the paired evaluation's probe."""
+    from rnagan.evaluate.paired import column_r, set_scores
     from rnagan.evaluate.paired_run import train_probe
     from rnagan.generate import generate_tiles
     from rnagan.samples import read_manifest
@@ -155,6 +156,11 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
     predicted = pd.DataFrame(values, columns=columns)[readouts].assign(
         direction=manifest["direction"], dose=manifest["dose"], profile=manifest["base_profile"]
     )
+    real_values, real_proba = trained.probe.predict(
+        trained.featurize(list(trained.test["tile"])), trained.test["sample_id"]
+    )
+    plain = predicted[(predicted["direction"] == RANDOM) & (predicted["dose"] == 0)].groupby("profile")[readouts].mean()
+    plain_r = column_r(plain.to_numpy(), trained.targets.markers.loc[plain.index, readouts].to_numpy())
     at = {
         (d, v): tiles[((manifest["direction"] == d) & (manifest["dose"] == v)).to_numpy()]
         for d in directions
@@ -168,6 +174,10 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
         "doses": list(DOSES),
         "directions": {n: {k: v for k, v in d.items() if k != "unit"} for n, d in directions.items()},
         "mean_pixel_change_at_plus2": {n: mean_pixel_change(at[(n, 2.0)], at[(n, 0.0)]) for n in directions},
+        "probe_marker_r": {
+            "real_test_patches": set_scores(trained.probe, real_values, real_proba, trained.targets)["marker_r"],
+            "generated_dose0": dict(zip(readouts, map(float, plain_r), strict=True)),
+        },
         "features": {
             cfg.spatial.probe_features: dose_response(
                 predicted, readouts=readouts, targets={m: m for m in modules if m in readouts}, control=RANDOM
@@ -180,7 +190,12 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", type=Path, default=None, help="a spatial workspace (default: the bundle)")
-    parser.add_argument("--profiles", type=int, default=48, help="bundle: the first N held-out profiles of each class by ID (48-52 there)")
+    parser.add_argument(
+        "--profiles",
+        type=int,
+        default=48,
+        help="bundle: the first N held-out profiles of each class by ID (48-52 there)",
+    )
     parser.add_argument("--spots", type=int, default=120, help="held-out spots drawn (seeded) with --workspace")
     parser.add_argument("--n", type=int, default=4, help="tiles per profile and dose")
     parser.add_argument("--seed", type=int, default=0)

@@ -693,12 +693,21 @@ def perturbation(name: str) -> list[str]:
                     num(d["mean_pixel_change_at_plus2"][direction], 1),
                 ]
             )
-        accuracy_note = (
-            f" (probe accuracy: real held-out tiles {pct(block['real_test_accuracy'])}, generated dose-0 tiles "
-            f"{pct(block['generated_dose0_accuracy'])})"
-            if "real_test_accuracy" in block
-            else ""
-        )
+        if "real_test_accuracy" in block:
+            accuracy_note = (
+                f" (probe accuracy: real held-out tiles {pct(block['real_test_accuracy'])}, generated dose-0 tiles "
+                f"{pct(block['generated_dose0_accuracy'])})"
+            )
+        elif "probe_marker_r" in d:
+            r = d["probe_marker_r"]
+            accuracy_note = " (probe r with the measured score, real held-out patches / generated dose-0 tiles: " + (
+                ", ".join(
+                    f"{m} {num(v)} / {num(r['generated_dose0'].get(m))}" for m, v in r["real_test_patches"].items()
+                )
+                + ")"
+            )
+        else:
+            accuracy_note = ""
         lines += [
             "",
             f"**{features} features**{accuracy_note}: {block['rising']} of {block['of']} directions raise their "
