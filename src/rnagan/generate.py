@@ -254,8 +254,10 @@ def generate_tiles(
 
     parsed = [Perturbation.parse(p) for p in perturbations]
     requests = [DirectionRequest.parse(d) for d in directions]
-    learned = learn_directions(
-        workspace, [r.name for r in requests], gene_sets=direction_genes, seed=config.generate.seed
+    learned = (
+        learn_directions(workspace, [r.name for r in requests], gene_sets=direction_genes, seed=config.generate.seed)
+        if requests
+        else {}
     )
     torch_device = pick_device(device)
     vae = load_vae(workspace.vae_checkpoint, device=str(torch_device))
