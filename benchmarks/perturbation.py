@@ -119,41 +119,45 @@ def bundle_case(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
-    """The her2st modules on a spatial workspace, through generate_tiles and the paired evaluation's probe."""
-    from rnagan.evaluate.paired import column_r, set_scores
-    from rnagan.evaluate.paired_run import train_probe
+def dose_series(ws: Workspace, cfg: Config, args: argparse.Namespace) -> tuple[pd.DataFrame, torch.Tensor, dict, float]:
+    """``rnagan generate --direction M=-2,-1,0,1,2`` for every module and the control, on a seeded draw of
+    held-out spots: (manifest of the twins with direction and dose, their tiles, directions.json, seconds)."""
     from rnagan.generate import generate_tiles
     from rnagan.samples import read_manifest
 
-    ws = Workspace(args.workspace)
-    cfg: Config = load_config(path=ws.config_file) if ws.config_file.is_file() else load_config("small")
-    cfg.generate.tiles_per_profile, cfg.generate.seed = args.n, args.seed
-    modules = list(MARKERS)
+    samples = read_samples(ws)
+    test = sorted(samples.index[samples["split"] == "test"])
+    spots = sorted(np.random.default_rng(args.seed).choice(test, min(args.spots, len(test)), replace=False))
     series = ",".join(f"{d:+g}" for d in DOSES)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "samples"
         started = time.perf_counter()
-        samples = read_samples(ws)
-        test = sorted(samples.index[samples["split"] == "test"])
-        spots = sorted(np.random.default_rng(args.seed).choice(test, min(args.spots, len(test)), replace=False))
-        edits = [f"{m}={series}" for m in [*modules, RANDOM]]
-        generate_tiles(ws, cfg, samples=spots, directions=edits, out=out)
-        generate_seconds = time.perf_counter() - started
+        generate_tiles(ws, cfg, samples=spots, directions=[f"{m}={series}" for m in [*MARKERS, RANDOM]], out=out)
+        seconds = time.perf_counter() - started
         manifest = read_manifest(out)
-        manifest = manifest[manifest["perturbation"] != ""]
+        manifest = manifest[manifest["perturbation"] != ""].reset_index(drop=True)
         edits = manifest["perturbation"].str.extract(r"^(?P<direction>.+)=(?P<dose>[+-][\d.]+)sd$")
         manifest = manifest.assign(direction=edits["direction"], dose=edits["dose"].astype(float))
-        manifest = manifest.reset_index(drop=True)
         tiles = torch.stack(
             [torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1) for p in manifest["path"]]
         )
         directions = json.loads((out / "directions.json").read_text())
+    return manifest, tiles, directions, seconds
+
+
+def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
+    """The her2st modules on a spatial workspace, through generate_tiles and the paired evaluation's probe."""
+    from rnagan.evaluate.paired import column_r, set_scores
+    from rnagan.evaluate.paired_run import train_probe
+
+    ws = Workspace(args.workspace)
+    cfg: Config = load_config(path=ws.config_file) if ws.config_file.is_file() else load_config("small")
+    cfg.generate.tiles_per_profile, cfg.generate.seed = args.n, args.seed
+    manifest, tiles, directions, generate_seconds = dose_series(ws, cfg, args)
     trained = train_probe(ws, cfg, int(tiles.shape[-1]))
     values = trained.probe.regression.predict(trained.featurize(list(tiles)))
-    columns = trained.probe.gene_columns + trained.probe.marker_columns
     readouts = trained.probe.marker_columns
-    predicted = pd.DataFrame(values, columns=columns)[readouts].assign(
+    predicted = pd.DataFrame(values, columns=trained.probe.gene_columns + readouts)[readouts].assign(
         direction=manifest["direction"], dose=manifest["dose"], profile=manifest["base_profile"]
     )
     real_values, real_proba = trained.probe.predict(
@@ -164,7 +168,7 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
     at = {
         (d, v): tiles[((manifest["direction"] == d) & (manifest["dose"] == v)).to_numpy()]
         for d in directions
-        for v in (0.0, 2.0)
+        for v in (0, 2)
     }
     return {
         "cohort": f"spatial workspace {ws.root.name}, run rnagan",
@@ -173,14 +177,14 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
         "tiles_per_profile": args.n,
         "doses": list(DOSES),
         "directions": {n: {k: v for k, v in d.items() if k != "unit"} for n, d in directions.items()},
-        "mean_pixel_change_at_plus2": {n: mean_pixel_change(at[(n, 2.0)], at[(n, 0.0)]) for n in directions},
+        "mean_pixel_change_at_plus2": {n: mean_pixel_change(at[(n, 2)], at[(n, 0)]) for n in directions},
         "probe_marker_r": {
             "real_test_patches": set_scores(trained.probe, real_values, real_proba, trained.targets)["marker_r"],
             "generated_dose0": dict(zip(readouts, map(float, plain_r), strict=True)),
         },
         "features": {
             cfg.spatial.probe_features: dose_response(
-                predicted, readouts=readouts, targets={m: m for m in modules if m in readouts}, control=RANDOM
+                predicted, readouts=readouts, targets={m: m for m in MARKERS if m in readouts}, control=RANDOM
             )
         },
         "generate_seconds": generate_seconds,
