@@ -172,6 +172,7 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
     }
     return {
         "cohort": f"spatial workspace {ws.root.name}, run rnagan",
+        "gan_step": json.loads((ws.gan_run("rnagan") / "checkpoint" / "meta.json").read_text()).get("step"),
         "readout": f"paired probe's module score ({cfg.spatial.probe_features} features)",
         "profiles": int(manifest["base_profile"].nunique()),
         "tiles_per_profile": args.n,
