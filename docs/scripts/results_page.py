@@ -664,7 +664,8 @@ def perturbation(name: str) -> list[str]:
     lines = [
         f"## Dose-response of latent directions (`benchmarks/perturbation.py` → {name})",
         "",
-        f"{d['cohort']}{step}: {d['profiles']} held-out profiles, {d['tiles_per_profile']} tiles per profile and dose, doses "
+        f"{d['cohort']}{step}: {d['profiles']} held-out profiles, {d['tiles_per_profile']} tiles per profile and "
+        "dose, doses "
         f"{', '.join(f'{x:+g}' for x in d['doses'])} spreads of the training μ along each direction, the same noise at "
         f"every dose. Readout: {d['readout']}, from probes fitted on real tiles only. Slope: per-profile least squares "
         "of the readout on the dose, mean over profiles with its 95 % t interval. Off-target: the other readouts "
