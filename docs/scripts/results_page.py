@@ -670,7 +670,8 @@ def perturbation(name: str) -> list[str]:
         f"every dose. Readout: {d['readout']}, from probes fitted on real tiles only. Slope: per-profile least squares "
         "of the readout on the dose, mean over profiles with its 95 % t interval. Off-target: the other readouts "
         "under the same direction; the column shows the highest of their slopes (negative: every other readout "
-        "falls) and target / off-target is – when none rises. Control: a seeded random direction in μ, "
+        "falls); target / off-target and control / target are – when the target or every off-target readout falls. "
+        "Control: a seeded random direction in μ, "
         "dosed in its own spread. Pixel change: mean |tile(+2) − tile(0)| in grey levels (random direction: "
         f"{num(d['mean_pixel_change_at_plus2']['random'], 1)}). A probe's score is not biology: a slope says the "
         "tiles changed the way the probe's features respond to.",
@@ -691,7 +692,7 @@ def perturbation(name: str) -> list[str]:
                     f"{rising} {off[rising]:+.3f}" if rising else "–",
                     "–" if r["target_over_largest_off_target"] is None else num(r["target_over_largest_off_target"]),
                     f"{r['control_slope']:+.4f}",
-                    num(r["control_over_target"], 3),
+                    "–" if r["control_over_target"] is None else num(r["control_over_target"], 3),
                     num(d["mean_pixel_change_at_plus2"][direction], 1),
                 ]
             )

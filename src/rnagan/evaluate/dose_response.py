@@ -72,6 +72,7 @@ def dose_response(
             # probabilities, which sum to 1, the others must fall when the target rises)
             "target_over_largest_off_target": _ratio(own, max(off.values(), default=None)),
             "target_over_largest_abs_off_target": _ratio(own, max((abs(v) for v in off.values()), default=None)),
+            # None when the target falls: a ratio to it would read as a small control
             "control_slope": control_slope,
             "control_over_target": _ratio(abs(control_slope), own),
         }
@@ -89,6 +90,7 @@ def mean_pixel_change(edited: torch.Tensor, base: torch.Tensor) -> float:
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
-    if numerator is None or denominator is None or denominator <= 0:
+    """numerator / denominator, or None unless both are positive (a ratio to a falling slope means nothing)."""
+    if numerator is None or denominator is None or denominator <= 0 or numerator < 0:
         return None
     return float(numerator / denominator)
