@@ -14,7 +14,12 @@ direction is the control. Two cohorts:
   tiles made by ``generate_tiles(directions=...)``, the ``rnagan generate --direction`` code path::
 
     python benchmarks/perturbation.py                    # → benchmarks/results/perturbation.json
-    python benchmarks/perturbation.py --workspace demo-her2st --out /tmp/her2st_perturbation.json
+    python benchmarks/perturbation.py --workspace demo-her2st --out benchmarks/results/perturbation_her2st.json
+
+perturbation_her2st.json was measured on the her2st demo's cohort, β-VAE and ``rnagan`` run under the
+``small`` preset (the demo's stage functions), with the GAN checkpoint of step 500 of its 1,000 steps:
+training was stopped there for time on shared cores. A full ``rnagan demo --dataset her2st`` workspace
+gives other numbers.
 """
 
 from __future__ import annotations
