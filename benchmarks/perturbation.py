@@ -143,11 +143,49 @@ def dose_series(ws: Workspace, cfg: Config, args: argparse.Namespace) -> tuple[p
         manifest = manifest[manifest["perturbation"] != ""].reset_index(drop=True)
         edits = manifest["perturbation"].str.extract(r"^(?P<direction>.+)=(?P<dose>[+-][\d.]+)sd$")
         manifest = manifest.assign(direction=edits["direction"], dose=edits["dose"].astype(float))
-        tiles = torch.stack(
-            [torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1) for p in manifest["path"]]
-        )
+        tiles = torch.stack([_read_tile(p) for p in manifest["path"]])
         directions = json.loads((out / "directions.json").read_text())
     return manifest, tiles, directions, seconds
+
+
+def fold_change_baseline(ws: Workspace, cfg: Config, spots: list[str], trained: Any) -> dict[str, Any]:
+    """What ``--perturb GENE=x8`` on the adipose genes of the model's gene space does to the same spots' tiles:
+    mean pixel change and the change of each probe readout (twin − unedited, mean over spots, 95 % t)."""
+    from rnagan.evaluate.dose_response import slope_summary
+    from rnagan.generate import generate_tiles
+    from rnagan.samples import read_manifest
+    from rnagan.vae.latent import GENES_FILE
+
+    model_genes = set((ws.vae_checkpoint / GENES_FILE).read_text().split())
+    from rnagan.expression.genes import resolve_ids
+
+    genes = [
+        g for g, r in zip(MARKERS["adipose"], resolve_ids(list(MARKERS["adipose"]))[0], strict=True) if r in model_genes
+    ]
+    if not genes:
+        return {"perturbation": None, "note": "no adipose gene is in the model's gene space"}
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_tiles(ws, cfg, samples=spots, perturbations=[f"{g}=x8" for g in genes], out=Path(tmp) / "tiles")
+        manifest = read_manifest(Path(tmp) / "tiles")
+        tiles = torch.stack([_read_tile(p) for p in manifest["path"]])
+    edited = (manifest["perturbation"] != "").to_numpy()
+    readouts = trained.probe.marker_columns
+    values = pd.DataFrame(
+        trained.probe.regression.predict(trained.featurize(list(tiles))), columns=trained.probe.gene_columns + readouts
+    )
+    per_spot = (
+        values[readouts].assign(profile=manifest["base_profile"], edited=edited).groupby(["profile", "edited"]).mean()
+    )
+    change = per_spot.xs(True, level="edited") - per_spot.xs(False, level="edited")
+    return {
+        "perturbation": ",".join(f"{g}=x8" for g in genes),
+        "mean_pixel_change": mean_pixel_change(tiles[edited], tiles[~edited]),
+        "readout_change": {r: slope_summary(change[r].to_numpy()) for r in readouts},
+    }
+
+
+def _read_tile(path: str) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"))).permute(2, 0, 1)
 
 
 def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
@@ -193,6 +231,7 @@ def workspace_case(args: argparse.Namespace) -> dict[str, Any]:
                 predicted, readouts=readouts, targets={m: m for m in MARKERS if m in readouts}, control=RANDOM
             )
         },
+        "fold_change_baseline": fold_change_baseline(ws, cfg, sorted(manifest["base_profile"].unique()), trained),
         "generate_seconds": generate_seconds,
     }
 
