@@ -730,6 +730,17 @@ def perturbation(name: str) -> list[str]:
                 rows,
             ),
         ]
+    baseline = d.get("fold_change_baseline")
+    if baseline and baseline.get("perturbation"):
+        changes = ", ".join(
+            f"{r} {c['slope']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" for r, c in baseline["readout_change"].items()
+        )
+        lines += [
+            "",
+            f"Baseline in the same run: `--perturb {baseline['perturbation']}` (gene fold changes, re-encoded) on the "
+            f"same spots and noise changes tiles by {num(baseline['mean_pixel_change'], 2)} grey levels; probe readout "
+            f"change (edited − unedited, mean over spots [95 %]): {changes}.",
+        ]
     return lines
 
 
