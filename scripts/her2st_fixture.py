@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from rnagan.datasets.her2st import her2st_dir
-from rnagan.evaluate.paired import MARKERS
+from rnagan.datasets.her2st import MARKERS, her2st_dir
 
 SECTIONS = ("C2", "B4", "C4", "C5")
 ROWS, COLUMNS, CELL = 3, 4, 160

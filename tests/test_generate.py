@@ -31,7 +31,7 @@ from rnagan.slides.store import TileStore
 from rnagan.vae.latent import load_vae
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
-from test_cli_errors import run_cli
+from test_cli_errors import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.integration  # its workspace trains a β-VAE and a GAN
 
@@ -107,6 +107,32 @@ def test_perturbation_pairs_share_noise(trained, tmp_path: Path) -> None:
     )
     assert set(both["perturbation"]) == {"", "TP53=+3,ENSG00000141510=x4"}
     assert len(list((tmp_path / "pair" / "panels").glob("*.png"))) == 1
+
+
+def test_direction_doses_share_noise_and_dose_zero_is_the_profile(trained, tmp_path: Path) -> None:
+    """A dose series of a class direction: dose 0 is bit for bit the unedited tile, +2 changes it; all recorded."""
+    ws, cfg, _ = trained
+    sample = pd.read_csv(ws.samples_table)["sample_id"].iloc[0]
+    out = tmp_path / "dose"
+    manifest = generate_tiles(ws, cfg, samples=[sample], directions=["lung_aca=0,+2"], out=out, device="cpu")
+    assert set(manifest["perturbation"]) == {"", "lung_aca=+0sd", "lung_aca=+2sd"}
+    assert set(manifest["base_profile"]) == {sample} and manifest["seed"].nunique() == 1
+    rows = read_manifest(out).set_index(["perturbation", "noise_index"])["path"]
+    for j in range(cfg.generate.tiles_per_profile):
+        np.testing.assert_array_equal(_pixels(rows[("", j)]), _pixels(rows[("lung_aca=+0sd", j)]))
+    moved = [np.abs(_pixels(rows[("lung_aca=+2sd", j)]).astype(int) - _pixels(rows[("", j)])).mean() for j in range(3)]
+    assert min(moved) > 0
+    recorded = json.loads((out / "directions.json").read_text())["lung_aca"]
+    assert recorded["source"] == "label tissue" and len(recorded["unit"]) == cfg.vae.latent_dim
+    assert recorded["spread"] > 0
+
+
+def test_an_unknown_direction_is_refused_naming_the_choices(trained, monkeypatch, capsys, tmp_path: Path) -> None:
+    ws, _, _ = trained
+    args = ["generate", "-w", ws.root, "--preset", "tiny", "--split", "test", "--direction", "lung_adc=+1"]
+    code, err = run_cli([*args, "-o", tmp_path / "out"], monkeypatch, capsys)
+    assert_one_line_error(code, err, "unknown direction 'lung_adc'", "lung_aca", "immune", "random")
+    assert not (tmp_path / "out").exists()
 
 
 def test_external_cohort_with_half_the_genes_missing(trained, tmp_path: Path) -> None:

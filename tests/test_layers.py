@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "spatial": 2,  # uses expression and slides; vae and spatial never import each other
     "gan": 3,
     "flow": 3,  # the second generator family; gan and flow never import each other
+    "directions": 3,  # directions in μ learned from a workspace's samples, read by generate and evaluate
     "generate": 4,
     "evaluate": 4,
     "ssl": 4,

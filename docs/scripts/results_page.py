@@ -683,6 +683,93 @@ def nuclei() -> list[str]:
     ]
 
 
+def perturbation(name: str) -> list[str]:
+    """The dose-response of latent directions, one table per probe feature set."""
+    d = read(name)
+    step = f" at GAN step {d['gan_step']}" if d.get("gan_step") else ""
+    lines = [
+        f"## Dose-response of latent directions (`benchmarks/perturbation.py` → {name})",
+        "",
+        f"{d['cohort']}{step}: {d['profiles']} held-out profiles, {d['tiles_per_profile']} tiles per profile and "
+        "dose, doses "
+        f"{', '.join(f'{x:+g}' for x in d['doses'])} spreads of the training μ along each direction, the same noise at "
+        f"every dose. Readout: {d['readout']}, from probes fitted on real tiles only. Slope: per-profile least squares "
+        "of the readout on the dose, mean over profiles with its 95 % t interval. Off-target: the other readouts "
+        "under the same direction; the column shows the highest of their slopes (negative: every other readout "
+        "falls); target / off-target and control / target are – when the target or every off-target readout falls. "
+        "Control: a seeded random direction in μ, "
+        "dosed in its own spread. Pixel change: mean |tile(+2) − tile(0)| in grey levels (random direction: "
+        f"{num(d['mean_pixel_change_at_plus2']['random'], 1)}). A probe's score is not biology: a slope says the "
+        "tiles changed the way the probe's features respond to.",
+        f"Machine: {machine(d)}; load average {num(d['machine']['load_average_1min_before'], 1)} before, "
+        f"{num(d['machine']['load_average_1min_after'], 1)} after (shared cores: no time is claimed).",
+    ]
+    for features, block in d["features"].items():
+        rows = []
+        for direction, r in block["directions"].items():
+            s = r["target_slope"]
+            off = r["off_target_slopes"]
+            rising = max(off, key=off.get) if off else None
+            rows.append(
+                [
+                    f"{direction} → {r['target']}",
+                    f"{s['slope']:+.3f} [{s['low']:+.3f}, {s['high']:+.3f}]",
+                    "yes" if r["rises"] else "no",
+                    f"{rising} {off[rising]:+.3f}" if rising else "–",
+                    "–" if r["target_over_largest_off_target"] is None else num(r["target_over_largest_off_target"]),
+                    f"{r['control_slope']:+.4f}",
+                    "–" if r["control_over_target"] is None else num(r["control_over_target"], 3),
+                    num(d["mean_pixel_change_at_plus2"][direction], 1),
+                ]
+            )
+        if "real_test_accuracy" in block:
+            accuracy_note = (
+                f" (probe accuracy: real held-out tiles {pct(block['real_test_accuracy'])}, generated dose-0 tiles "
+                f"{pct(block['generated_dose0_accuracy'])})"
+            )
+        elif "probe_marker_r" in d:
+            r = d["probe_marker_r"]
+            accuracy_note = " (probe r with the measured score, real held-out patches / generated dose-0 tiles: " + (
+                ", ".join(
+                    f"{m} {num(v)} / {num(r['generated_dose0'].get(m))}" for m, v in r["real_test_patches"].items()
+                )
+                + ")"
+            )
+        else:
+            accuracy_note = ""
+        lines += [
+            "",
+            f"**{features} features**{accuracy_note}: {block['rising']} of {block['of']} directions raise their "
+            "readout (95 % interval above 0).",
+            "",
+            *table(
+                [
+                    "direction → readout",
+                    "slope per spread [95 %]",
+                    "rises",
+                    "largest off-target slope",
+                    "target / off-target",
+                    "control slope",
+                    "control / target",
+                    "pixel change at +2",
+                ],
+                rows,
+            ),
+        ]
+    baseline = d.get("fold_change_baseline")
+    if baseline and baseline.get("perturbation"):
+        changes = ", ".join(
+            f"{r} {c['slope']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" for r, c in baseline["readout_change"].items()
+        )
+        lines += [
+            "",
+            f"Baseline in the same run: `--perturb {baseline['perturbation']}` (gene fold changes, re-encoded) on the "
+            f"same spots and noise changes tiles by {num(baseline['mean_pixel_change'], 2)} grey levels; probe readout "
+            f"change (edited − unedited, mean over spots [95 %]): {changes}.",
+        ]
+    return lines
+
+
 def page() -> str:
     lines = [
         "# Results",
@@ -715,6 +802,7 @@ def page() -> str:
         *gene_spaces(),
         "",
         *generator_families(),
+        *(line for path in sorted(RESULTS.glob("perturbation*.json")) for line in ["", *perturbation(path.name)]),
     ]
     return "\n".join(lines) + "\n"
 

@@ -11,11 +11,13 @@ Profiles come from one source per call:
 
 ``perturb=["TP53=+2", "EGFR=x4"]`` adds, beside each profile, the profile with those genes moved
 together: ``+2`` shifts the z-score, ``x4`` multiplies the expression on its original scale.
-The generator's noise depends only on (seed, tile index), so tile j of a profile and of its
-perturbed twin share their noise and differ by the perturbation alone. Output, under
-``workspace.samples_run(run)``::
+``directions=["immune=+1.5", "lung_aca=-2,0,2"]`` adds one twin per dose whose μ is moved that many
+spreads along a direction learned from the training samples (:mod:`rnagan.directions`); dose 0 is the
+profile's own μ. The generator's noise depends only on (seed, tile index), so tile j of a profile and
+of each twin share their noise and differ by the edit alone. Output, under ``workspace.samples_run(run)``::
 
     tiles/<profile>/<j>.png   manifest.csv   contact_sheets/<profile>.png   panels/<profile>.png
+    directions.json           (with directions: each one's unit vector, spread, score and genes)
     store.lmdb                (with store=True; keys "<profile>/<j>_0")
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,12 +38,14 @@ from PIL import Image
 
 from rnagan.checkpoint import META, weights_fingerprint
 from rnagan.config import Config, GenerateConfig
+from rnagan.directions import DirectionRequest, label, learn_directions
 from rnagan.errors import CheckpointError, InputFileError
 from rnagan.fileio import atomic_dir, resolve_dir, write_json_atomic
 from rnagan.runtime import autocast, pick_device
-from rnagan.samples import COVERAGE, MANIFEST, MANIFEST_COLUMNS, sheet
+from rnagan.samples import COVERAGE, DIRECTIONS, MANIFEST, MANIFEST_COLUMNS, sheet
 from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore, encode_tile, tile_key
+from rnagan.vae.directions import Direction
 from rnagan.workspace import Workspace, read_samples
 
 if TYPE_CHECKING:
@@ -226,6 +230,8 @@ def generate_tiles(
     expression_file: str | Path | None = None,
     scale: Literal["raw", "z"] = "raw",
     perturbations: Sequence[str] = (),
+    directions: Sequence[str] = (),
+    direction_genes: Mapping[str, Sequence[str]] | None = None,
     out: str | Path | None = None,
     store: bool = False,
     device: str = "auto",
@@ -237,7 +243,9 @@ def generate_tiles(
     scale, ``"z"`` are taken as z-scores, or as μ when the columns are ``mu_*``). Each is encoded to μ
     by the workspace's β-VAE. Every
     ``perturbations`` entry (``"EGFR=+2"``: z-score shift; ``"EGFR=x2"``: fold change) adds a perturbed
-    twin of each profile, drawn with the same noise. ``config.generate.image_stage`` lifts every tile to
+    twin of each profile, drawn with the same noise; every ``directions`` entry (``"immune=+1.5"``,
+    ``"lung_aca=-2,0,2"``) one twin per dose, moved along a direction learned from the training samples
+    (``direction_genes`` names extra gene sets). ``config.generate.image_stage`` lifts every tile to
     that image stage's scale (e.g. 64 → 256 px), ``config.generate.tile_size`` resizes it to the real tiles'
     side (e.g. 224 px). Tiles go to ``out`` (default
     ``samples/<run>/``) as PNG files with ``manifest.csv``; ``store=True`` also writes a tile store.
@@ -245,6 +253,12 @@ def generate_tiles(
     from rnagan.vae.latent import load_vae
 
     parsed = [Perturbation.parse(p) for p in perturbations]
+    requests = [DirectionRequest.parse(d) for d in directions]
+    learned = (
+        learn_directions(workspace, [r.name for r in requests], gene_sets=direction_genes, seed=config.generate.seed)
+        if requests
+        else {}
+    )
     torch_device = pick_device(device)
     vae = load_vae(workspace.vae_checkpoint, device=str(torch_device))
     generator = load_run_generator(workspace.gan_run(run) / "checkpoint", config, device=str(torch_device))
@@ -253,6 +267,7 @@ def generate_tiles(
         workspace, config, vae, samples=samples, split=split, expression_file=expression_file, scale=scale
     )
     info, mu = _latents_with_twins(profiles, parsed, vae)
+    info, mu = _with_direction_twins(info, mu, requests, learned)
     seeds = _noise_seeds(info, config.generate.seed)
     tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
     if config.generate.image_stage is not None:
@@ -260,7 +275,8 @@ def generate_tiles(
     if config.generate.tile_size is not None:
         tiles = resize_tiles(tiles, config.generate.tile_size)
     out = Path(out) if out is not None else workspace.samples_run(run)
-    manifest = _write_folder(out, tiles, info, seeds, profiles.coverage, config.generate, store=store)
+    files = {COVERAGE: profiles.coverage, DIRECTIONS: {n: d.to_dict() for n, d in learned.items()} or None}
+    manifest = _write_folder(out, tiles, info, seeds, files, config.generate, store=store)
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
 
@@ -317,6 +333,24 @@ def _latents_with_twins(
     return info, latents[mu_columns(latents)].to_numpy(np.float32)
 
 
+def _with_direction_twins(
+    info: pd.DataFrame, mu: np.ndarray, requests: Sequence[DirectionRequest], learned: Mapping[str, Direction]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``info`` and ``mu`` followed by one twin of every measured profile per requested (direction, dose)."""
+    bases = (info["perturbation"] == "").to_numpy()
+    base_info, base_mu = info[bases], mu[bases]
+    infos, mus = [info], [mu]
+    for request in requests:
+        for dose in request.doses:
+            edit = label(request.name, dose)
+            infos.append(base_info.assign(perturbation=edit).set_axis([f"{p}|{edit}" for p in base_info.index]))
+            mus.append(learned[request.name].shift(base_mu, dose))
+    index = pd.concat(infos).index
+    if index.duplicated().any():
+        raise InputFileError(f"the same edit is asked twice: {sorted(set(index[index.duplicated()]))[:3]}")
+    return pd.concat(infos), np.concatenate(mus)
+
+
 def _noise_seeds(info: pd.DataFrame, seed: int) -> pd.Series:
     """One noise seed per measured profile, shared with its perturbed twin.
 
@@ -368,12 +402,13 @@ def _write_folder(
     tiles: torch.Tensor,
     info: pd.DataFrame,
     seeds: pd.Series,
-    coverage: dict[str, Any] | None,
+    files: Mapping[str, dict[str, Any] | None],
     settings: GenerateConfig,
     *,
     store: bool,
 ) -> pd.DataFrame:
-    """PNG tiles, contact sheets, perturbation panels, manifest (+ coverage, store) into ``out``, replaced whole."""
+    """PNG tiles, contact sheets, perturbation panels, manifest (+ the JSON ``files`` given, store) into
+    ``out``, replaced whole."""
     n = settings.tiles_per_profile
     rows = []
     with atomic_dir(out) as tmp:
@@ -400,8 +435,9 @@ def _write_folder(
                 _save_png(sheet(pair, columns=len(shown)), tmp / "panels" / f"{slugs[name]}.png")
         manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
         manifest.to_csv(tmp / MANIFEST, index=False)
-        if coverage is not None:
-            write_json_atomic(tmp / COVERAGE, coverage)
+        for name, payload in files.items():
+            if payload is not None:
+                write_json_atomic(tmp / name, payload)
         if store:
             with TileStore(tmp / "store.lmdb", readonly=False) as tile_store:
                 tile_store.put_many(

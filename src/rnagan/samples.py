@@ -19,6 +19,7 @@ from rnagan.errors import InputFileError
 
 MANIFEST = "manifest.csv"
 COVERAGE = "coverage.json"
+DIRECTIONS = "directions.json"  # the directions of the folder's edited twins (rnagan.directions)
 MANIFEST_COLUMNS = (
     "profile",
     "base_profile",

@@ -52,6 +52,19 @@ def generate(
         list[str] | None,
         typer.Option(help="GENE=+2 (z-score shift) or GENE=x4 (fold change); repeat to move genes together."),
     ] = None,
+    direction: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=DOSE or NAME=DOSE,DOSE,...: one twin per dose, μ moved DOSE spreads (sd of the training "
+            "μ) along the direction in which NAME rises in the training samples. NAME: a shipped gene set "
+            "(immune, tumour, stroma, adipose), one of --direction-genes, a tissue class of the samples table, "
+            "or random (the control). Repeatable."
+        ),
+    ] = None,
+    direction_genes: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=GENE,GENE,...: a gene set to use as a --direction NAME (its mean z). Repeatable."),
+    ] = None,
     n: Annotated[
         int | None,
         typer.Option("--tiles", "-n", min=1, help="Tiles per profile (default: generate.tiles_per_profile)."),
@@ -72,6 +85,7 @@ def generate(
     device: DeviceOpt = "auto",
 ) -> None:
     """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""
+    from rnagan.directions import parse_gene_sets
     from rnagan.generate import generate_tiles
 
     flags = [f"expression.input_scale={input_scale}"] if input_scale is not None else []
@@ -90,6 +104,8 @@ def generate(
         expression_file=expression,
         scale=scale,
         perturbations=perturb or [],
+        directions=direction or [],
+        direction_genes=parse_gene_sets(direction_genes or []),
         out=out,
         store=store,
         device=device,

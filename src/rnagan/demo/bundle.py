@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,14 @@ import yaml
 
 from rnagan.checkpoint import load_checkpoint, save_checkpoint
 from rnagan.config import preset
+from rnagan.directions import learn_directions
 from rnagan.errors import CheckpointError
 from rnagan.evaluate.report import tiles_png
 from rnagan.evaluate.results import load_metrics
 from rnagan.fileio import atomic_dir
 from rnagan.gan.sample import TileGenerator, load_generator
 from rnagan.pairing import read_latents
+from rnagan.vae.directions import Direction
 from rnagan.workspace import Workspace, read_samples
 
 BUNDLE = Path(str(resources.files("rnagan.datasets") / "data" / "demo_bundle"))
@@ -112,6 +115,17 @@ def bundled_draws(run: str, profiles: list[str], *, seed: int = 0, bundle: Path 
     mu = torch.from_numpy(read_latents(bundle / LATENTS).loc[profiles].to_numpy())
     generator = bundled_generator(run, bundle)
     return generator.generate_from_noise(mu, generator.sample_noise(len(profiles), seed))
+
+
+def bundle_directions(names: list[str], *, seed: int = 0, bundle: Path = BUNDLE) -> dict[str, Direction]:
+    """Directions (:func:`rnagan.directions.learn_directions`: tissue classes, ``random``) in the bundled μ,
+    learned from its training samples, as ``rnagan generate --direction`` learns them in a workspace."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Workspace(Path(tmp) / "bundle").create()
+        for source, dest in ((bundle / LATENTS, workspace.latents), (bundle / SAMPLES, workspace.samples_table)):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+        return learn_directions(workspace, names, seed=seed)
 
 
 def bundle_sheets(n: int, bundle: Path = BUNDLE) -> dict[str, dict[str, bytes]]:

@@ -32,7 +32,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rnagan.datasets.her2st import MARKERS
-from rnagan.spatial.genes import variable_genes
+from rnagan.spatial.genes import log_expression, module_scores, variable_genes
 from rnagan.spatial.readers import UNLABELLED
 
 
@@ -46,25 +46,16 @@ class Targets:
     split: pd.Series
 
 
-def log_expression(counts: pd.DataFrame) -> pd.DataFrame:
-    depth = counts.sum(axis=1).replace(0, 1)
-    return np.log1p(counts.div(depth, axis=0) * 1e4)
-
-
 def measured_targets(counts: pd.DataFrame, obs: pd.DataFrame, *, n_genes: int) -> Targets:
     """Targets from raw counts; genes chosen and scores standardised on the training spots only."""
     train = (obs["split"] == "train").to_numpy()
     logged = log_expression(counts)
     genes = variable_genes(counts.loc[train], obs.loc[train, "section"], n_genes)
-    mean, std = logged.loc[train].mean(), logged.loc[train].std().replace(0, 1)
-    z = (logged - mean) / std
-    markers = {
-        name: z[present].mean(axis=1)
-        for name, members in MARKERS.items()
-        if (present := [g for g in members if g in z])
-    }
     return Targets(
-        genes=logged[genes], markers=pd.DataFrame(markers), labels=obs["tissue"].astype(str), split=obs["split"]
+        genes=logged[genes],
+        markers=module_scores(logged, train, MARKERS),
+        labels=obs["tissue"].astype(str),
+        split=obs["split"],
     )
 
 

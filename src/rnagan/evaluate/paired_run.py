@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +53,10 @@ def evaluate_paired(
     """Score the real patches and each run's tiles of the ``split`` spots; write reports/paired.json + the layout."""
     settings = config.spatial
     runs = dict(runs or {})
-    counts, obs = read_imported(workspace)
-    targets = measured_targets(counts, obs, n_genes=settings.probe_genes)
     size = common_size([(name, tiles_size(folder)) for name, folder in runs.items()], config.gan.image_size)
-    real = _real_patches(workspace, obs, size)
-    train, test = real[real["split"] == "train"], real[real["split"] == split]
-    if train.empty or test.empty:
-        raise InputFileError(f"{workspace.tile_index}: the paired evaluation needs patches of train and {split} spots")
-    featurize = _featurizer(config, size)
-    train_features = featurize(list(train["tile"]))
-    probe = Probe.fit(train_features, train["sample_id"], targets, alphas=settings.ridge_alphas, seed=settings.seed)
+    trained = train_probe(workspace, config, size, split=split)
+    probe, featurize, targets, obs = trained.probe, trained.featurize, trained.targets, trained.obs
+    train, test = trained.train, trained.test
     test_features = featurize(list(test["tile"]))
     shuffled_spots = _shuffled(test["sample_id"], settings.seed)
     sets = {"real": _score(probe, test_features, test["sample_id"], targets)}
@@ -91,6 +86,33 @@ def evaluate_paired(
         workspace.reports / LAYOUT_FILE, layout_figure(obs.loc[test["sample_id"].unique()], panels, config)
     )
     return metrics
+
+
+@dataclass
+class TrainedProbe:
+    """The probe fitted on the real patches of the training spots, with what scoring other tiles needs."""
+
+    probe: Probe
+    featurize: Callable[[list[torch.Tensor]], np.ndarray]
+    targets: Targets
+    obs: pd.DataFrame
+    train: pd.DataFrame  # the real patches it was fitted on (sample_id, split, tile)
+    test: pd.DataFrame  # the real patches of the held-out spots
+
+
+def train_probe(workspace: Workspace, config: Config, size: int, *, split: str = "test") -> TrainedProbe:
+    """Fit the paired probe (``config.spatial.probe_features``) on real training patches at ``size`` px."""
+    settings = config.spatial
+    counts, obs = read_imported(workspace)
+    targets = measured_targets(counts, obs, n_genes=settings.probe_genes)
+    real = _real_patches(workspace, obs, size)
+    train, test = real[real["split"] == "train"], real[real["split"] == split]
+    if train.empty or test.empty:
+        raise InputFileError(f"{workspace.tile_index}: the paired evaluation needs patches of train and {split} spots")
+    featurize = _featurizer(config, size)
+    train_features = featurize(list(train["tile"]))
+    probe = Probe.fit(train_features, train["sample_id"], targets, alphas=settings.ridge_alphas, seed=settings.seed)
+    return TrainedProbe(probe, featurize, targets, obs, train, test)
 
 
 def _real_patches(workspace: Workspace, obs: pd.DataFrame, size: int) -> pd.DataFrame:

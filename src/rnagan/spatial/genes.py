@@ -15,7 +15,7 @@ the VAE checkpoint's gene list).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -28,6 +28,27 @@ log = logging.getLogger(__name__)
 
 N_BINS = 20
 HvgFlavor = Literal["seurat", "seurat_v3"]
+
+
+def log_expression(counts: pd.DataFrame) -> pd.DataFrame:
+    """log1p(counts per 10k) of raw counts (spots × genes): the scale marker scores and probes are read on."""
+    depth = counts.sum(axis=1).replace(0, 1)
+    return np.log1p(counts.div(depth, axis=0) * 1e4)
+
+
+def module_scores(logged: pd.DataFrame, train: np.ndarray, gene_sets: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Each gene set's score per spot: the mean z of its measured genes' log expression, z on the ``train`` spots.
+
+    A set none of whose genes was measured is left out (the caller names what is missing).
+    """
+    mean, std = logged.loc[train].mean(), logged.loc[train].std().replace(0, 1)
+    z = (logged - mean) / std
+    scores = {
+        name: z[present].mean(axis=1)
+        for name, members in gene_sets.items()
+        if (present := [g for g in members if g in z])
+    }
+    return pd.DataFrame(scores, index=logged.index)
 
 
 def normalized_dispersion(counts: pd.DataFrame) -> pd.Series:
