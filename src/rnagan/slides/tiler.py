@@ -34,9 +34,11 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 MASK_CELLS = 16  # mask pixels per tile side: tissue fractions are exact to 1/256
 READ_BATCH = 64  # tiles read, encoded and committed together
 STORE_PART_SUFFIX = ".lmdb"  # tiles/parts/<slide>.lmdb: one slide's tiles, written on a cluster worker
+WRITING = "-writing-"  # tiles/parts/<slide>.lmdb-writing-XXXX: a part still being written
 THUMBNAIL_MIN_SIDE = 1024  # long side of the thumbnail when the slide is large enough
 THUMBNAIL_MAX_SIDE = 2048
 
@@ -342,17 +345,14 @@ def _run_jobs(jobs: list[tuple], n_workers: int, cluster: str | None, workspace:
     """
     if n_workers == 1 and cluster is None:
         for job in jobs:
-            yield _tile_slide_job(*job, None)
+            yield _tile_slide_job(*job, False)
         return
     shared = [workspace.root, *{Path(job[0]).parent for job in jobs}]
     with open_pool(n_workers, cluster, shared_paths=shared) as pool:
         log.info("tiling %d slides on %s", len(jobs), pool.where)
-        futures = {
-            pool.executor.submit(_tile_slide_job, *job, None if pool.local else str(store_part(workspace, job[1]))): job
-            for job in jobs
-        }
+        futures = {pool.executor.submit(_tile_slide_job, *job, not pool.local): job for job in jobs}
         for future in as_completed(futures):
-            job = futures[future]
+            job = futures.pop(future)  # released: Dask would recompute a held result whose worker died
             try:
                 summary = future.result()
             except pool.lost_worker as err:  # a library crashed the process, not just raised
@@ -389,8 +389,7 @@ def tile_slides(
         raise SlideError(f"several slides share the id(s) {duplicated}: slide ids are file names without extension")
     sample_ids = sample_ids or {}
     cluster = cluster or config.cluster
-    for part in sorted(parts.glob(f"*{STORE_PART_SUFFIX}")):  # left by an interrupted cluster run
-        settle_store_part(workspace, part.name.removesuffix(STORE_PART_SUFFIX))
+    _settle_store_parts(workspace, unfinished=True)  # left by an interrupted cluster run
 
     results: dict[str, dict[str, Any]] = {}
     todo: list[tuple[Path, str, str]] = []
@@ -410,6 +409,7 @@ def tile_slides(
     for summary in _run_jobs(jobs, n_workers, cluster, workspace):
         results[summary["slide_id"]] = _logged(summary)
 
+    _settle_store_parts(workspace)  # a slide Dask ran twice (its worker lost after finishing) leaves a second part
     rebuild_index(workspace)
     _write_summary(workspace, [r for r in results.values() if r["status"] == "failed"])
     rows = [results[i] for i in ids]
@@ -417,20 +417,15 @@ def tile_slides(
 
 
 def _tile_slide_job(
-    path: str, slide_id: str, sample_id: str, root: str, config: dict[str, Any], store: str | None
+    path: str, slide_id: str, sample_id: str, root: str, config: dict[str, Any], to_part: bool
 ) -> dict[str, Any]:
-    """One slide in a worker: tile it into ``store`` (default: the workspace's), then write its part,
+    """One slide in a worker: tile it (into the store, or a store part), then write its index part,
     thumbnail and done marker (last)."""
     workspace = Workspace(root)
     parts = parts_dir(workspace)
     try:
-        with TileStore(store or workspace.tile_store, readonly=False) as tiles:
-            tiles.delete_prefix(slide_id + "/")  # leftovers of an interrupted run
-            try:
-                result = tile_slide(Path(path), tiles, TilingConfig(**config), slide_id=slide_id, sample_id=sample_id)
-            except BaseException:
-                tiles.delete_prefix(slide_id + "/")
-                raise
+        with _slide_store(workspace, slide_id, to_part) as tiles:
+            result = tile_slide(Path(path), tiles, TilingConfig(**config), slide_id=slide_id, sample_id=sample_id)
         with atomic_path(workspace.thumbnails / f"{slide_id}.png", suffix=".png") as tmp:
             result.thumbnail.save(tmp, format="PNG")
         with atomic_path(parts / f"{slide_id}.parquet", suffix=".parquet") as tmp:
@@ -441,9 +436,47 @@ def _tile_slide_job(
         return _failed(slide_id, sample_id, f"{type(err).__name__}: {err}")
 
 
+@contextmanager
+def _slide_store(workspace: Workspace, slide_id: str, to_part: bool) -> Iterator[TileStore]:
+    """Where one slide's tiles go, cleared of the slide's keys before and, when tiling fails, after.
+
+    ``to_part``: a fresh LMDB of its own, renamed to :func:`store_part` only when complete, so the
+    merger never reads a part that a second attempt at the slide is still writing.
+    """
+    target = workspace.tile_store
+    if to_part:
+        target = Path(tempfile.mkdtemp(dir=parts_dir(workspace), prefix=f"{slide_id}{STORE_PART_SUFFIX}{WRITING}"))
+    try:
+        with TileStore(target, readonly=False) as tiles:
+            tiles.delete_prefix(slide_id + "/")  # leftovers of an interrupted run
+            try:
+                yield tiles
+            except BaseException:
+                tiles.delete_prefix(slide_id + "/")
+                raise
+    except BaseException:
+        if to_part:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if to_part:
+        try:
+            target.rename(store_part(workspace, slide_id))
+        except OSError:  # an earlier attempt's equal part is waiting to be merged, or a rerun swept this one
+            shutil.rmtree(target, ignore_errors=True)
+
+
 def store_part(workspace: Workspace, slide_id: str) -> Path:
     """The LMDB a cluster worker tiles one slide into: one writer per file, so no lock is shared across machines."""
     return parts_dir(workspace) / f"{slide_id}{STORE_PART_SUFFIX}"
+
+
+def _settle_store_parts(workspace: Workspace, *, unfinished: bool = False) -> None:
+    """Settle every store part; ``unfinished``: also remove parts left half-written by a killed worker."""
+    for part in sorted(parts_dir(workspace).glob(f"*{STORE_PART_SUFFIX}")):
+        settle_store_part(workspace, part.name.removesuffix(STORE_PART_SUFFIX))
+    if unfinished:
+        for part in parts_dir(workspace).glob(f"*{STORE_PART_SUFFIX}{WRITING}*"):
+            shutil.rmtree(part, ignore_errors=True)
 
 
 def settle_store_part(workspace: Workspace, slide_id: str) -> None:
