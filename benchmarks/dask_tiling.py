@@ -7,8 +7,8 @@ process pool) and by ``tile_slides(cluster=...)`` on a ``LocalCluster`` (schedul
 processes, 1 thread each, TCP on 127.0.0.1). The cluster starts before its clock (it is long-lived
 infrastructure; its start-up is recorded apart); the pool's start-up is inside its clock. Both runs'
 tiles are checked equal. Also recorded: the in-worker seconds per slide and per tile, the stored bytes
-per tile (PNG payload and LMDB file), and the real slide CMU-1-Small-Region.svs tiled once for its
-bytes per tile of real tissue. Run::
+per tile (PNG payload and LMDB file), how fast the caller merges store parts (its serial share of a
+cluster run), and the real slide CMU-1-Small-Region.svs tiled once for its bytes per tile of real tissue. Run::
 
     python benchmarks/dask_tiling.py [--slides 200] [--repeats 2]
 
@@ -33,7 +33,7 @@ import pandas as pd
 
 from rnagan.config import TilingConfig
 from rnagan.slides.store import TileStore
-from rnagan.slides.tiler import tile_slides
+from rnagan.slides.tiler import parts_dir, settle_store_part, store_part, tile_slides
 from rnagan.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,9 +115,31 @@ def run(slides: list[Path], tmp: Path, repeats: int) -> dict:
         identical &= same_tiles(outs["process_pool"], outs["dask"])
         if repeat == 0:
             stored = stored_bytes(Workspace(outs["dask"]))
+            merge = merge_rate(Workspace(outs["dask"]), tmp)
         for out in outs.values():
             shutil.rmtree(out)
-    return {"runs": runs, "identical_tiles": identical, "stored": stored}
+    return {"runs": runs, "identical_tiles": identical, "stored": stored, "merge": merge}
+
+
+def merge_rate(source: Workspace, tmp: Path) -> dict:
+    """Seconds to merge one store part as large as ``source``'s whole store (the caller's serial share of a run)."""
+    workspace = Workspace(tmp / "merge").create()
+    parts_dir(workspace).mkdir(parents=True)
+    with TileStore(source.tile_store) as tiles, TileStore(store_part(workspace, "merged"), readonly=False) as part:
+        values = [tiles.get_bytes(key) for key in tiles.keys(prefix="")]
+        part.put_many((f"merged/{i}_0", value) for i, value in enumerate(values))
+    (parts_dir(workspace) / "merged.json").write_text(json.dumps({"slide_id": "merged"}))
+    start = time.perf_counter()
+    settle_store_part(workspace, "merged")
+    seconds = time.perf_counter() - start
+    megabytes = sum(map(len, values)) / 1e6
+    return {
+        "tiles": len(values),
+        "megabytes": round(megabytes, 1),
+        "seconds": round(seconds, 3),
+        "tiles_per_second": round(len(values) / seconds, 1),
+        "megabytes_per_second": round(megabytes / seconds, 1),
+    }
 
 
 def real_slide_bytes(tmp: Path) -> dict:
@@ -175,6 +197,7 @@ def main() -> None:
         "identical_tiles": measured["identical_tiles"],
         "bar": ">= 0.85x the process pool's slides/s; goal >= 0.95x",
         "store_synthetic": measured["stored"],
+        "merge_one_process": measured["merge"],
         "store_real_slide": real,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
