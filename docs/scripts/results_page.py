@@ -232,6 +232,23 @@ def tiling() -> list[str]:
     ]
 
 
+def dask_tiling() -> list[str]:
+    d = read("dask_tiling.json")
+    pool, cluster = d["process_pool"], d["dask"]
+    width, height = d["slide_size_px"]
+    return [
+        "`dask_tiling.py` → dask_tiling.json",
+        f"slides/s (tiles/s) tiling {width} × {height} px synthetic slides on a local Dask cluster, "
+        f"{d['workers']} worker processes over TCP",
+        f"{cluster['slides_per_second']} ({cluster['tiles_per_second']})",
+        f"process pool of {d['workers']}: {pool['slides_per_second']} ({pool['tiles_per_second']}); "
+        f"{d['ratio_slides_per_second']}× (bar 0.85×, goal 0.95×)",
+        f"{d['slides']} slides ({d['distinct_images']} distinct images), {cluster['tiles']:,} tiles, "
+        f"median of {d['repeats']} alternating runs",
+        machine(d),
+    ]
+
+
 def tile_loading() -> list[str]:
     d = read("tile_loading.json")
     speed = d["images_per_second"]
@@ -418,6 +435,7 @@ def ssl_tstr() -> list[str]:
 
 BENCHMARKS = (
     tiling,
+    dask_tiling,
     tile_loading,
     fid,
     expression_prepare,
