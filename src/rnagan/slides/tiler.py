@@ -343,6 +343,8 @@ def _run_jobs(jobs: list[tuple], n_workers: int, cluster: str | None, workspace:
 
     On a cluster each slide is tiled into its own store part, merged here as it finishes.
     """
+    if not jobs:
+        return
     if n_workers == 1 and cluster is None:
         for job in jobs:
             yield _tile_slide_job(*job, False)
