@@ -236,16 +236,17 @@ def dask_tiling() -> list[str]:
     d = read("dask_tiling.json")
     pool, cluster = d["process_pool"], d["dask"]
     width, height = d["slide_size_px"]
+    loads = [load for mode in (pool, cluster) for load in mode["load_average_1min_before"]]
     return [
         "`dask_tiling.py` → dask_tiling.json",
         f"slides/s (tiles/s) tiling {width} × {height} px synthetic slides on a local Dask cluster, "
         f"{d['workers']} worker processes over TCP",
         f"{cluster['slides_per_second']} ({cluster['tiles_per_second']})",
         f"process pool of {d['workers']}: {pool['slides_per_second']} ({pool['tiles_per_second']}); "
-        f"{d['ratio_slides_per_second']}× (bar 0.85×, goal 0.95×)",
+        f"{d['ratio_slides_per_second']}× (bar 0.85×, goal 0.95×); CPU seconds {d['ratio_cpu_seconds']}×",
         f"{d['slides']} slides ({d['distinct_images']} distinct images), {cluster['tiles']:,} tiles, "
-        f"median of {d['repeats']} alternating runs",
-        machine(d),
+        f"median of {d['repeats']} runs each, order rotated",
+        f"{machine(d)}, load average {min(loads):.1f}–{max(loads):.1f} before the runs",
     ]
 
 
