@@ -10,7 +10,7 @@ infrastructure; its start-up is recorded apart); the pool's start-up is inside i
 tiles are checked equal. Wall time is what the ratio compares; CPU time (this process and its
 children, the cluster's processes included, start-up included for both) is recorded beside it, the
 figure that depends least on the machine's other load. Also recorded: the in-worker seconds per slide
-and per tile, the stored bytes per tile (PNG payload and LMDB file), how fast the caller merges store
+and per tile, the stored bytes per tile (encoded values and LMDB file), how fast the caller merges store
 parts (its serial share of a cluster run), and the real slide CMU-1-Small-Region.svs tiled once for
 its bytes per tile of real tissue. Run::
 
@@ -215,6 +215,7 @@ def main() -> None:
         "distinct_images": min(args.distinct, args.slides),
         "slide_size_px": list(SLIDE_PX),
         "tile_size": 256,
+        "image_format": TilingConfig().image_format,
         "mpp": 0.5,
         "workers": WORKERS,
         "threads_per_worker": 1,

@@ -1,14 +1,14 @@
 """The image stage against bicubic: is a 64 px tile lifted to 224 px still told from a real 224 px tile?
 
 On the lung demo's held-out tiles (its val and test samples, never trained on by the shipped image
-stage) at their native 224 px (``--tiles``: the LC25000 224 px copies), split into two disjoint halves
+stage) at their native 224 px (the bundled LC25000 copy), split into two disjoint halves
 A and B of equal n. Half B is taken down to 64 px as the conditional GAN sees tiles, then back to 224 px
 by bicubic, or by the image stage (×4 to 256 px, then antialiased to 224). Each is compared with half A:
 FID (ratio to half B itself against A, the real-vs-real FID at the same n), C2ST (frozen Inception
 features + logistic regression, 0.5 = indistinguishable), the nuclei-statistics ratio (rnagan.evaluate.nuclei,
 at LC25000's 224 µm field) and the pixel error against B's originals::
 
-    python benchmarks/image_stage.py --tiles /path/to/lc25000_lung [--image-stage bundled]
+    python benchmarks/image_stage.py [--image-stage bundled]
 
 Results go to ``benchmarks/results/image_stage.json``.
 """
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from rnagan.config import load_config
 from rnagan.datasets.lc25000 import FIELD_UM
-from rnagan.demo.splits import at_native_size, demo_tile_splits
+from rnagan.demo.splits import demo_tile_splits
 from rnagan.evaluate.features import InceptionFeatures, read_image
 from rnagan.evaluate.fid import fid_from_features
 from rnagan.evaluate.nuclei import nuclei_distance, nuclei_features
@@ -40,12 +40,12 @@ RESULTS = Path(__file__).parent / "results" / "image_stage.json"
 LOW = 64  # the conditional GAN's tile size
 
 
-def held_out_halves(folder: Path, seed: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+def held_out_halves(seed: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 (n, 3, 224, 224) twice: the demo's non-training unique tiles (at most ``limit``), shuffled with
     ``seed``, in two halves."""
     tiles = demo_tile_splits(load_config("small"))
     held_out = tiles[(tiles["split"] != "train") & (tiles["subset"] == "unique")]
-    paths = at_native_size(held_out, folder)["path"].tolist()
+    paths = held_out["path"].tolist()
     order = np.random.default_rng(seed).permutation(len(paths))[:limit]
     images = torch.stack([read_image(paths[i]) for i in order])
     half = len(images) // 2
@@ -93,12 +93,11 @@ def measure(sets: dict[str, torch.Tensor], reference: torch.Tensor, seed: int) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiles", type=Path, required=True, help="folder of the 224 px LC25000 lung tiles")
     parser.add_argument("--image-stage", default="bundled", help="'bundled' or an image/checkpoint folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tiles", type=int, default=None, help="at most this many held-out tiles (default: all)")
     args = parser.parse_args()
-    reference, originals = held_out_halves(args.tiles, args.seed, args.max_tiles)
+    reference, originals = held_out_halves(args.seed, args.max_tiles)
     sets, seconds_per_tile = lifted_sets(originals, args.image_stage)
     started = time.perf_counter()
     figures = measure(sets, reference, args.seed)

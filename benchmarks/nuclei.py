@@ -8,7 +8,7 @@ statistics (per-tile mean and sd of R, G, B), to show which of the two each chan
 
 - ``real``: the other half as it is (the ratio should be ≈ 1; ``real_ratio_other_splits`` gives it
   for 20 further random splits of the same tiles, the spread a ratio of 1 carries at this n);
-- ``upsampled_64px``: the bundled 64 px copies of those tiles, bicubic back up to 224 px;
+- ``upsampled_64px``: those tiles taken down to 64 px (Lanczos) and bicubic back up to 224 px;
 - ``blur_2px``: Gaussian blur, σ = 2 px;
 - ``stain_noise``: each tile's own pixels shuffled: the same colours, no shapes;
 - ``paler_haematoxylin`` / ``darker_haematoxylin``: the stains rescaled in colour-deconvolution
@@ -42,7 +42,7 @@ from skimage.filters import gaussian
 from rnagan.datasets.lc25000 import lc25000_dir
 from rnagan.evaluate.nuclei import nuclei_distance, nuclei_features
 
-TILES = Path("/work/shared/data/he_tiles/lc25000_lung")
+TILES = lc25000_dir()  # the bundled 224 px copy
 MPP = 1.0  # µm per pixel of the 224 px LC25000 tiles (see above)
 SEED = 0
 SPLITS = 20  # further random reference/stand-in splits of the real tiles, for the spread of the real ratio
@@ -53,7 +53,8 @@ COLOUR = ("r_mean", "g_mean", "b_mean", "r_sd", "g_sd", "b_sd")
 def unique_tiles(root: Path) -> list[Path]:
     """The one-per-source-image tiles listed in ``labels.csv`` (augmented copies left out)."""
     table = pd.read_csv(root / "labels.csv")
-    return [root / p for p in table.loc[table["subset"] == "unique", "path"]]
+    column = "file" if "file" in table else "path"  # the bundled copy's labels.csv, or the source copy's
+    return [root / p for p in table.loc[table["subset"] == "unique", column]]
 
 
 def load(paths: list[Path]) -> np.ndarray:
@@ -61,11 +62,9 @@ def load(paths: list[Path]) -> np.ndarray:
 
 
 def upsampled_64px(paths: list[Path], size: int) -> np.ndarray:
-    """The bundled 64 px copy of each tile, bicubic back up to ``size``."""
-    copies = [lc25000_dir() / p.parent.name / f"{p.stem}.jpg" for p in paths]
-    return np.stack(
-        [np.asarray(Image.open(c).convert("RGB").resize((size, size), Image.Resampling.BICUBIC)) for c in copies]
-    )
+    """Each tile taken down to 64 px (Lanczos) and bicubic back up to ``size``: what a 64 px generator could show."""
+    small = [Image.open(p).convert("RGB").resize((64, 64), Image.Resampling.LANCZOS, reducing_gap=3.0) for p in paths]
+    return np.stack([np.asarray(s.resize((size, size), Image.Resampling.BICUBIC)) for s in small])
 
 
 def blur(tiles: np.ndarray) -> np.ndarray:
@@ -105,7 +104,7 @@ def split_spread(features: pd.DataFrame, splits: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiles", type=Path, default=TILES, help="folder with labels.csv (path, subset columns)")
+    parser.add_argument("--tiles", type=Path, default=TILES, help="folder with labels.csv (file/path, subset)")
     parser.add_argument("--n", type=int, help="use only this many tiles (seeded draw) [default: all unique]")
     parser.add_argument("--mpp", type=float, default=MPP)
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -40,7 +40,9 @@ OURS = textwrap.dedent(
     from rnagan.slides.tiler import tile_slides
     from rnagan.workspace import Workspace
     slide, out = Path(sys.argv[1]), Path(sys.argv[2])
-    config = TilingConfig(tile_size={tile}, mpp=None, min_tissue_fraction={tissue}, max_tiles_per_slide=100000)
+    # PNG, as histolab writes its tiles: the same encoding work on both sides.
+    config = TilingConfig(tile_size={tile}, mpp=None, min_tissue_fraction={tissue}, max_tiles_per_slide=100000,
+                          image_format="png")
     start = time.perf_counter()
     summary = tile_slides([slide], Workspace(out), config, workers=1)
     seconds = time.perf_counter() - start

@@ -193,12 +193,14 @@ def test_latents_of_the_wrong_size_are_a_one_line_error(trained, tmp_path: Path)
         generate_tiles(ws, cfg, expression_file=tmp_path / "mu.csv", scale="z", out=tmp_path / "out", device="cpu")
 
 
-def test_an_image_stage_lifts_every_tile_to_its_scale(trained, tmp_path: Path) -> None:
-    """The tiles with an image stage are the plain tiles (same profiles, same noise) through its upsampler."""
+def test_an_image_stage_lifts_every_tile_to_its_scale_and_tile_size_resizes_it(trained, tmp_path: Path) -> None:
+    """The tiles with an image stage are the plain tiles (same profiles, same noise) through its upsampler;
+    ``generate.tile_size`` then resizes them to the real tiles' side."""
     import torch
 
     from rnagan.image.sample import load_upsampler, upsample_tiles
     from rnagan.image.train import train_image_stage
+    from rnagan.slides.augment import resize_tiles
 
     ws, cfg, _ = trained
     stage = train_image_stage(ws, cfg, device="cpu")  # tiny: x2, a few steps
@@ -212,6 +214,17 @@ def test_an_image_stage_lifts_every_tile_to_its_scale(trained, tmp_path: Path) -
     assert big.shape == (2 * small.shape[0], 2 * small.shape[1], 3)
     expected = upsample_tiles(load_upsampler(stage), torch.from_numpy(small.copy()).permute(2, 0, 1)[None])[0]
     assert np.array_equal(big, expected.permute(1, 2, 0).numpy())
+
+    sized_cfg = lifted_cfg.model_copy(deep=True)
+    sized_cfg.generate.tile_size = 3 * small.shape[0]  # the real tiles' side, not a power of two of the drawn one
+    generate_tiles(ws, sized_cfg, split="test", out=tmp_path / "sized", device="cpu")
+    sized = _pixels(read_manifest(tmp_path / "sized")["path"].iloc[0])
+    assert np.array_equal(
+        sized,
+        resize_tiles(torch.from_numpy(big.copy()).permute(2, 0, 1), sized_cfg.generate.tile_size)
+        .permute(1, 2, 0)
+        .numpy(),
+    )
 
 
 def test_log2_cohort_is_read_with_input_scale_and_warned_about_without(

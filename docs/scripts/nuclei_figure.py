@@ -17,9 +17,10 @@ import numpy as np
 from PIL import Image
 from skimage.segmentation import find_boundaries
 
+from rnagan.datasets.lc25000 import lc25000_dir
 from rnagan.evaluate.nuclei import segment_nuclei
 
-TILES = Path("/work/shared/data/he_tiles/lc25000_lung")
+TILES = lc25000_dir()  # the bundled 224 px copy
 PER_CLASS = 2
 OUT = Path(__file__).resolve().parents[1] / "img" / "nuclei_overlay.png"
 

@@ -88,7 +88,9 @@ class TilingConfig(_Section):
     low_contrast_filter: bool = True
     low_contrast_fraction: float = Field(0.05, ge=0.0, le=1.0)  # skimage is_low_contrast default
     max_tiles_per_slide: int = Field(4000, ge=1)  # paper: 4,000
-    image_format: Literal["png", "jpeg", "raw"] = "png"  # raw: uint8 pixels, fastest to load, ~10× larger
+    # lz4: lossless, fastest to load (docs/tiling.md); png: lossless, fewer bytes, slow to decode;
+    # jpeg: lossy, smallest; raw: uncompressed pixels
+    image_format: Literal["lz4", "png", "jpeg", "raw"] = "lz4"
     jpeg_quality: int = Field(90, ge=1, le=100)
     seed: int = 5  # grid shuffle, as the reference code
     workers: int | None = Field(None, ge=1)  # None: all cores
@@ -234,6 +236,9 @@ class GenerateConfig(_Section):
     # an image stage that lifts every drawn tile to its scale (``bundled``: the one shipped in the package, or
     # the path of an ``image/checkpoint``); None: the conditional stage's tiles as they are
     image_stage: str | None = None
+    # the side (px) of the tiles written, after any image stage: the real tiles' side, so that both cover the
+    # same field pixel for pixel (antialiased resize); None keeps the drawn (or lifted) size
+    tile_size: int | None = Field(None, ge=8)
     batch_size: int = Field(64, ge=1)
     seed: int = 0
     contact_sheet_tiles: int = Field(64, ge=1)
@@ -280,7 +285,7 @@ class DemoConfig(_Section):
     samples_per_donor: int = Field(4, ge=1)  # LC25000 has no patient ids: simulated donors (datasets.lc25000)
     include_augmented: bool = True  # the 751 augmented benign copies, in the training split only
     fid_images: int = Field(64, ge=2)  # per FID set: Inception runs at ~4.5 images/s on 2 CPU cores
-    sheet_tiles: int = Field(16, ge=1)  # tiles per class and run on the report's contact sheets
+    sheet_tiles: int = Field(8, ge=1)  # tiles per class and run on the report's contact sheets (one row; lossless PNG)
     # The simulated expression (datasets.simulate): genes up and as many down per class, their log2 fold
     # change, and the donor effect's sd. Tumour vs normal lung differ in thousands of genes; with 1,500
     # the class signal is the leading structure of the profiles (docs/decisions.md).
@@ -290,6 +295,9 @@ class DemoConfig(_Section):
     # steps of the noise-only GAN: it only anchors the comparison; the two compared conditionings each
     # train for gan.steps, so one seed gives the same page on any machine
     baseline_steps: int = Field(200, ge=1)
+    # the image stage that lifts the lung demo's generated tiles from the GAN's size to the tiles' scale
+    # (generate.image_stage); None shows the GAN's tiles as they are
+    image_stage: str | None = "bundled"
     seed: int = 0
 
 
@@ -345,6 +353,12 @@ class SpatialConfig(_Section):
     image_format: Literal["png", "jpeg"] = "jpeg"
     genes: Literal["space", "hvg"] = "hvg"  # the 19,198-gene space, or the training sections' top variable genes
     hvg_genes: int = Field(2000, ge=10)
+    # how genes are ranked: scanpy's "seurat" (dispersion of normalised counts) or "seurat_v3" (variance of raw
+    # counts after a mean-variance fit, which also ranks highly expressed variable genes), per training section
+    hvg_flavor: Literal["seurat", "seurat_v3"] = "seurat"
+    # genes kept in the variable-gene space whatever their rank (symbols or Ensembl IDs), e.g. a marker panel;
+    # the her2st demo keeps its panel (rnagan.datasets.her2st.MARKER_PANEL) when this is empty
+    include_genes: list[str] = []
     # The probe (evaluate.paired): frozen image features → ridge (genes, marker scores) / logistic (clusters).
     probe_features: Literal["inception", "stain"] = "stain"  # stain: colour/texture statistics, ~250x cheaper
     probe_image_size: int = Field(299, ge=75)  # Inception input side (299: the FID network's own)

@@ -40,6 +40,7 @@ from rnagan.errors import CheckpointError, InputFileError
 from rnagan.fileio import atomic_dir, resolve_dir, write_json_atomic
 from rnagan.runtime import autocast, pick_device
 from rnagan.samples import COVERAGE, MANIFEST, MANIFEST_COLUMNS, sheet
+from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.workspace import Workspace, read_samples
 
@@ -237,7 +238,8 @@ def generate_tiles(
     by the workspace's β-VAE. Every
     ``perturbations`` entry (``"EGFR=+2"``: z-score shift; ``"EGFR=x2"``: fold change) adds a perturbed
     twin of each profile, drawn with the same noise. ``config.generate.image_stage`` lifts every tile to
-    that image stage's scale (e.g. 64 → 256 px). Tiles go to ``out`` (default
+    that image stage's scale (e.g. 64 → 256 px), ``config.generate.tile_size`` resizes it to the real tiles'
+    side (e.g. 224 px). Tiles go to ``out`` (default
     ``samples/<run>/``) as PNG files with ``manifest.csv``; ``store=True`` also writes a tile store.
     """
     from rnagan.vae.latent import load_vae
@@ -255,6 +257,8 @@ def generate_tiles(
     tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
     if config.generate.image_stage is not None:
         tiles = _lift(tiles, config.generate, torch_device)
+    if config.generate.tile_size is not None:
+        tiles = resize_tiles(tiles, config.generate.tile_size)
     out = Path(out) if out is not None else workspace.samples_run(run)
     manifest = _write_folder(out, tiles, info, seeds, profiles.coverage, config.generate, store=store)
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from rnagan.cli import app
 from rnagan.config import DemoConfig, preset
-from rnagan.datasets.lc25000 import CLASSES
+from rnagan.datasets.lc25000 import CLASSES, TILE_SIZE
 from rnagan.demo.pipeline import (
     RUNS,
     STAGES,
@@ -26,6 +26,7 @@ from rnagan.demo.pipeline import (
     run_demo,
     training_tiles,
 )
+from rnagan.evaluate.sizes import tiles_size
 from rnagan.workspace import Workspace
 
 GENES = [f"ENSG{i:011d}" for i in range(2000)]  # the cohort checks need a gene space, not the real one
@@ -113,7 +114,9 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
         fidelity = entry["conditioning"]
         assert fidelity["relabelled_accuracy"] >= fidelity["accuracy"]  # no renaming is one of the renamings
         assert math.isfinite(entry["fid"]["value"]) and entry["fid"]["value"] > 1.0  # generated ≠ real tiles
-        assert entry["nuclei"]["mpp"] == pytest.approx(224.0 / preset("tiny").gan.image_size)  # LC25000's field
+        drawn = tiles_size(out / "samples" / run)
+        assert drawn == TILE_SIZE  # lifted by the shipped image stage, then resized to the real tiles' side
+        assert entry["nuclei"]["mpp"] == pytest.approx(224.0 / drawn)  # LC25000's field over the drawn tile
         assert entry["nuclei"]["n_real"] > 0 and math.isfinite(entry["nuclei"]["ratio"])
         assert summary["conditioning_accuracy"][run] == entry["conditioning"]["accuracy"]
         row = report.split(f"<b>{run}</b>", 1)[1].split("</tr>", 1)[0]

@@ -97,12 +97,15 @@ def test_evaluate_refuses_runs_of_different_sizes_before_measuring_anything(ws: 
         evaluate_run.evaluate(ws, preset("small"), runs=("rnagan", "baseline"))
 
 
-def test_tiles_an_image_stage_lifted_are_read_at_their_size_and_stale_ones_refused(ws: Workspace) -> None:
+def test_tiles_lifted_or_resized_to_the_real_size_are_read_at_their_size_and_smaller_ones_refused(
+    ws: Workspace,
+) -> None:
     _trained(ws, "rnagan", 32)
+    for drawn in (128, 112):  # x4 by an image stage; then resized to real tiles' side (generate.tile_size)
+        shutil.rmtree(ws.samples_run("rnagan"))
+        _generated(ws, "rnagan", drawn)
+        assert run_image_size(ws, "rnagan") == drawn
     shutil.rmtree(ws.samples_run("rnagan"))
-    _generated(ws, "rnagan", 128)  # x4 by an image stage
-    assert run_image_size(ws, "rnagan") == 128
-    shutil.rmtree(ws.samples_run("rnagan"))
-    _generated(ws, "rnagan", 48)  # neither its size nor a lift of it
-    with pytest.raises(InputFileError, match="tiles are 48 px but it was trained at 32 px: regenerate"):
+    _generated(ws, "rnagan", 16)  # smaller than the run draws: left by an older run
+    with pytest.raises(InputFileError, match="tiles are 16 px but it was trained at 32 px: regenerate"):
         run_image_size(ws, "rnagan")

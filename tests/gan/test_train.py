@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from gan_toy import make_toy_cohort
+from safetensors.torch import load_file
 from sklearn.linear_model import LogisticRegression
 
 from rnagan.checkpoint import load_checkpoint
@@ -230,3 +231,30 @@ def test_two_gloo_processes_stay_in_sync(toy_workspace: Workspace, tmp_path: Pat
     state = load_checkpoint(toy_workspace.gan_run("ddp") / "checkpoint", with_state=True).state
     assert sorted(state["rng"]) == ["0", "1"]
     assert not torch.equal(state["rng"]["0"]["torch"], state["rng"]["1"]["torch"])  # per-rank noise streams
+
+
+@pytest.mark.timeout(360)
+def test_two_nodes_train_as_one_node_of_two_processes(toy_workspace: Workspace, two_node_torchrun) -> None:
+    """Two torchrun agents of one process each, meeting through c10d, and one agent of two processes: every
+    process takes gan.batch_size tiles, so both runs have the same global batch and end with the same weights."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    overrides = ["gan.steps=6", "gan.checkpoint_every=3", "gan.batch_size=4"]
+    two_node_torchrun(WORKER, str(toy_workspace.root), "two-nodes", "1", *overrides, env=env, timeout=150)
+    one_node = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER)]
+    done = subprocess.run(
+        [*one_node, str(toy_workspace.root), "one-node", "1", *overrides],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]  # in both runs the trainer raises if the ranks' weights differ
+    saved = {}
+    for run in ("two-nodes", "one-node"):
+        folder = toy_workspace.gan_run(run) / "checkpoint"
+        meta = json.loads((folder / "meta.json").read_text())
+        assert meta["world_size"] == 2 and meta["step"] == 6
+        saved[run] = load_file(str(folder / "model.safetensors"))
+    assert saved["two-nodes"].keys() == saved["one-node"].keys()
+    for name, weights in saved["two-nodes"].items():
+        torch.testing.assert_close(weights, saved["one-node"][name], rtol=1e-6, atol=1e-7, msg=name)

@@ -18,17 +18,18 @@ from rnagan.image.model import Upsampler
 from rnagan.image.sample import BUNDLED, bundled_image_stage, load_upsampler, upsample_tiles
 from rnagan.image.train import train_image_stage
 from rnagan.logs import read_log
+from rnagan.slides.augment import resize_tiles
 from rnagan.slides.folder import import_tiles
 from rnagan.workspace import Workspace
 
 
 @pytest.fixture
 def tile_workspace(tmp_path: Path) -> Workspace:
-    """48 real 64 px lung tiles, the first half of them in training samples, the rest held out."""
+    """48 real lung tiles shrunk to 64 px, the first half of them in training samples, the rest held out."""
     files = sorted((lc25000_dir() / "lung_aca").glob("*.jpg"))[:48]
     table = pd.DataFrame({"path": [str(p) for p in files], "sample_id": [f"s{i:02d}" for i in range(len(files))]})
     ws = Workspace(tmp_path / "ws").create()
-    import_tiles(table.assign(slide_id="aca"), ws, image_format="jpeg")
+    import_tiles(table.assign(slide_id="aca"), ws, tile_size=64, image_format="jpeg")
     splits = ["train" if i < 24 else "test" for i in range(len(files))]
     pd.DataFrame({"sample_id": table["sample_id"], "tissue": "aca", "split": splits}).to_csv(
         ws.samples_table, index=False
@@ -99,7 +100,7 @@ def test_the_critic_joins_and_a_resume_continues_the_same_run(tile_workspace: Wo
 def test_the_shipped_image_stage_lifts_a_tile_to_256_px_without_training() -> None:
     meta = (bundled_image_stage() / "meta.json").read_text()
     assert '"made_by"' in meta and '"step"' in meta  # how it was made travels with it
-    tile = read_image(sorted((lc25000_dir() / "lung_n").glob("*.jpg"))[0])[None]  # a real 64 px tile
+    tile = resize_tiles(read_image(sorted((lc25000_dir() / "lung_n").glob("*.jpg"))[0]), 64)[None]  # as drawn
     lifted = upsample_tiles(load_upsampler(BUNDLED), tile)
     assert lifted.shape == (1, 3, 256, 256) and lifted.dtype == torch.uint8
     bicubic = F.interpolate(tile.float(), size=(256, 256), mode="bicubic", align_corners=False)

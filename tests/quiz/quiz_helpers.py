@@ -28,7 +28,7 @@ ADMIN = "test-admin-token"
 
 def _images(tissue: str, start: int, n: int) -> list[Image.Image]:
     files = sorted((LC25000 / tissue).glob("*.jpg"))[start : start + n]
-    return [Image.open(f).convert("RGB") for f in files]
+    return [Image.open(f).convert("RGB").resize((64, 64), Image.Resampling.LANCZOS) for f in files]  # small: fast
 
 
 def make_workspace(root: Path, n: int = 12, slides: int = 4) -> Workspace:

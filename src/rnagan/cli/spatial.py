@@ -183,6 +183,14 @@ def _anndata_sections(
     return sections
 
 
+def _gene_list(value: str) -> list[str]:
+    """Genes named by ``value``: a file with one per line (``#`` comments), else a comma-separated list."""
+    path = Path(value)
+    text = path.read_text() if path.is_file() else value.replace(",", "\n")
+    genes = [line.split("#")[0].strip() for line in text.splitlines()]
+    return [g for g in genes if g]
+
+
 def _nth(values: list[str], i: int) -> str | None:
     return values[i] if i < len(values) else None
 
@@ -195,6 +203,21 @@ def prepare(
     hvg: Annotated[
         int | None, typer.Option("--hvg", min=10, help="How many variable genes (default spatial.hvg_genes).")
     ] = None,
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            help="How variable genes are ranked: seurat (dispersion) or seurat_v3 (raw-count variance, which also "
+            "ranks highly expressed genes such as keratins and collagens). Default spatial.hvg_flavor."
+        ),
+    ] = None,
+    include_genes: Annotated[
+        str | None,
+        typer.Option(
+            "--include-genes",
+            help="Genes kept whatever their rank: comma-separated symbols or IDs, or a file with one per line "
+            "(default spatial.include_genes).",
+        ),
+    ] = None,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -202,11 +225,15 @@ def prepare(
     """Prepare the imported spots' expression (CPM, gene set, splits by section) for the β-VAE."""
     from rnagan.spatial.prepare import prepare_spatial
 
-    cfg = resolve_config(preset, config, set_, workspace=workspace)
-    if genes is not None:
-        cfg.spatial.genes = genes  # validated by the config model
-    if hvg is not None:
-        cfg.spatial.hvg_genes = hvg
+    overrides = [
+        *(set_ or []),
+        *([f"spatial.genes={genes}"] if genes is not None else []),
+        *([f"spatial.hvg_genes={hvg}"] if hvg is not None else []),
+        *([f"spatial.hvg_flavor={flavor}"] if flavor is not None else []),
+    ]
+    cfg = resolve_config(preset, config, overrides, workspace=workspace)
+    if include_genes is not None:
+        cfg.spatial.include_genes = _gene_list(include_genes)
     ws = open_workspace(workspace)
     prepared = prepare_spatial(ws, cfg)
     remember(ws, cfg, writes="expression")

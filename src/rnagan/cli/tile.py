@@ -136,11 +136,13 @@ def import_cmd(
         int | None, typer.Option(min=8, help="Resize tiles to this many px square (default: keep).")
     ] = None,
     image_format: Annotated[
-        Literal["png", "jpeg", "raw"],
+        Literal["lz4", "png", "jpeg", "raw"],
         typer.Option(
-            "--format", help="png (lossless), jpeg (JPEG files kept as they are) or raw (fastest to load, largest)."
+            "--format",
+            help="lz4 (lossless, fast to load), png (lossless, smaller, slow to load), "
+            "jpeg (JPEG files kept as they are) or raw (uncompressed pixels).",
         ),
-    ] = "png",
+    ] = "lz4",
 ) -> None:
     """Import image files as tiles into WORKSPACE/tiles; re-importing a slide id replaces its tiles."""
     from rnagan.slides.folder import import_tiles

@@ -24,6 +24,17 @@ SPLITS: dict[str, str] = {"C2": "train", "C3": "train", "B4": "train", "C4": "va
 BUNDLE_MPP = 1.0  # µm per pixel of the bundled mosaics
 CONTEXT_UM = 160  # side of each spot's stored context patch
 
+# Marker genes of the tissue compartments of HER2+ breast cancer (Andersson et al. 2021 annotated their
+# clusters with these): plasma/B cells, HER2+ tumour epithelium, fibroblast stroma, adipocytes. The paired
+# evaluation scores them and the her2st demo keeps them in its gene space (``spatial.include_genes``).
+MARKERS: dict[str, tuple[str, ...]] = {
+    "immune": ("IGKC", "IGHG1", "IGHG3", "IGHG4", "IGHA1", "IGHM", "IGLC2", "IGLC3", "JCHAIN", "MZB1"),
+    "tumour": ("ERBB2", "GRB7", "KRT8", "KRT18", "KRT19", "KRT7"),
+    "stroma": ("COL1A1", "COL1A2", "COL3A1", "COL6A1", "SPARC"),
+    "adipose": ("FABP4", "ADIPOQ", "PLIN1", "LEP"),
+}
+MARKER_PANEL: tuple[str, ...] = tuple(g for genes in MARKERS.values() for g in genes)
+
 
 def her2st_dir() -> Path:
     return Path(str(resources.files("rnagan.datasets") / "data" / "her2st"))

@@ -1,6 +1,6 @@
 """The bundled demo cohort: LC25000 lung H&E tiles (benign, adenocarcinoma, squamous cell carcinoma).
 
-The package ships a 64×64 px JPEG copy of the 740 LC25000 lung tiles that are one per source image
+The package ships the 224×224 px JPEG copy of the 740 LC25000 lung tiles that are one per source image
 (``subset == "unique"``) plus 751 augmented copies (rotations, flips) of the benign ones
 (``subset == "augmented_extra"``); see ``data/SOURCES.md`` and ``data/lc25000/README.md``.
 
@@ -36,7 +36,7 @@ CLASS_NAMES: dict[str, str] = {
     "lung_aca": "lung adenocarcinoma",
     "lung_scc": "lung squamous cell carcinoma",
 }
-TILE_SIZE = 64  # pixels of the bundled copy
+TILE_SIZE = 224  # pixels of the bundled copy
 FIELD_UM = 224.0  # side of a tile in µm: at 224 px red blood cells (7–8 µm) measure about 7 px
 
 

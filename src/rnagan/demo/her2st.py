@@ -4,7 +4,8 @@ The bundled her2st cohort (:mod:`rnagan.datasets.her2st`: five HER2+ breast sect
 spot, real UMI counts) goes through the same stage functions as the lung demo:
 
 1. **cohort**: ``import_sections`` (patches per spot, split by section: train C2, C3, B4; val C4;
-   test C5) → ``prepare_spatial`` (CPM, the training sections' top variable genes, fixed splits);
+   test C5) → ``prepare_spatial`` (CPM, the training sections' top variable genes plus the compartment
+   marker panel, :func:`with_marker_panel`; fixed splits);
 2. **vae**; **gan:rnagan**, **gan:reference**, **gan:baseline** (each for its steps, as the lung demo);
 3. **generate**: tiles from every held-out spot's profile for each run, and the **floor**: ours from
    the same profiles shuffled across spots;
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from rnagan.config import Config
-from rnagan.datasets.her2st import SECTIONS, SPLITS
+from rnagan.datasets.her2st import MARKER_PANEL, SECTIONS, SPLITS
 from rnagan.demo.pipeline import RUNS, start_demo, train_models
 from rnagan.evaluate.paired_run import LAYOUT_FILE, evaluate_paired
 from rnagan.fileio import write_json_atomic, write_text_atomic
@@ -47,7 +48,7 @@ BARS = {"ours_over_ceiling_marker_r": 0.4, "p": 0.01, "accuracy_points_over_floo
 
 def run_her2st_demo(out: Path, config: Config) -> dict[str, Any]:
     """Run the her2st demo into the workspace ``out``; returns a summary (paths, stage times, headline)."""
-    cfg, ws, clock = start_demo(out, config, STAGES, field_um=config.spatial.fov_um)
+    cfg, ws, clock = start_demo(out, with_marker_panel(config), STAGES, field_um=config.spatial.fov_um)
     clock.console.print(
         f"[bold]rnagan demo --dataset her2st[/] → {ws.root}: REAL spatial expression and H&E of "
         f"{len(SECTIONS)} HER2+ breast sections; preset {cfg.preset}, {cfg.gan.steps} GAN steps",
@@ -98,6 +99,16 @@ def run_her2st_demo(out: Path, config: Config) -> dict[str, Any]:
         highlight=False,
     )
     return {"workspace": str(ws.root), "report": str(ws.report_html), "times": times, "headline": headline}
+
+
+def with_marker_panel(config: Config) -> Config:
+    """``config`` keeping the compartment markers the paired evaluation scores in the gene space, unless
+    ``spatial.include_genes`` already names genes: a perturbation of ERBB2 or COL1A1 needs them in the model."""
+    if config.spatial.include_genes:
+        return config
+    kept = config.model_copy(deep=True)
+    kept.spatial.include_genes = list(MARKER_PANEL)
+    return kept
 
 
 def shuffled_profiles(ws: Workspace, matrix: pd.DataFrame, samples: pd.DataFrame, seed: int) -> Path:

@@ -11,7 +11,9 @@ What runs, in order (each stage is the same plain function its own command calls
 3. **vae**, **latents**: the β-VAE and μ for every sample;
 4. **gan:rnagan**, **gan:reference**, **gan:baseline**: projection-conditioned RNA-GAN (ours), the
    paper's input-only conditioning, and the noise-only GAN;
-5. **generate**: tiles from every held-out (test split) profile, for each run;
+5. **generate**: tiles from every held-out (test split) profile, for each run, drawn at the GAN's size
+   (64 px in ``small``), lifted by the shipped image stage (``demo.image_stage``) to 4× that and resized to the
+   bundled tiles' 224 px, so generated and real tiles cover the same 224 µm pixel for pixel;
 6. **evaluate**: FID/KID, conditioning fidelity, checkerboard, memorisation, UMAPs → ``evaluation.html``;
 7. **report**: the demo's own page, ``report.html``, which links to it.
 
@@ -60,6 +62,7 @@ from rnagan.evaluate import report
 from rnagan.evaluate.features import read_image
 from rnagan.evaluate.results import EvaluationResult
 from rnagan.evaluate.run import evaluate, real_tiles
+from rnagan.evaluate.sizes import tiles_size
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.fileio import write_json_atomic, write_text_atomic
@@ -248,7 +251,8 @@ def _refuse_tiles_larger_than_bundled(config: Config) -> None:
     if config.gan.image_size > BUNDLED_TILE_SIZE:
         raise ConfigError(
             f"the demo's bundled tiles are {BUNDLED_TILE_SIZE} px but gan.image_size is {config.gan.image_size}: "
-            "use --preset small (the demo's recipe) or --set gan.image_size=64"
+            "use --preset small (the demo's recipe: 64 px, lifted to 256 px by the image stage) "
+            "or --set gan.image_size=64"
         )
 
 
@@ -259,9 +263,13 @@ def run_demo(out: Path, config: Config) -> dict[str, Any]:
     so the workspace it leaves is an ordinary one: every ``rnagan`` command can continue from it.
     """
     _refuse_tiles_larger_than_bundled(config)
-    cfg, ws, clock = start_demo(out, config, STAGES, field_um=LC25000_FIELD_UM)
+    lifted = config.model_copy(deep=True)
+    lifted.generate.image_stage = config.demo.image_stage
+    lifted.generate.tile_size = BUNDLED_TILE_SIZE if config.demo.image_stage else None  # real and drawn alike
+    cfg, ws, clock = start_demo(out, lifted, STAGES, field_um=LC25000_FIELD_UM)
+    lift = f" lifted by the {cfg.generate.image_stage} image stage" if cfg.generate.image_stage else ""
     clock.console.print(
-        f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.gan.image_size} px, "
+        f"[bold]rnagan demo[/] → {ws.root}: preset {cfg.preset}, {cfg.gan.image_size} px{lift}, "
         f"{cfg.gan.steps} GAN steps. [yellow]The expression profiles are simulated[/] "
         "(no public RNA-seq data set pairs with these images).",
         highlight=False,
@@ -304,6 +312,8 @@ def run_demo(out: Path, config: Config) -> dict[str, Any]:
             "tiling": tiling.drop(columns=["error"], errors="ignore").to_dict(orient="records"),
             "vae": {k: vae_metrics.get(k) for k in ("test", "silhouette_mu_test", "stop_reason", "epochs")},
             "gan_steps": {run: _gan_steps(ws, run) for run in RUNS},
+            "real_tile_px": BUNDLED_TILE_SIZE,
+            "generated_tile_px": tiles_size(ws.samples_run("rnagan")),
             "bundle": bundle_facts(),
         }
         page = render_demo_report(cfg, metrics, times, facts, figures, evaluation_page=ws.evaluation_html.name)

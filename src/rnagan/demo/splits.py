@@ -13,7 +13,6 @@ import pandas as pd
 
 from rnagan.config import Config
 from rnagan.demo.pipeline import build_cohort
-from rnagan.errors import InputFileError
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.workspace import Workspace
@@ -33,13 +32,3 @@ def demo_tile_splits(config: Config, *, workspace: Workspace | None = None) -> p
             gene_space=GeneSpace.default(),
         )
     return cohort.tiles.assign(split=cohort.tiles["sample_id"].map(prepared.samples["split"]))
-
-
-def at_native_size(tiles: pd.DataFrame, folder: Path) -> pd.DataFrame:
-    """``tiles`` with ``path`` pointing at their full-size LC25000 copies in ``folder`` (``<label>/<name>.jpeg``, the
-    layout of the 224 px set); refused in one line when any is missing."""
-    paths = [folder / Path(p).parent.name / f"{Path(p).stem}.jpeg" for p in tiles["path"]]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise InputFileError(f"{len(missing)} of {len(paths)} tiles missing under {folder}, e.g. {missing[0]}")
-    return tiles.assign(path=[str(p) for p in paths])

@@ -52,23 +52,9 @@ class FeatureStats:
 
     @classmethod
     def from_chunks(cls, chunks: Iterable[np.ndarray]) -> FeatureStats:
-        """Statistics of feature rows that arrive chunk by chunk, never held together: each chunk's mean and
-        centred scatter are merged into the running ones (Chan et al. 1979), which stays exact in float64."""
-        n, mu, scatter = 0, 0.0, 0.0
-        for chunk in chunks:
-            feats = np.asarray(chunk, dtype=np.float64)
-            if not len(feats):
-                continue
-            chunk_mu = feats.mean(axis=0)
-            centred = feats - chunk_mu
-            delta = chunk_mu - mu
-            total = n + len(feats)
-            scatter = scatter + centred.T @ centred + np.outer(delta, delta) * (n * len(feats) / total)
-            mu = mu + delta * (len(feats) / total)
-            n = total
-        if n < 2:
-            raise ValueError(f"need at least 2 feature rows, got {n}")
-        return cls.from_moments(np.asarray(mu), np.asarray(scatter) / (n - 1), n)
+        """Statistics of feature rows that arrive chunk by chunk, never held together: each chunk's moments are
+        merged into the running ones (:class:`FeatureMoments`), exact in float64."""
+        return FeatureMoments.merge_all(FeatureMoments.from_features(chunk) for chunk in chunks).to_stats()
 
     def save(self, path: str | Path) -> None:
         np.savez(path, mu=self.mu, sigma=self.sigma, factor=self.factor, n=self.n)
@@ -77,6 +63,78 @@ class FeatureStats:
     def load(cls, path: str | Path) -> FeatureStats:
         with np.load(path) as data:
             return cls(mu=data["mu"], sigma=data["sigma"], factor=data["factor"], n=int(data["n"]))
+
+
+@dataclass(frozen=True)
+class FeatureMoments:
+    """Count, mean and centred scatter Σᵢ (xᵢ − x̄)(xᵢ − x̄)ᵀ of feature rows, in float64: FID's sufficient
+    statistics. They merge in any order and grouping, exact to float64 round-off (Chan, Golub & LeVeque 1979),
+    so shards of a set reduced anywhere give the whole set's statistics without its rows meeting in one process.
+
+    Scatter about each part's own mean, never raw sums of xxᵀ: Inception features sit far from zero, and
+    Σ xxᵀ/n − x̄x̄ᵀ would cancel most of the digits the covariance needs.
+    """
+
+    n: int
+    mean: np.ndarray  # (d,)
+    scatter: np.ndarray  # (d, d)
+
+    @classmethod
+    def from_features(cls, features: np.ndarray) -> FeatureMoments:
+        """Moments of an (n, d) block of rows; any n ≥ 0, so a shard of one row or none merges like any other."""
+        feats = np.asarray(features, dtype=np.float64)
+        if feats.ndim != 2:
+            raise ValueError(f"feature rows must be an (n, d) array, got shape {feats.shape}")
+        if not len(feats):
+            return cls(0, np.zeros(feats.shape[1]), np.zeros((feats.shape[1], feats.shape[1])))
+        mean = feats.mean(axis=0)
+        centred = feats - mean
+        return cls(len(feats), mean, centred.T @ centred)
+
+    @property
+    def total(self) -> np.ndarray:
+        """The sum of the rows."""
+        return self.mean * self.n
+
+    def merge(self, other: FeatureMoments) -> FeatureMoments:
+        """The moments of both parts' rows together: Chan et al.'s pairwise update."""
+        if self.mean.shape != other.mean.shape:
+            raise ValueError(f"feature sizes differ: {self.mean.shape} vs {other.mean.shape}")
+        if not other.n:
+            return self
+        if not self.n:
+            return other
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        scatter = self.scatter + other.scatter + np.outer(delta, delta) * (self.n * other.n / n)
+        return FeatureMoments(n, self.mean + delta * (other.n / n), scatter)
+
+    __add__ = merge
+
+    @classmethod
+    def merge_all(cls, parts: Iterable[FeatureMoments]) -> FeatureMoments:
+        """Every part merged, one at a time as they arrive (a stream holds one part and the running total)."""
+        total: FeatureMoments | None = None
+        for part in parts:
+            total = part if total is None else total.merge(part)
+        if total is None:
+            raise ValueError("need at least 2 feature rows, got none")
+        return total
+
+    def to_stats(self) -> FeatureStats:
+        """Mean and unbiased covariance, factored for :func:`frechet_distance`."""
+        if self.n < 2:
+            raise ValueError(f"need at least 2 feature rows, got {self.n}")
+        return FeatureStats.from_moments(self.mean, self.scatter / (self.n - 1), self.n)
+
+    def save(self, path: str | Path) -> None:
+        """Write to ``.npz`` (plain arrays, read back without pickle): how a shard hands its part on."""
+        np.savez(path, n=self.n, mean=self.mean, scatter=self.scatter)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureMoments:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(int(data["n"]), data["mean"], data["scatter"])
 
 
 def trace_sqrt_product(factor1: np.ndarray, factor2: np.ndarray) -> float:

@@ -31,17 +31,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from rnagan.datasets.her2st import MARKERS
 from rnagan.spatial.genes import variable_genes
 from rnagan.spatial.readers import UNLABELLED
-
-# Marker genes of the tissue compartments of HER2+ breast cancer (Andersson et al. 2021 annotated their
-# clusters with these): plasma/B cells, HER2+ tumour epithelium, fibroblast stroma, adipocytes.
-MARKERS: dict[str, tuple[str, ...]] = {
-    "immune": ("IGKC", "IGHG1", "IGHG3", "IGHG4", "IGHA1", "IGHM", "IGLC2", "IGLC3", "JCHAIN", "MZB1"),
-    "tumour": ("ERBB2", "GRB7", "KRT8", "KRT18", "KRT19", "KRT7"),
-    "stroma": ("COL1A1", "COL1A2", "COL3A1", "COL6A1", "SPARC"),
-    "adipose": ("FABP4", "ADIPOQ", "PLIN1", "LEP"),
-}
 
 
 @dataclass

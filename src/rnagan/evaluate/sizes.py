@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 def run_image_size(workspace: Workspace, run: str) -> int:
     """The tile size (px) ``run`` is evaluated at: its generated tiles' own, checked against the size it was trained
-    at (``gan/<run>/checkpoint/config.yaml``). Tiles an image stage lifted are that size times a power of two;
-    any other size is left from an older run and refused."""
+    at (``gan/<run>/checkpoint/config.yaml``). An image stage lifts tiles and ``generate.tile_size`` resizes them
+    to the real tiles' side, so any size from the trained one up is a run's own; a smaller one is left from an
+    older run and refused."""
     path = resolve_dir(workspace.gan_run(run) / "checkpoint") / CONFIG
     drawn = tiles_size(workspace.samples_run(run)) if has_manifest(workspace.samples_run(run)) else None
     if not path.is_file():  # tiles generated elsewhere: their own size is all there is to go by
@@ -39,8 +40,7 @@ def run_image_size(workspace: Workspace, run: str) -> int:
         raise CheckpointError(f"run {run} has an unreadable checkpoint config: {err}") from None
     if drawn is None:
         return trained
-    lift, rest = divmod(drawn, trained)
-    if rest or lift & (lift - 1):
+    if drawn < trained:
         raise InputFileError(
             f"run {run}'s generated tiles are {drawn} px but it was trained at {trained} px: "
             f"regenerate them (`rnagan generate --run {run}`)"

@@ -44,7 +44,7 @@ def import_tiles(
     *,
     table: pd.DataFrame | None = None,
     tile_size: int | None = None,
-    image_format: str = "png",
+    image_format: str = "lz4",
 ) -> pd.DataFrame:
     """Import image files as tiles; returns the index rows written (see the module docstring).
 

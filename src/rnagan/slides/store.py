@@ -1,9 +1,11 @@
 """The tile store: one LMDB environment of encoded images, keyed ``slide_id/x_y``.
 
-Values are PNG (lossless, default), JPEG, or raw pixels behind a small explicit header
-(``RAW_MAGIC``; fastest to load) — never pickles — so any tool can read them.
-A ``__meta__`` record holds the format version. Reading is safe from many processes at once;
-:class:`~rnagan.slides.dataset.TileDataset` opens the environment lazily in each DataLoader worker.
+Values are LZ4-compressed pixels (lossless and fast to decode, the default), PNG, JPEG, or raw
+pixels; the pixel formats sit behind a small explicit header (``LZ4_MAGIC``, ``RAW_MAGIC``) —
+never pickles — so any tool can read them. Each value says its own format, so a store written in
+any of them, or in several, reads the same way. A ``__meta__`` record holds the format version.
+Reading is safe from many processes at once; :class:`~rnagan.slides.dataset.TileDataset` opens
+the environment lazily in each DataLoader worker.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lmdb
+import lz4.block
 import numpy as np
 from PIL import Image
 
@@ -37,35 +40,80 @@ def tile_key(slide_id: str, x: int, y: int) -> str:
     return f"{slide_id}/{x}_{y}"
 
 
-# A raw tile: this magic, then height, width, channels as little-endian uint16, then the pixels
-# (uint8, C-order H×W×C). Explicit, so any language can read it; never a pickle.
+IMAGE_FORMATS = ("lz4", "png", "jpeg", "raw")
+# Pixel values: a magic, then height, width, channels as little-endian uint16, then the uint8 pixels:
+# raw, H×W×C in C order as they are; lz4, channel-planar C×H×W (torch's layout: a decoded tile
+# becomes a (3, H, W) tensor without a transposing copy, which costs more than decoding) compressed
+# as one LZ4 block (lz4_Block_format.md; its decoded size is the header's). Any language can read them.
+LZ4_MAGIC = b"RNGLZ41\0"
 RAW_MAGIC = b"RNGRAW1\0"
-_RAW_HEADER = struct.Struct("<8sHHH")
+_PIXEL_HEADER = struct.Struct("<8sHHH")
+_LZ4_MAX_RATIO = 255  # an LZ4 block decodes to at most 255 bytes per byte (a match length grows by 255 a byte)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
 
 
-def encode_tile(tile: np.ndarray, image_format: str = "png", quality: int = 90) -> bytes:
-    """RGB uint8 array (H, W, 3) → PNG, JPEG or raw (header + pixels) bytes."""
+def encode_tile(tile: np.ndarray, image_format: str = "lz4", quality: int = 90) -> bytes:
+    """RGB uint8 array (H, W, 3) → LZ4 (header + compressed pixels), PNG, JPEG or raw bytes."""
     if tile.dtype != np.uint8 or tile.ndim != 3 or tile.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {tile.shape} {tile.dtype}")
+    if image_format == "lz4":
+        planar = np.ascontiguousarray(tile.transpose(2, 0, 1)).tobytes()
+        return _PIXEL_HEADER.pack(LZ4_MAGIC, *tile.shape) + lz4.block.compress(planar, store_size=False)
     if image_format == "raw":
-        return _RAW_HEADER.pack(RAW_MAGIC, *tile.shape) + np.ascontiguousarray(tile).tobytes()
+        return _PIXEL_HEADER.pack(RAW_MAGIC, *tile.shape) + np.ascontiguousarray(tile).tobytes()
     buffer = io.BytesIO()
     if image_format == "png":
         Image.fromarray(tile).save(buffer, format="PNG", compress_level=1)
     elif image_format == "jpeg":
         Image.fromarray(tile).save(buffer, format="JPEG", quality=quality)
     else:
-        raise ValueError(f"unknown image format {image_format!r}: use 'png', 'jpeg' or 'raw'")
+        raise ValueError(f"unknown image format {image_format!r}: use one of {', '.join(IMAGE_FORMATS)}")
     return buffer.getvalue()
 
 
 def decode_tile(data: bytes) -> np.ndarray:
-    """PNG/JPEG/raw bytes → RGB uint8 array (H, W, 3). The one place tiles are decoded."""
-    if data[:8] == RAW_MAGIC:
-        _, height, width, channels = _RAW_HEADER.unpack_from(data)
-        return np.frombuffer(data, np.uint8, offset=_RAW_HEADER.size).reshape(height, width, channels)
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"))
+    """LZ4/PNG/JPEG/raw bytes → RGB uint8 array (H, W, 3). The one place tiles are decoded.
+
+    An LZ4 tile comes back as an (H, W, 3) view of its planar pixels (not C-contiguous; numpy, PIL
+    and torch take it as it is, and ``torch.from_numpy(t).permute(2, 0, 1)`` is then contiguous).
+    A value that is none of these, or whose header does not match its pixels, raises
+    :class:`TileStoreError` (one line) rather than returning a wrong tile.
+    """
+    magic = data[:8]
+    if magic in (LZ4_MAGIC, RAW_MAGIC):
+        return _decode_pixels(data)
+    if not data.startswith((_PNG_SIGNATURE, _JPEG_SIGNATURE)):
+        raise TileStoreError(f"corrupt tile value: starts with {bytes(magic)!r}, not an LZ4, raw, PNG or JPEG tile")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as err:  # PIL's errors for truncated or broken images
+        raise TileStoreError(f"corrupt tile value: {err}") from None
+
+
+def _decode_pixels(data: bytes) -> np.ndarray:
+    """An LZ4 or raw value → (H, W, 3) uint8, its header checked against its bytes."""
+    if len(data) < _PIXEL_HEADER.size:
+        raise TileStoreError(f"corrupt tile value: {len(data)} bytes, shorter than a {_PIXEL_HEADER.size}-byte header")
+    magic, height, width, channels = _PIXEL_HEADER.unpack_from(data)
+    if channels != 3 or height == 0 or width == 0:
+        raise TileStoreError(f"corrupt tile value: header says {height}×{width}×{channels}, not an RGB tile")
+    size, body = height * width * channels, memoryview(data)[_PIXEL_HEADER.size :]
+    shape = f"header says {height}×{width}×3"
+    if magic == RAW_MAGIC:
+        if len(body) != size:
+            raise TileStoreError(f"corrupt tile value: {len(body)} pixel bytes, {shape}")
+        return np.frombuffer(data, np.uint8, offset=_PIXEL_HEADER.size).reshape(height, width, channels)
+    if size > _LZ4_MAX_RATIO * len(body):  # refused before the decoder allocates the header's size
+        raise TileStoreError(f"corrupt tile value: {shape}, more than {len(body)} LZ4 bytes can hold")
+    try:
+        pixels = lz4.block.decompress(body, uncompressed_size=size, return_bytearray=True)
+    except lz4.block.LZ4BlockError as err:
+        raise TileStoreError(f"corrupt tile value: LZ4 block does not decode ({err})") from None
+    if len(pixels) != size:
+        raise TileStoreError(f"corrupt tile value: LZ4 block decodes to {len(pixels)} bytes, {shape}")
+    return np.frombuffer(pixels, np.uint8).reshape(channels, height, width).transpose(1, 2, 0)
 
 
 class TileStore:
@@ -133,7 +181,11 @@ class TileStore:
         return value
 
     def get(self, key: str) -> np.ndarray:
-        return decode_tile(self.get_bytes(key))
+        data = self.get_bytes(key)
+        try:
+            return decode_tile(data)
+        except TileStoreError as err:
+            raise TileStoreError(f"tile {key!r} in {self.path}: {err}") from None
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         raw = prefix.encode()

@@ -57,4 +57,12 @@ def _gene_space(counts: pd.DataFrame, obs: pd.DataFrame, config: Config) -> Gene
             "(e.g. --split C2=train --split C5=test) or use --genes space"
         )
     train = (obs["split"] == "train").to_numpy()
-    return hvg_space(counts.loc[train], obs.loc[train, "section"], config.spatial.hvg_genes, source=str(obs.index.name))
+    spatial = config.spatial
+    return hvg_space(
+        counts.loc[train],
+        obs.loc[train, "section"],
+        spatial.hvg_genes,
+        flavor=spatial.hvg_flavor,
+        include=spatial.include_genes,
+        source=str(obs.index.name),
+    )
