@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "batches": 0,
     "checkpoint": 0,
     "errors": 0,
+    "executors": 0,
     "fileio": 0,
     "logs": 0,
     "runs": 0,

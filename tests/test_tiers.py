@@ -26,6 +26,7 @@ SIGNS = (
     "rnagan.ssl.simclr.pretrain",
     "rnagan.demo.pipeline.run_demo",
     "playwright",  # a real browser
+    "distributed.LocalCluster",  # a Dask scheduler and worker processes
     "subprocess",  # another interpreter: torchrun, `python -m rnagan`, a training run killed midway
 )
 TIER_MARKS = ("pytest.mark.integration", "pytest.mark.slow")

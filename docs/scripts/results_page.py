@@ -232,6 +232,24 @@ def tiling() -> list[str]:
     ]
 
 
+def dask_tiling() -> list[str]:
+    d = read("dask_tiling.json")
+    pool, cluster = d["process_pool"], d["dask"]
+    width, height = d["slide_size_px"]
+    loads = [load for mode in (pool, cluster) for load in mode["load_average_1min_before"]]
+    return [
+        "`dask_tiling.py` → dask_tiling.json",
+        f"slides/s (tiles/s) tiling {width} × {height} px synthetic slides on a local Dask cluster, "
+        f"{d['workers']} worker processes over TCP",
+        f"{cluster['slides_per_second']} ({cluster['tiles_per_second']})",
+        f"process pool of {d['workers']}: {pool['slides_per_second']} ({pool['tiles_per_second']}); "
+        f"{d['ratio_slides_per_second']}× (bar 0.85×, goal 0.95×); CPU seconds {d['ratio_cpu_seconds']}×",
+        f"{d['slides']} slides ({d['distinct_images']} distinct images), {cluster['tiles']:,} tiles, "
+        f"median of {d['repeats']} runs each, order rotated",
+        f"{machine(d)}, load average {min(loads):.1f}–{max(loads):.1f} before the runs",
+    ]
+
+
 def tile_loading() -> list[str]:
     d = read("tile_loading.json")
     speed, ratio, sizes = d["images_per_second"], d["ratio_vs_best_imagefolder"], d["bytes_per_tile"]
@@ -449,6 +467,7 @@ def ssl_tstr() -> list[str]:
 
 BENCHMARKS = (
     tiling,
+    dask_tiling,
     tile_loading,
     fid,
     expression_prepare,

@@ -94,6 +94,7 @@ class TilingConfig(_Section):
     jpeg_quality: int = Field(90, ge=1, le=100)
     seed: int = 5  # grid shuffle, as the reference code
     workers: int | None = Field(None, ge=1)  # None: all cores
+    cluster: str | None = None  # a Dask scheduler address (tcp://host:8786) whose workers tile; None: local processes
 
 
 class GANConfig(_Section):

@@ -45,3 +45,7 @@ class MissingWeightsError(RnaganError, FileNotFoundError):
 
 class DownloadError(RnaganError, OSError):
     """A download failed or its size/checksum does not match."""
+
+
+class ClusterError(RnaganError, OSError):
+    """A Dask cluster cannot be reached, has no workers, cannot see the workspace, or dask is not installed."""

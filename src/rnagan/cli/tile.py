@@ -37,6 +37,14 @@ def tile(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes, one slide each (default: all cores).")] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786) whose workers tile, one slide per task; they must see "
+            "WORKSPACE and the slides at the same paths. Needs pip install 'rnagan[cluster]'. Default: tiling.cluster, "
+            "else local processes."
+        ),
+    ] = None,
     assume_mpp: Annotated[
         float | None,
         typer.Option(min=0.01, help="µm per level-0 pixel for slides whose files lack it (0.25 ≈ 40×, 0.5 ≈ 20×)."),
@@ -54,7 +62,8 @@ def tile(
     non-overlapping grid, kept when their tissue fraction is at least tiling.min_tissue_fraction
     (default 0.4) and they are not low contrast, shuffled with tiling.seed and capped at
     tiling.max_tiles_per_slide. Resumable: a rerun skips slides already done and redoes
-    interrupted ones; a slide that cannot be read is reported and the others finish.
+    interrupted ones; a slide that cannot be read is reported and the others finish. With --cluster
+    the same run goes to a Dask cluster (local, Slurm through dask-jobqueue, or any scheduler).
     """
     from rnagan.slides.tiler import find_slides, tile_slides
 
@@ -70,7 +79,7 @@ def tile(
             raise InputFileError(f"{samples} needs the columns slide_id and sample_id, got {list(table.columns)}")
         sample_ids = dict(zip(table["slide_id"], table["sample_id"], strict=True))
     ws = open_workspace(workspace)
-    summary = tile_slides(find_slides(slides), ws, cfg.tiling, sample_ids=sample_ids, workers=workers)
+    summary = tile_slides(find_slides(slides), ws, cfg.tiling, sample_ids=sample_ids, workers=workers, cluster=cluster)
     remember(ws, cfg, writes="tiles")
     _print_summary(summary)
     if (summary["status"] == "failed").all():

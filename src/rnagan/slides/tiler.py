@@ -1,5 +1,5 @@
 """Slides to tiles: a non-overlapping grid at a fixed µm per pixel, tissue and contrast filters,
-a cap per slide, many slides in a process pool, resumable.
+a cap per slide, many slides in a process pool or on a Dask cluster, resumable.
 
 One slide, step by step (:func:`tile_slide`):
 
@@ -16,8 +16,13 @@ One slide, step by step (:func:`tile_slide`):
 5. Tiles land in the LMDB store; the slide's index rows go to ``tiles/parts/<slide>.parquet`` and,
    last, its summary to ``tiles/parts/<slide>.json``: that file marks the slide as done.
 
+On a Dask cluster (``tiling.cluster``) step 5 writes into the slide's own store part,
+``tiles/parts/<slide>.lmdb``, since LMDB's lock does not hold across machines; this process merges
+each part into the store as its slide finishes, then removes it.
+
 Resuming: a rerun skips slides that have their ``.json`` marker and redoes the others after
 deleting their keys from the store, so an interrupted slide leaves neither duplicates nor gaps.
+Store parts left behind are merged first when their slide has its marker, dropped otherwise.
 A slide that fails (unreadable, truncated, no µm/px) is reported with its error and skipped; the
 others finish. ``tiles/index.parquet`` and ``tiles/summary.csv`` are rebuilt from the parts at the end.
 """
@@ -27,12 +32,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,7 @@ from scipy import ndimage as ndi
 
 from rnagan.config import TilingConfig
 from rnagan.errors import SlideError
+from rnagan.executors import open_pool
 from rnagan.fileio import atomic_path, write_json_atomic
 from rnagan.slides.reader import MPP_TOLERANCE, SLIDE_SUFFIXES, SlideReader, open_slide, read_downsampled, resolve_mpp
 from rnagan.slides.store import INDEX_COLUMNS, TileStore, encode_tile, tile_key
@@ -54,6 +61,8 @@ log = logging.getLogger(__name__)
 
 MASK_CELLS = 16  # mask pixels per tile side: tissue fractions are exact to 1/256
 READ_BATCH = 64  # tiles read, encoded and committed together
+STORE_PART_SUFFIX = ".lmdb"  # tiles/parts/<slide>.lmdb: one slide's tiles, written on a cluster worker
+WRITING = "-writing-"  # tiles/parts/<slide>.lmdb-writing-XXXX: a part still being written
 THUMBNAIL_MIN_SIDE = 1024  # long side of the thumbnail when the slide is large enough
 THUMBNAIL_MAX_SIDE = 2048
 
@@ -329,22 +338,29 @@ def parts_dir(workspace: Workspace) -> Path:
     return workspace.tiles / "parts"
 
 
-def _run_jobs(jobs: list[tuple], n_workers: int) -> Iterator[dict[str, Any]]:
-    """Each slide job's summary as it finishes: in this process, or in ``n_workers`` fresh ones."""
-    if n_workers == 1:
-        for job in jobs:
-            yield _tile_slide_job(*job)
+def _run_jobs(jobs: list[tuple], n_workers: int, cluster: str | None, workspace: Workspace) -> Iterator[dict[str, Any]]:
+    """Each slide job's summary as it finishes: in this process, in ``n_workers`` fresh ones, or on a Dask cluster.
+
+    On a cluster each slide is tiled into its own store part, merged here as it finishes.
+    """
+    if not jobs:
         return
-    # spawn: workers start clean (no inherited LMDB handles or torch threads).
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-        futures = {pool.submit(_tile_slide_job, *job): job for job in jobs}
+    if n_workers == 1 and cluster is None:
+        for job in jobs:
+            yield _tile_slide_job(*job, False)
+        return
+    shared = [workspace.root, *{Path(job[0]).parent for job in jobs}]
+    with open_pool(n_workers, cluster, shared_paths=shared) as pool:
+        log.info("tiling %d slides on %s", len(jobs), pool.where)
+        futures = {pool.executor.submit(_tile_slide_job, *job, not pool.local): job for job in jobs}
         for future in as_completed(futures):
-            job = futures[future]
+            job = futures.pop(future)  # released: Dask would recompute a held result whose worker died
             try:
-                yield future.result()
-            except BrokenProcessPool as err:  # a library crashed the process, not just raised
-                yield _failed(job[1], job[2], f"worker process died: {err}")
+                summary = future.result()
+            except pool.lost_worker as err:  # a library crashed the process, not just raised
+                summary = _failed(job[1], job[2], f"worker process died: {err}")
+            settle_store_part(workspace, job[1])
+            yield summary
 
 
 def tile_slides(
@@ -354,12 +370,15 @@ def tile_slides(
     *,
     sample_ids: dict[str, str] | None = None,
     workers: int | None = None,
+    cluster: str | None = None,
 ) -> pd.DataFrame:
     """Tile ``slides`` into ``workspace`` in parallel, resuming earlier runs; one summary row per slide.
 
     ``sample_ids`` maps slide id → sample id (default: the slide id). ``workers`` processes
-    (default ``config.workers``, else all cores); one slide per process at a time. Status is
-    ``done``, ``skipped`` (finished by an earlier run) or ``failed`` (with the error).
+    (default ``config.workers``, else all cores); one slide per process at a time. ``cluster``
+    (default ``config.cluster``): a Dask scheduler's address, whose workers tile instead (see
+    :mod:`rnagan.executors`). Status is ``done``, ``skipped`` (finished by an earlier run) or
+    ``failed`` (with the error).
     """
     workspace.create()
     parts = parts_dir(workspace)
@@ -371,6 +390,8 @@ def tile_slides(
     if duplicated:
         raise SlideError(f"several slides share the id(s) {duplicated}: slide ids are file names without extension")
     sample_ids = sample_ids or {}
+    cluster = cluster or config.cluster
+    _settle_store_parts(workspace, unfinished=True)  # left by an interrupted cluster run
 
     results: dict[str, dict[str, Any]] = {}
     todo: list[tuple[Path, str, str]] = []
@@ -387,27 +408,26 @@ def tile_slides(
     jobs = [
         (str(path), slide_id, sample_id, str(workspace.root), config.model_dump()) for path, slide_id, sample_id in todo
     ]
-    for summary in _run_jobs(jobs, n_workers):
+    for summary in _run_jobs(jobs, n_workers, cluster, workspace):
         results[summary["slide_id"]] = _logged(summary)
 
+    _settle_store_parts(workspace)  # a slide Dask ran twice (its worker lost after finishing) leaves a second part
     rebuild_index(workspace)
     _write_summary(workspace, [r for r in results.values() if r["status"] == "failed"])
     rows = [results[i] for i in ids]
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
-def _tile_slide_job(path: str, slide_id: str, sample_id: str, root: str, config: dict[str, Any]) -> dict[str, Any]:
-    """One slide in a worker: tile it, then write its part, thumbnail and done marker (last)."""
+def _tile_slide_job(
+    path: str, slide_id: str, sample_id: str, root: str, config: dict[str, Any], to_part: bool
+) -> dict[str, Any]:
+    """One slide in a worker: tile it (into the store, or a store part), then write its index part,
+    thumbnail and done marker (last)."""
     workspace = Workspace(root)
     parts = parts_dir(workspace)
     try:
-        with TileStore(workspace.tile_store, readonly=False) as store:
-            store.delete_prefix(slide_id + "/")  # leftovers of an interrupted run
-            try:
-                result = tile_slide(Path(path), store, TilingConfig(**config), slide_id=slide_id, sample_id=sample_id)
-            except BaseException:
-                store.delete_prefix(slide_id + "/")
-                raise
+        with _slide_store(workspace, slide_id, to_part) as tiles:
+            result = tile_slide(Path(path), tiles, TilingConfig(**config), slide_id=slide_id, sample_id=sample_id)
         with atomic_path(workspace.thumbnails / f"{slide_id}.png", suffix=".png") as tmp:
             result.thumbnail.save(tmp, format="PNG")
         with atomic_path(parts / f"{slide_id}.parquet", suffix=".parquet") as tmp:
@@ -416,6 +436,67 @@ def _tile_slide_job(path: str, slide_id: str, sample_id: str, root: str, config:
         return result.summary
     except Exception as err:  # one bad slide must not stop the others: report it and move on
         return _failed(slide_id, sample_id, f"{type(err).__name__}: {err}")
+
+
+@contextmanager
+def _slide_store(workspace: Workspace, slide_id: str, to_part: bool) -> Iterator[TileStore]:
+    """Where one slide's tiles go, cleared of the slide's keys before and, when tiling fails, after.
+
+    ``to_part``: a fresh LMDB of its own, renamed to :func:`store_part` only when complete, so the
+    merger never reads a part that a second attempt at the slide is still writing.
+    """
+    target = workspace.tile_store
+    if to_part:
+        target = Path(tempfile.mkdtemp(dir=parts_dir(workspace), prefix=f"{slide_id}{STORE_PART_SUFFIX}{WRITING}"))
+    try:
+        with TileStore(target, readonly=False) as tiles:
+            tiles.delete_prefix(slide_id + "/")  # leftovers of an interrupted run
+            try:
+                yield tiles
+            except BaseException:
+                tiles.delete_prefix(slide_id + "/")
+                raise
+    except BaseException:
+        if to_part:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if to_part:
+        try:
+            target.rename(store_part(workspace, slide_id))
+        except OSError:  # an earlier attempt's equal part is waiting to be merged, or a rerun swept this one
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def store_part(workspace: Workspace, slide_id: str) -> Path:
+    """The LMDB a cluster worker tiles one slide into: one writer per file, so no lock is shared across machines."""
+    return parts_dir(workspace) / f"{slide_id}{STORE_PART_SUFFIX}"
+
+
+def _settle_store_parts(workspace: Workspace, *, unfinished: bool = False) -> None:
+    """Settle every store part; ``unfinished``: also remove parts left half-written by a killed worker."""
+    for part in sorted(parts_dir(workspace).glob(f"*{STORE_PART_SUFFIX}")):
+        settle_store_part(workspace, part.name.removesuffix(STORE_PART_SUFFIX))
+    if unfinished:
+        for part in parts_dir(workspace).glob(f"*{STORE_PART_SUFFIX}{WRITING}*"):
+            shutil.rmtree(part, ignore_errors=True)
+
+
+def settle_store_part(workspace: Workspace, slide_id: str) -> None:
+    """Move a finished slide's store part into the workspace's store, or drop an unfinished one.
+
+    Idempotent, so a run killed halfway through a merge merges again on resuming: the slide's keys
+    are deleted from the store first, the part is removed last.
+    """
+    part = store_part(workspace, slide_id)
+    if not part.is_dir():
+        return
+    if (parts_dir(workspace) / f"{slide_id}.json").is_file() and (part / "data.mdb").is_file():
+        with TileStore(part) as source, TileStore(workspace.tile_store, readonly=False) as target:
+            target.delete_prefix(slide_id + "/")
+            keys = list(source.keys(slide_id + "/"))
+            for start in range(0, len(keys), READ_BATCH):
+                target.put_many((key, source.get_bytes(key)) for key in keys[start : start + READ_BATCH])
+    shutil.rmtree(part)
 
 
 def _failed(slide_id: str, sample_id: str, error: str) -> dict[str, Any]:
