@@ -96,7 +96,9 @@ def test_classifier_on_everything_but_pixels_is_at_chance_and_latency_does_not_d
         f" median fetch {1e6 * typical:.0f} us"
     )
     assert result.n >= 400 and {len(r) for r in leakage.feature_rows(raw)} == {len(leakage.FEATURES)}
-    assert result.ci_low <= 0.5 <= result.ci_high
+    # Leakage is accuracy above chance; cross-validating a classifier on pure noise with balanced classes can
+    # land below chance (each fold's training set leans to the other class), which tells nothing.
+    assert result.ci_low <= 0.5
     assert max(abs(timing.ci_low), abs(timing.ci_high)) < typical  # any gap is below one fetch's time
 
 
