@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from vae_data import tiny_config, write_prepared
 
+from rnagan.runtime import shutdown_distributed
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
 
@@ -26,4 +27,4 @@ if __name__ == "__main__":
     (root / f"rank{rank}.json").write_text(
         json.dumps({k: metrics[k] for k in ("last_weights_sha", "world_size", "epochs_run")})
     )
-    torch.distributed.destroy_process_group()
+    shutdown_distributed()
