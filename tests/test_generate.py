@@ -109,6 +109,13 @@ def test_perturbation_pairs_share_noise(trained, tmp_path: Path) -> None:
     assert len(list((tmp_path / "pair" / "panels").glob("*.png"))) == 1
 
 
+def test_a_gene_outside_every_gene_space_is_refused_saying_so(trained, tmp_path: Path) -> None:
+    ws, cfg, _ = trained
+    sample = pd.read_csv(ws.samples_table)["sample_id"].iloc[0]
+    with pytest.raises(InputFileError, match=r"'MALAT1' is not among the model's 19,198 genes; .*no gene space holds"):
+        generate_tiles(ws, cfg, samples=[sample], perturbations=["MALAT1=x4"], out=tmp_path / "x", device="cpu")
+
+
 def test_direction_doses_share_noise_and_dose_zero_is_the_profile(trained, tmp_path: Path) -> None:
     """A dose series of a class direction: dose 0 is bit for bit the unedited tile, +2 changes it; all recorded."""
     ws, cfg, _ = trained

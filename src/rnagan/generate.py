@@ -23,10 +23,11 @@ of each twin share their noise and differ by the edit alone. Output, under ``wor
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,6 +46,7 @@ from rnagan.runtime import autocast, pick_device
 from rnagan.samples import COVERAGE, DIRECTIONS, MANIFEST, MANIFEST_COLUMNS, sheet
 from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore, encode_tile, tile_key
+from rnagan.spatial.prepare import spaces_holding
 from rnagan.vae.directions import Direction
 from rnagan.workspace import Workspace, read_samples
 
@@ -93,24 +95,28 @@ class Profiles:
     coverage: dict[str, Any] | None = None
 
 
-def _gene_column(gene: str, genes: Sequence[str]) -> int:
-    """Column index of ``gene`` (symbol or any Ensembl style) among the model's genes."""
+def _gene_column(gene: str, genes: Sequence[str], where: Callable[[str], str] | None) -> int:
+    """Column index of ``gene`` (symbol or any Ensembl style) among the model's genes; ``where`` says, for a
+    gene outside them, which gene spaces would hold it."""
     from rnagan.expression.genes import resolve_ids
 
     resolved = resolve_ids([gene])[0][0]
     if resolved is None or resolved not in genes:
-        raise InputFileError(f"perturbed gene {gene!r} is not among the model's {len(genes):,} genes")
+        hint = f"; {where(gene)}" if where is not None else ""
+        raise InputFileError(f"perturbed gene {gene!r} is not among the model's {len(genes):,} genes{hint}")
     return list(genes).index(resolved)
 
 
-def perturb(z: pd.DataFrame, perturbations: Sequence[Perturbation], scaler: Any) -> pd.DataFrame:
+def perturb(
+    z: pd.DataFrame, perturbations: Sequence[Perturbation], scaler: Any, where: Callable[[str], str] | None = None
+) -> pd.DataFrame:
     """``z`` with every perturbation applied; fold changes go through the scaler's log and statistics."""
     from rnagan.expression.transform import inverse_log, log_transform
 
     out = z.copy()
     genes = [str(g) for g in z.columns]
     for p in perturbations:
-        j = _gene_column(p.gene, genes)
+        j = _gene_column(p.gene, genes, where)
         column = out.iloc[:, j].to_numpy(dtype=np.float64)
         if p.kind == "shift":
             out.iloc[:, j] = (column + p.value).astype(np.float32)
@@ -266,7 +272,7 @@ def generate_tiles(
     profiles = load_profiles(
         workspace, config, vae, samples=samples, split=split, expression_file=expression_file, scale=scale
     )
-    info, mu = _latents_with_twins(profiles, parsed, vae)
+    info, mu = _latents_with_twins(profiles, parsed, vae, functools.partial(spaces_holding, workspace, config))
     info, mu = _with_direction_twins(info, mu, requests, learned)
     seeds = _noise_seeds(info, config.generate.seed)
     tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
@@ -310,7 +316,7 @@ def check_same_vae(gan_meta: dict, vae_checkpoint: Path, *, run: str) -> None:
 
 
 def _latents_with_twins(
-    profiles: Profiles, parsed: Sequence[Perturbation], vae: Any
+    profiles: Profiles, parsed: Sequence[Perturbation], vae: Any, where: Callable[[str], str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Each profile's info row (+ base_profile, perturbation) and raw μ; the perturbed twins follow them all.
 
@@ -326,7 +332,7 @@ def _latents_with_twins(
     z = profiles.z
     if parsed:
         label = ",".join(p.label for p in parsed)
-        moved = perturb(z, parsed, vae.scaler).set_axis([f"{name}|{label}" for name in z.index], axis=0)
+        moved = perturb(z, parsed, vae.scaler, where).set_axis([f"{name}|{label}" for name in z.index], axis=0)
         info = pd.concat([info, info.assign(perturbation=label).set_axis(moved.index, axis=0)])
         z = pd.concat([z, moved])
     latents = encode_cohort(vae, z)

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import get_args
 
 import anndata
 import numpy as np
 import pandas as pd
 import pytest
 import scanpy as sc
+from scipy import sparse
 from spatial_fixture import SPLITS, tiny_section
 
 from rnagan.config import preset
 from rnagan.errors import InputFileError
-from rnagan.expression.genes import resolve_ids
+from rnagan.expression.genes import GeneSpace, resolve_ids
 from rnagan.expression.transform import ExpressionScaler
-from rnagan.spatial.genes import hvg_space, variable_genes
-from rnagan.spatial.importer import import_sections
+from rnagan.spatial.genes import HvgFlavor, hvg_space, variable_genes
+from rnagan.spatial.importer import expression_file, import_sections
 from rnagan.spatial.patches import PatchGeometry
-from rnagan.spatial.prepare import prepare_spatial
+from rnagan.spatial.prepare import prepare_spatial, spaces_holding
 from rnagan.workspace import Workspace
 
 
@@ -76,3 +79,26 @@ def test_hvg_space_refuses_more_genes_than_map() -> None:
     counts, sections = _counts()
     with pytest.raises(InputFileError, match="map to Ensembl"):
         hvg_space(counts, sections, 10)  # G00…: no gene maps
+
+
+def test_a_refused_perturbation_names_the_gene_spaces_that_would_hold_the_gene(tmp_path: Path) -> None:
+    """An import of 120 training spots of 60 protein-coding genes (enough for either ranking's fit)."""
+    counts, sections = _counts()
+    counts.columns = list(GeneSpace.default().ids[:60])
+    ws = Workspace(tmp_path).create()
+    obs = pd.DataFrame({"section": sections.to_numpy(), "split": "train"}, index=[f"s{i}" for i in range(120)])
+    expression_file(ws).parent.mkdir(parents=True, exist_ok=True)
+    anndata.AnnData(
+        sparse.csr_matrix(counts.to_numpy(np.float32)), obs=obs, var=pd.DataFrame(index=counts.columns)
+    ).write_h5ad(expression_file(ws))
+    cfg = preset("tiny")
+    cfg.spatial.hvg_genes = 12
+    ranked = {f: variable_genes(counts, sections, 12, f) for f in get_args(HvgFlavor)}
+    only_v3 = next(g for g in ranked["seurat_v3"] if g not in ranked["seurat"])
+    neither = next(g for g in counts.columns if not any(g in chosen for chosen in ranked.values()))
+
+    v3_note = spaces_holding(ws, cfg, only_v3)
+    assert "by seurat_v3" in v3_note and "by seurat " not in v3_note and "19,198-gene space" in v3_note
+    neither_note = spaces_holding(ws, cfg, neither)
+    assert "most variable" not in neither_note and f"--include-genes {neither}" in neither_note
+    assert "no gene space holds it" in spaces_holding(ws, cfg, "NOTAGENE")

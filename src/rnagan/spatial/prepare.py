@@ -9,14 +9,15 @@ genes (:func:`rnagan.spatial.genes.hvg_space`), which the scaler and the VAE che
 from __future__ import annotations
 
 import logging
+from typing import get_args
 
 import pandas as pd
 
 from rnagan.config import Config
 from rnagan.errors import InputFileError
-from rnagan.expression.genes import GeneSpace
+from rnagan.expression.genes import GeneSpace, resolve_ids
 from rnagan.expression.prepare import PreparedCohort, prepare_expression
-from rnagan.spatial.genes import hvg_space
+from rnagan.spatial.genes import HvgFlavor, hvg_space, variable_genes
 from rnagan.spatial.importer import expression_file
 from rnagan.workspace import Workspace
 
@@ -66,3 +67,35 @@ def _gene_space(counts: pd.DataFrame, obs: pd.DataFrame, config: Config) -> Gene
         include=spatial.include_genes,
         source=str(obs.index.name),
     )
+
+
+def spaces_holding(workspace: Workspace, config: Config, gene: str) -> str:
+    """Which gene spaces would hold ``gene`` (symbol or ID): the sentence a refused perturbation ends with."""
+    resolved = resolve_ids([gene])[0][0]
+    if resolved is None:
+        return "it is no protein-coding gene symbol or Ensembl ID, so no gene space holds it"
+    holders = ["the 19,198-gene space (`rnagan spatial prepare --genes space`, or bulk expression)"]
+    if expression_file(workspace).is_file():
+        variable = _variable_spaces_holding(workspace, config, resolved)
+        if variable is None:
+            return f"the imported sections do not measure it; of the gene spaces only {holders[0]} lists it"
+        holders += [*variable, f"any variable-gene space that keeps it (`--include-genes {gene}`)"]
+    return "it is in " + "; ".join(holders) + "; prepare again with one of them, then retrain the VAE and generator"
+
+
+def _variable_spaces_holding(workspace: Workspace, config: Config, gene_id: str) -> list[str] | None:
+    """The ``hvg_flavor`` rankings whose top ``spatial.hvg_genes`` of the training spots include ``gene_id``;
+    None when the imported sections do not measure it."""
+    counts, obs = read_imported(workspace)
+    ids = dict(zip(counts.columns, resolve_ids(counts.columns)[0], strict=True))
+    column = next((c for c, i in ids.items() if i == gene_id), None)
+    if column is None:
+        return None
+    train = (obs["split"] == "train").to_numpy() if "split" in obs.columns else slice(None)
+    counts, sections = counts.loc[train, [c for c, i in ids.items() if i is not None]], obs.loc[train, "section"]
+    k = config.spatial.hvg_genes
+    return [
+        f"the {k:,} most variable genes by {flavor} (`rnagan spatial prepare --flavor {flavor}`)"
+        for flavor in get_args(HvgFlavor)
+        if column in variable_genes(counts, sections, k, flavor)
+    ]
