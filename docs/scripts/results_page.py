@@ -702,6 +702,39 @@ def nuclei() -> list[str]:
     ]
 
 
+def gene_edits() -> list[str]:
+    d = read("gene_edits.json")
+    rows = []
+    for tissue, block in d["classes"].items():
+        for edit in ("encoder", "decoder"):
+            e, c = block[edit], block[edit]["class_probability_change"]
+            rows.append(
+                [
+                    tissue,
+                    edit,
+                    num(e["latent_move_spreads"]),
+                    num(e["mean_pixel_change"], 1),
+                    f"{c['slope']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]",
+                    str(block["profiles"]),
+                ]
+            )
+    fit = d["decoder_fit"]
+    return [
+        "## Gene edits through the encoder and the decoder (`benchmarks/gene_edits.py` → gene_edits.json)",
+        "",
+        f"{d['cohort']}: ×8 on each class's {len(next(iter(d['classes'].values()))['genes'])} genes most raised in "
+        f"its training samples, in held-out profiles of the other classes, {d['tiles_per_profile']} tiles per "
+        "profile, the same noise for a profile and its twin. μ move: mean ‖μ_twin − μ‖ over the norm of the "
+        "training μ's per-axis sd. Pixel change: mean |twin − tile| in grey levels. Probe: "
+        f"{d['probe']}; its probability of the edited class, twin − unedited per profile, mean with its 95 % t "
+        f"interval. Decoder fit: {fit['edit_steps']} Adam steps at {fit['edit_lr']}, keep weight "
+        f"{fit['edit_keep_weight']}.",
+        f"Machine: {machine(d)}.",
+        "",
+        *table(["class", "edit", "μ move (spreads)", "pixel change", "P(class) change [95 %]", "profiles"], rows),
+    ]
+
+
 def perturbation(name: str) -> list[str]:
     """The dose-response of latent directions, one table per probe feature set."""
     d = read(name)
@@ -819,6 +852,8 @@ def page() -> str:
         *bundle_at_scale(),
         "",
         *gene_spaces(),
+        "",
+        *gene_edits(),
         "",
         *generator_families(),
         *(line for path in sorted(RESULTS.glob("perturbation*.json")) for line in ["", *perturbation(path.name)]),

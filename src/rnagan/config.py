@@ -242,6 +242,13 @@ class GenerateConfig(_Section):
     batch_size: int = Field(64, ge=1)
     seed: int = 0
     contact_sheet_tiles: int = Field(64, ge=1)
+    # how a --perturb edit reaches μ (rnagan.vae.edits): "decoder" fits the μ whose decoded profile carries the
+    # edit on its genes and keeps the rest (edit_keep_weight), in edit_steps Adam steps at edit_lr; "encoder"
+    # encodes the edited profile, which a few genes among thousands barely move
+    edit: Literal["decoder", "encoder"] = "decoder"
+    edit_steps: int = Field(200, ge=1)
+    edit_lr: float = Field(0.05, gt=0)
+    edit_keep_weight: float = Field(1.0, ge=0)
 
 
 class EvaluateConfig(_Section):

@@ -48,6 +48,7 @@ from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.spatial.prepare import spaces_holding
 from rnagan.vae.directions import Direction
+from rnagan.vae.edits import fit_edited_latents
 from rnagan.workspace import Workspace, read_samples
 
 if TYPE_CHECKING:
@@ -272,7 +273,8 @@ def generate_tiles(
     profiles = load_profiles(
         workspace, config, vae, samples=samples, split=split, expression_file=expression_file, scale=scale
     )
-    info, mu = _latents_with_twins(profiles, parsed, vae, functools.partial(spaces_holding, workspace, config))
+    where = functools.partial(spaces_holding, workspace, config)
+    info, mu = _latents_with_twins(profiles, parsed, vae, config.generate, where)
     info, mu = _with_direction_twins(info, mu, requests, learned)
     seeds = _noise_seeds(info, config.generate.seed)
     tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
@@ -316,7 +318,7 @@ def check_same_vae(gan_meta: dict, vae_checkpoint: Path, *, run: str) -> None:
 
 
 def _latents_with_twins(
-    profiles: Profiles, parsed: Sequence[Perturbation], vae: Any, where: Callable[[str], str]
+    profiles: Profiles, parsed: Sequence[Perturbation], vae: Any, settings: GenerateConfig, where: Callable[[str], str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Each profile's info row (+ base_profile, perturbation) and raw μ; the perturbed twins follow them all.
 
@@ -330,13 +332,24 @@ def _latents_with_twins(
             raise InputFileError("perturbations need expression profiles, not a latent table (mu_* columns)")
         return info, profiles.mu.to_numpy(np.float32)
     z = profiles.z
-    if parsed:
-        label = ",".join(p.label for p in parsed)
-        moved = perturb(z, parsed, vae.scaler, where).set_axis([f"{name}|{label}" for name in z.index], axis=0)
-        info = pd.concat([info, info.assign(perturbation=label).set_axis(moved.index, axis=0)])
-        z = pd.concat([z, moved])
+    if not parsed:
+        latents = encode_cohort(vae, z)
+        return info, latents[mu_columns(latents)].to_numpy(np.float32)
+    label = ",".join(p.label for p in parsed)
+    moved = perturb(z, parsed, vae.scaler, where).set_axis([f"{name}|{label}" for name in z.index], axis=0)
+    info = pd.concat([info, info.assign(perturbation=label).set_axis(moved.index, axis=0)])
+    if settings.edit == "encoder":
+        latents = encode_cohort(vae, pd.concat([z, moved]))
+        return info, latents[mu_columns(latents)].to_numpy(np.float32)
     latents = encode_cohort(vae, z)
-    return info, latents[mu_columns(latents)].to_numpy(np.float32)
+    mu = latents[mu_columns(latents)].to_numpy(np.float32)
+    genes = [str(g) for g in z.columns]
+    edited = list(dict.fromkeys(genes[_gene_column(p.gene, genes, where)] for p in parsed))
+    delta = moved.to_numpy(np.float32) - z.to_numpy(np.float32)
+    fitted = fit_edited_latents(
+        vae, mu, delta, edited, steps=settings.edit_steps, lr=settings.edit_lr, keep_weight=settings.edit_keep_weight
+    )
+    return info, np.concatenate([mu, fitted])
 
 
 def _with_direction_twins(
