@@ -250,7 +250,8 @@ def generate_tiles(
     scale, ``"z"`` are taken as z-scores, or as μ when the columns are ``mu_*``). Each is encoded to μ
     by the workspace's β-VAE. Every
     ``perturbations`` entry (``"EGFR=+2"``: z-score shift; ``"EGFR=x2"``: fold change) adds a perturbed
-    twin of each profile, drawn with the same noise; every ``directions`` entry (``"immune=+1.5"``,
+    twin of each profile, drawn with the same noise, its μ fitted through the decoder or encoded
+    (``config.generate.edit``); every ``directions`` entry (``"immune=+1.5"``,
     ``"lung_aca=-2,0,2"``) one twin per dose, moved along a direction learned from the training samples
     (``direction_genes`` names extra gene sets). ``config.generate.image_stage`` lifts every tile to
     that image stage's scale (e.g. 64 → 256 px), ``config.generate.tile_size`` resizes it to the real tiles'
@@ -324,8 +325,6 @@ def _latents_with_twins(
 
     Twins are named ``<profile>|<perturbations>``; a latent table (no z-scores) cannot be perturbed.
     """
-    from rnagan.vae.latent import encode_cohort, mu_columns
-
     info = profiles.info.assign(base_profile=profiles.info.index, perturbation="")
     if profiles.z is None:
         if parsed:
@@ -333,23 +332,28 @@ def _latents_with_twins(
         return info, profiles.mu.to_numpy(np.float32)
     z = profiles.z
     if not parsed:
-        latents = encode_cohort(vae, z)
-        return info, latents[mu_columns(latents)].to_numpy(np.float32)
+        return info, _mu(vae, z)
     label = ",".join(p.label for p in parsed)
     moved = perturb(z, parsed, vae.scaler, where).set_axis([f"{name}|{label}" for name in z.index], axis=0)
     info = pd.concat([info, info.assign(perturbation=label).set_axis(moved.index, axis=0)])
     if settings.edit == "encoder":
-        latents = encode_cohort(vae, pd.concat([z, moved]))
-        return info, latents[mu_columns(latents)].to_numpy(np.float32)
-    latents = encode_cohort(vae, z)
-    mu = latents[mu_columns(latents)].to_numpy(np.float32)
+        return info, _mu(vae, pd.concat([z, moved]))
     genes = [str(g) for g in z.columns]
     edited = list(dict.fromkeys(genes[_gene_column(p.gene, genes, where)] for p in parsed))
+    mu = _mu(vae, z)
     delta = moved.to_numpy(np.float32) - z.to_numpy(np.float32)
     fitted = fit_edited_latents(
         vae, mu, delta, edited, steps=settings.edit_steps, lr=settings.edit_lr, keep_weight=settings.edit_keep_weight
     )
     return info, np.concatenate([mu, fitted])
+
+
+def _mu(vae: Any, z: pd.DataFrame) -> np.ndarray:
+    """The β-VAE's μ of every row of ``z`` (float32)."""
+    from rnagan.vae.latent import encode_cohort, mu_columns
+
+    latents = encode_cohort(vae, z)
+    return latents[mu_columns(latents)].to_numpy(np.float32)
 
 
 def _with_direction_twins(

@@ -46,7 +46,8 @@ def fit_edited_latents(
     optimizer = torch.optim.Adam([moved], lr=lr)
     for _ in range(steps):
         error = (model.decode(moved) - target).square()
-        loss = error[:, on_edit].mean() + keep_weight * error[:, ~on_edit].mean()
+        rest = error[:, ~on_edit]
+        loss = error[:, on_edit].mean() + (keep_weight * rest.mean() if rest.numel() else 0.0)
         (moved.grad,) = torch.autograd.grad(loss, [moved])  # the decoder's weights and their gradients stay as they are
         optimizer.step()
     return moved.detach().cpu().numpy()
