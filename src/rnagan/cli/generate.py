@@ -50,7 +50,11 @@ def generate(
     ] = "raw",
     perturb: Annotated[
         list[str] | None,
-        typer.Option(help="GENE=+2 (z-score shift) or GENE=x4 (fold change); repeat to move genes together."),
+        typer.Option(
+            help="GENE=+2 (z-score shift) or GENE=x4 (fold change); repeat to move genes together. The edit reaches "
+            "μ through the decoder: the μ whose decoded profile carries it, its co-expressed genes following "
+            "(--set generate.edit=encoder encodes the edited profile instead)."
+        ),
     ] = None,
     direction: Annotated[
         list[str] | None,
