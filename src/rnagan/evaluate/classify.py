@@ -24,6 +24,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score, roc_auc_score
 from torch import nn
 from torchvision.models import resnet18
+from tqdm import tqdm
 
 from rnagan.runtime import evaluating, seed_everything
 from rnagan.slides.augment import random_flips
@@ -89,7 +90,8 @@ def train_classifier(
     optimiser = torch.optim.AdamW(clf.model.parameters(), lr=lr, weight_decay=0.01)
     generator = torch.Generator().manual_seed(seed)
     best_loss, best_state = math.inf, copy.deepcopy(clf.model.state_dict())
-    for _ in range(epochs):
+    epochs_bar = tqdm(range(epochs), desc="tissue classifier", unit="epoch", leave=False, disable=None)
+    for _ in epochs_bar:
         clf.model.train()
         order = torch.randperm(len(images), generator=generator)
         for start in range(0, len(order), batch_size):
@@ -106,6 +108,7 @@ def train_classifier(
             proba = clf.predict_proba(val_images)[known.numpy()]
             log_proba = torch.log(torch.from_numpy(proba) + 1e-12)
             val_loss = float(F.nll_loss(log_proba, y_val[known], weight=weight.cpu()))
+            epochs_bar.set_postfix(val_loss=f"{val_loss:.3f}")
             if val_loss < best_loss:
                 best_loss, best_state = val_loss, copy.deepcopy(clf.model.state_dict())
         else:

@@ -108,6 +108,7 @@ def evaluate(
         if run not in present:
             results[run] = _missing(workspace, run)
             continue
+        log.info("measuring run %s", run)
         results[run], umap_sets[run], run_figures = measuring.run(run)
         for key, value in run_figures.items():
             figures[key][run] = value
