@@ -1,6 +1,6 @@
 """The bundled demo generators: the three runs of a longer ``rnagan demo``, shipped inside the package.
 
-A 10-minute demo on 2 CPU cores gives a few hundred GAN steps; the bundle shows, without training,
+The demo trains each GAN for ``gan.steps`` steps; the bundle shows, without training,
 what a longer run of the same recipe on the same cohort gives. It holds, per run, the EMA generator
 with its fixed latent statistics, ``config.yaml`` and ``meta.json`` (step, seed, training seconds),
 plus the μ table of the VAE it was trained on (the demo's VAE is retrained each time, so a fresh
