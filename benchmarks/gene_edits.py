@@ -14,6 +14,7 @@ real training tiles), twin − unedited per profile with a 95 % t interval::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -53,48 +54,41 @@ def class_genes(ws: Workspace, k: int) -> dict[str, list[str]]:
     }
 
 
+def _with_edit(cfg: Config, edit: str) -> Config:
+    cfg = cfg.model_copy(deep=True)
+    cfg.generate.edit = edit
+    return cfg
+
+
+def _x8(genes: list[str]) -> list[str]:
+    return [f"{g}=x8" for g in genes]
+
+
 def edited_tiles(
     ws: Workspace, cfg: Config, profiles: list[str], genes: list[str], edit: str
 ) -> tuple[pd.DataFrame, torch.Tensor]:
     """The manifest and tiles of ``profiles`` and their ×8 twins, with ``generate.edit = edit``."""
-    cfg = cfg.model_copy(deep=True)
-    cfg.generate.edit = edit
     with tempfile.TemporaryDirectory() as tmp:
-        generate_tiles(ws, cfg, samples=profiles, perturbations=[f"{g}=x8" for g in genes], out=Path(tmp) / "t")
+        generate_tiles(ws, _with_edit(cfg, edit), samples=profiles, perturbations=_x8(genes), out=Path(tmp) / "t")
         manifest = read_manifest(Path(tmp) / "t")
         return manifest, torch.stack([_read_tile(p) for p in manifest["path"]])
 
 
 def latent_move(ws: Workspace, cfg: Config, profiles: list[str], genes: list[str], edit: str) -> float:
-    """Mean ‖μ_twin − μ‖ over ``profiles``, in spreads of the training μ (the norm of its per-axis sd)."""
-    from rnagan.generate import Perturbation, perturb
+    """Mean ‖μ_twin − μ‖ over ``profiles``, μ as ``generate_tiles`` computes it, in spreads of the training μ
+    (the norm of its per-axis sd)."""
+    from rnagan.generate import Perturbation, _latents_with_twins, load_profiles
     from rnagan.pairing import read_latents
-    from rnagan.vae.edits import fit_edited_latents
-    from rnagan.vae.latent import encode_cohort, load_vae, mu_columns
+    from rnagan.spatial.prepare import spaces_holding
+    from rnagan.vae.latent import load_vae
 
-    def mu_of(frame: pd.DataFrame) -> np.ndarray:
-        latents = encode_cohort(vae, frame)
-        return latents[mu_columns(latents)].to_numpy(np.float32)
-
-    vae = load_vae(ws.vae_checkpoint)
+    cfg, vae = _with_edit(cfg, edit), load_vae(ws.vae_checkpoint)
+    parsed = [Perturbation.parse(p) for p in _x8(genes)]
+    where = functools.partial(spaces_holding, ws, cfg)
+    _, mu = _latents_with_twins(load_profiles(ws, cfg, vae, samples=profiles), parsed, vae, cfg.generate, where)
+    base, twin = np.split(mu, 2)  # every profile's μ, then its twin's in the same order
     samples = read_samples(ws)
     train_mu = read_latents(ws.latents).loc[samples.index[samples["split"] == "train"]].to_numpy()
-    z = pd.read_parquet(ws.expression_matrix).loc[profiles]
-    moved = perturb(z, [Perturbation(g, "fold", 8.0) for g in genes], vae.scaler)
-    base, g = mu_of(z), cfg.generate
-    twin = (
-        mu_of(moved)
-        if edit == "encoder"
-        else fit_edited_latents(
-            vae,
-            base,
-            (moved - z).to_numpy(np.float32),
-            genes,
-            steps=g.edit_steps,
-            lr=g.edit_lr,
-            keep_weight=g.edit_keep_weight,
-        )
-    )
     return float(np.linalg.norm(twin - base, axis=1).mean() / np.linalg.norm(train_mu.std(axis=0)))
 
 
