@@ -7,7 +7,11 @@ the machine's CPU model and load, and the demo page's headline figures beside th
     python benchmarks/demo_time.py                          # runs `rnagan demo` → benchmarks/results/demo_time.json
     python benchmarks/demo_time.py --workspace demo-workspace   # reads a demo that has already run
 
-Time it on an idle machine: the two GAN runs take two thirds of it and share the cores with anything else.
+Time it on an idle machine: the GAN runs take most of it and share the cores with anything else.
+
+The baseline, in the same run, on the fresh demo's workspace: its GAN stage again at ``--ratio-steps``
+steps per run (the baseline run at a fifth of them, as in the demo), one run after another with every
+thread (``demo.side_by_side=1``) and side by side as the demo runs them; the ratio is their wall times.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +58,39 @@ def headline(workspace: Path) -> dict[str, Any]:
     return runs
 
 
+def gan_stage_ratio(workspace: Path, steps: int) -> dict[str, Any]:
+    """The demo's GAN stage at ``steps`` per compared run, one after another and side by side: wall seconds."""
+    from rnagan.demo.pipeline import gan_jobs
+    from rnagan.demo.side_by_side import run_side_by_side
+    from rnagan.logs import setup_logging
+    from rnagan.workspace import Workspace
+    from rnagan.workspace_config import read_workspace_config
+
+    setup_logging("WARNING")
+    ws = Workspace(workspace)
+    cfg = read_workspace_config(ws)
+    cfg.gan.steps, cfg.demo.baseline_steps = steps, max(1, steps // 5)
+    seconds = {}
+    for processes in (1, cfg.demo.side_by_side):
+        started = time.perf_counter()
+        run_side_by_side(gan_jobs(ws, cfg), processes)
+        seconds[processes] = time.perf_counter() - started
+    one, many = seconds[1], seconds[cfg.demo.side_by_side]
+    return {
+        "steps": steps,
+        "baseline_steps": cfg.demo.baseline_steps,
+        "one_after_another_seconds": round(one, 1),
+        "side_by_side_seconds": round(many, 1),
+        "side_by_side": cfg.demo.side_by_side,
+        "speedup": round(one / many, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workspace", type=Path, default=None, help="a finished demo workspace to read instead")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--ratio-steps", type=int, default=100, help="GAN steps per run for the baseline (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = args.workspace
@@ -64,12 +98,16 @@ def main() -> None:
             workspace = Path(tmp) / "demo"
             subprocess.run([sys.executable, "-m", "rnagan", "demo", "--out", str(workspace)], check=True)
         times = json.loads((workspace / "reports" / "demo_times.json").read_text())
+        runs = headline(workspace)
+        # only on the fresh workspace: the baseline overwrites its GAN runs
+        ratio = gan_stage_ratio(workspace, args.ratio_steps) if args.workspace is None and args.ratio_steps else None
         result = {
             "command": "rnagan demo (small preset, defaults)",
             "total_seconds": times["total_seconds"],
             "total_cpu_seconds": times["total_cpu_seconds"],
             "stages": times["stages"],
-            "runs": headline(workspace),
+            "gan_stage_baseline": ratio,
+            "runs": runs,
             "machine": {
                 "cpu": cpu_model(),
                 "cpus": times["cpu_count"],

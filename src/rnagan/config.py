@@ -302,6 +302,9 @@ class DemoConfig(_Section):
     # steps of the noise-only GAN: it only anchors the comparison; the two compared conditionings each
     # train for gan.steps, so one seed gives the same page on any machine
     baseline_steps: int = Field(200, ge=1)
+    # processes for the stages' independent jobs (the GAN runs, their generation), each with cores // this
+    # torch threads: on 2 cores two 1-thread runs at once train faster than one 2-thread run after another
+    side_by_side: int = Field(2, ge=1)
     # the image stage that lifts the lung demo's generated tiles from the GAN's size to the tiles' scale
     # (generate.image_stage); None shows the GAN's tiles as they are
     image_stage: str | None = "bundled"

@@ -130,6 +130,10 @@ def test_tiny_demo_writes_report_metrics_and_times(tiny_demo: tuple[Path, dict])
     rounding = 0.005 * (len(times["stages"]) + 1)  # every figure is rounded to 0.01 s, the total too
     assert times["total_seconds"] >= stage_sum - rounding
     assert summary["times"] == times
+    gan = times["stages"]["gan"]
+    assert list(gan["jobs"]) == list(RUNS) and gan["side_by_side"] == min(preset("tiny").demo.side_by_side, len(RUNS))
+    assert all(job["seconds"] <= gan["seconds"] for job in gan["jobs"].values())  # each inside its stage
+    assert gan["cpu_seconds"] >= sum(job["cpu_seconds"] for job in gan["jobs"].values())  # the workers' CPU counted
     steps = {run: json.loads((out / "gan" / run / "checkpoint" / "meta.json").read_text())["step"] for run in RUNS}
     tiny = preset("tiny")
     assert steps == {"rnagan": tiny.gan.steps, "reference": tiny.gan.steps, "baseline": tiny.demo.baseline_steps}

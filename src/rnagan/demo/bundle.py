@@ -50,7 +50,7 @@ def export_bundle(workspace: Workspace, dest: Path, runs: tuple[str, ...]) -> Pa
         for run in runs:
             ckpt = load_checkpoint(workspace.gan_run(run) / "checkpoint")
             tensors = {k: v for k, v in ckpt.tensors.items() if k.startswith(("ema.", "latent_"))}
-            seconds = times["stages"].get(f"gan:{run}", {}).get("seconds")
+            seconds = times["stages"].get("gan", {}).get("jobs", {}).get(run, {}).get("seconds")
             meta = {**ckpt.meta, "training_seconds": seconds, "seed": ckpt.config.gan.seed}
             save_checkpoint(tmp / run, tensors=tensors, config=ckpt.config, meta=meta)
         shutil.copyfile(workspace.latents, tmp / LATENTS)

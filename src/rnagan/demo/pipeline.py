@@ -9,8 +9,8 @@ What runs, in order (each stage is the same plain function its own command calls
 2. **tiling**: the real slide CMU-1-Small-Region.svs through ``tile_slides``, in its own workspace
    (``<out>/slide/``) so its tiles, which have no expression, never mix with the cohort;
 3. **vae**, **latents**: the β-VAE and μ for every sample;
-4. **gan:rnagan**, **gan:reference**, **gan:baseline**: projection-conditioned RNA-GAN (ours), the
-   paper's input-only conditioning, and the noise-only GAN;
+4. **gan**: rnagan, reference and baseline: projection-conditioned RNA-GAN (ours), the paper's
+   input-only conditioning, and the noise-only GAN, ``demo.side_by_side`` at a time;
 5. **generate**: tiles from every held-out (test split) profile, for each run, drawn at the GAN's size
    (64 px in ``small``), lifted by the shipped image stage (``demo.image_stage``) to 4× that and resized to the
    bundled tiles' 224 px, so generated and real tiles cover the same 224 µm pixel for pixel;
@@ -33,12 +33,13 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -57,6 +58,7 @@ from rnagan.datasets.lc25000 import FIELD_UM as LC25000_FIELD_UM
 from rnagan.datasets.lc25000 import TILE_SIZE as BUNDLED_TILE_SIZE
 from rnagan.datasets.simulate import simulate_counts
 from rnagan.demo.bundle import bundle_facts, bundle_sheets
+from rnagan.demo.side_by_side import Job, run_side_by_side
 from rnagan.errors import ConfigError
 from rnagan.evaluate import report
 from rnagan.evaluate.features import read_image
@@ -133,9 +135,21 @@ class StageClock:
 
     console: Console = field(default_factory=lambda: Console(stderr=True))
     names: tuple[str, ...] = ()
-    times: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    times: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     started_cpu: float = field(default_factory=time.process_time)
+    worker_cpu: float = 0.0  # CPU seconds of the stages' worker processes, which process_time() does not count
+
+    def jobs_stage(self, name: str, jobs: Sequence[Job], processes: int) -> None:
+        """A stage of independent jobs run side by side (:mod:`rnagan.demo.side_by_side`); each job's times are
+        kept under the stage's ``jobs``."""
+        with self.stage(name):
+            ran = run_side_by_side(jobs, processes)
+        self.worker_cpu += ran.worker_cpu_seconds
+        entry = self.times[name]
+        entry["cpu_seconds"] = round(entry["cpu_seconds"] + ran.worker_cpu_seconds, 2)
+        entry["jobs"] = ran.times
+        entry["side_by_side"] = min(processes, len(jobs)) if ran.in_workers else 1
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -163,7 +177,7 @@ class StageClock:
         total = time.perf_counter() - self.started
         return {
             "total_seconds": round(total, 2),
-            "total_cpu_seconds": round(time.process_time() - self.started_cpu, 2),
+            "total_cpu_seconds": round(time.process_time() - self.started_cpu + self.worker_cpu, 2),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "cpu_count": os.cpu_count(),
             "stages": self.times,
@@ -210,9 +224,7 @@ STAGES: tuple[str, ...] = (
     "cohort",
     "tiling",
     "vae",
-    "gan:rnagan",
-    "gan:reference",
-    "gan:baseline",
+    "gan",
     "generate",
     "evaluate",
     "report",
@@ -237,14 +249,28 @@ def train_models(ws: Workspace, cfg: Config, clock: StageClock) -> dict[str, Any
     """
     with clock.stage("vae"):
         vae_metrics = train_vae(ws, cfg, overwrite=True)
-    for run, conditioning in RUNS.items():
-        with clock.stage(f"gan:{run}"):
-            run_cfg = cfg.model_copy(deep=True)
-            run_cfg.gan.conditioning = conditioning
-            if conditioning == "none":  # the noise-only GAN only anchors the comparison
-                run_cfg.gan.steps = cfg.demo.baseline_steps
-            train_gan(ws, run_cfg, run=run, overwrite=True)
+    clock.jobs_stage("gan", gan_jobs(ws, cfg), cfg.demo.side_by_side)
     return vae_metrics
+
+
+def gan_jobs(ws: Workspace, cfg: Config) -> list[Job]:
+    """The three GAN runs (:data:`RUNS`) as jobs, each for its steps, overwriting what the workspace holds."""
+    jobs = []
+    for run, conditioning in RUNS.items():
+        run_cfg = cfg.model_copy(deep=True)
+        run_cfg.gan.conditioning = conditioning
+        if conditioning == "none":  # the noise-only GAN only anchors the comparison
+            run_cfg.gan.steps = cfg.demo.baseline_steps
+        call = functools.partial(train_gan, ws, run_cfg, run=run, overwrite=True)
+        jobs.append(Job(run, call, log_file=ws.gan_run(run) / "log.jsonl", steps=run_cfg.gan.steps))
+    return jobs
+
+
+def generate_held_out(ws: Workspace, cfg: Config, clock: StageClock, *, extra: Sequence[Job] = ()) -> None:
+    """Every run's tiles from the held-out (test split) profiles, and the ``extra`` generations, side by side;
+    shared by the lung and her2st demos."""
+    jobs = [Job(run, functools.partial(generate_tiles, ws, cfg, run=run, split="test")) for run in RUNS]
+    clock.jobs_stage("generate", [*jobs, *extra], cfg.demo.side_by_side)
 
 
 def _refuse_tiles_larger_than_bundled(config: Config) -> None:
@@ -293,9 +319,7 @@ def run_demo(out: Path, config: Config) -> dict[str, Any]:
 
     vae_metrics = train_models(ws, cfg, clock)
 
-    with clock.stage("generate"):
-        for run in RUNS:
-            generate_tiles(ws, cfg, run=run, split="test")
+    generate_held_out(ws, cfg, clock)
 
     with clock.stage("evaluate"):
         metrics = evaluate(ws, cfg, runs=tuple(RUNS))
