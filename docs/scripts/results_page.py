@@ -709,7 +709,7 @@ def demo_time() -> list[str]:
         jobs = t.get("jobs", {})
         label = f"{name} ({len(jobs)} jobs, {t['side_by_side']} at a time)" if jobs else name
         stages.append([label, num(t["seconds"], 0), num(t["cpu_seconds"], 0)])
-        stages += [[f"  {job}", num(j["seconds"], 0), num(j["cpu_seconds"], 0)] for job, j in jobs.items()]
+        stages += [[f"{name}: {job}", num(j["seconds"], 0), num(j["cpu_seconds"], 0)] for job, j in jobs.items()]
     runs = [
         [
             name,

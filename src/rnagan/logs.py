@@ -1,9 +1,11 @@
-"""Logging, configured once at the entry point (CLI or notebook), and the records a run keeps in ``log.jsonl``."""
+"""Logging, configured once at the entry point (CLI or notebook), the records a run keeps in ``log.jsonl``, and
+whether a process draws its own progress bars."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ from rich.logging import RichHandler
 from rnagan.fileio import atomic_path
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: "0" in a worker process whose parent draws the bars (rnagan.demo.side_by_side); read at each bar's start
+PROGRESS_ENV = "RNAGAN_PROGRESS_BARS"
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,11 @@ def setup_logging(level: str = "INFO") -> None:
     )
     for noisy in ("PIL", "matplotlib", "numba", "urllib3", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def progress_bars() -> bool:
+    """Whether this process draws its training bars: not in a worker whose parent draws them from its log."""
+    return os.environ.get(PROGRESS_ENV, "1") != "0"
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import pytest
 
-from rnagan.demo.side_by_side import Job, _bar, _show_progress, run_side_by_side
-from rnagan.logs import append_record
+from rnagan.demo.side_by_side import Job, _bar, _quiet_bars, _show_progress, run_side_by_side
+from rnagan.logs import PROGRESS_ENV, append_record, progress_bars
 
 
 def _append(path: Path, text: str) -> None:
@@ -38,7 +39,7 @@ def test_workers_run_every_job_once_and_report_their_cpu(tmp_path: Path) -> None
         "b.txt": "bbb",
         "c.txt": "ccc",
     }
-    assert ran.in_workers and set(ran.times) == {"a", "b", "c"}
+    assert ran.in_workers and list(ran.times) == ["a", "b", "c"]
     assert all(t["seconds"] >= 0 and t["cpu_seconds"] >= 0 for t in ran.times.values())
     assert ran.worker_cpu_seconds == pytest.approx(sum(t["cpu_seconds"] for t in ran.times.values()))
 
@@ -62,3 +63,11 @@ def test_progress_reads_the_last_logged_step(tmp_path: Path) -> None:
     _show_progress(job, bar)
     assert bar.n == 30
     bar.close()
+
+
+def test_workers_leave_the_bars_to_the_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    assert progress_bars()
+    with _quiet_bars():  # what a spawned worker inherits
+        assert not progress_bars()
+    assert progress_bars() and PROGRESS_ENV not in os.environ

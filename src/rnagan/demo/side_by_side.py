@@ -1,7 +1,7 @@
 """A demo stage's independent jobs (its GAN runs, its generations) side by side in fresh processes.
 
 A small network's step does not keep every core busy: on 2 cores, two 1-thread GAN runs at once finish
-more steps per second than one 2-thread run after another (docs/decisions.md). Each job is a picklable
+about a tenth more steps per second than one 2-thread run after another (docs/decisions.md). Each job is a picklable
 call (a ``functools.partial`` of a module-level function) that writes its own outputs; what comes back
 is its time. Jobs start in the order given, ``processes`` at a time; one that fails stops the others.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rnagan.logs import read_log, setup_logging
+from rnagan.logs import PROGRESS_ENV, read_log, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _collect(jobs: Sequence[Job], pending: dict, bars: dict[str, tqdm]) -> dict[
                 _show_progress(job, bars[job.name])
         if len(times) < len(jobs):
             time.sleep(POLL_SECONDS)
-    return times
+    return {job.name: times[job.name] for job in jobs}  # in the jobs' order, not the order they finished
 
 
 def _bar(job: Job, position: int) -> tqdm:
@@ -112,16 +112,16 @@ def _show_progress(job: Job, bar: tqdm) -> None:
 
 @contextmanager
 def _quiet_bars() -> Iterator[None]:
-    """Workers spawned inside inherit ``TQDM_DISABLE`` (tqdm reads it on import): the parent draws their bars."""
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
+    """Workers spawned inside inherit :data:`~rnagan.logs.PROGRESS_ENV` ``"0"``: the parent draws their bars."""
+    before = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = "0"
     try:
         yield
     finally:
         if before is None:
-            del os.environ["TQDM_DISABLE"]
+            del os.environ[PROGRESS_ENV]
         else:
-            os.environ["TQDM_DISABLE"] = before
+            os.environ[PROGRESS_ENV] = before
 
 
 def _start_worker(threads: int, level: str) -> None:

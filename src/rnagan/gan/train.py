@@ -44,6 +44,7 @@ from rnagan.gan.data import PairedTileDataset
 from rnagan.gan.model import Generator
 from rnagan.gan.objective import CriticTerms, GANObjective, generator_input, latent_statistics, sample_noise
 from rnagan.gan.sample import TileGenerator
+from rnagan.logs import progress_bars
 from rnagan.pairing import PairedData, pair_tiles, write_pairing
 from rnagan.runs import Budget, RunFolder, RunLog
 from rnagan.runtime import (
@@ -299,7 +300,8 @@ def _train(
     cfg, world, dev = job.config.gan, job.world, job.latents.device
     grid = _fixed_grid(job.data, cfg)
     logbook = RunLog(job.folder, step=trainer.step, resume=resume)
-    bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", disable=not world.is_main, dynamic_ncols=True)
+    shown = world.is_main and progress_bars()
+    bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", disable=not shown, dynamic_ncols=True)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
         tiles, rows = next(batches)
