@@ -149,7 +149,7 @@ class StageClock:
         entry = self.times[name]
         entry["cpu_seconds"] = round(entry["cpu_seconds"] + ran.worker_cpu_seconds, 2)
         entry["jobs"] = ran.times
-        entry["side_by_side"] = min(processes, len(jobs)) if ran.in_workers else 1
+        entry["side_by_side"] = ran.at_once
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

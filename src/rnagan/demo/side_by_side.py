@@ -38,11 +38,15 @@ class Job:
 
 @dataclass(frozen=True)
 class JobTimes:
-    """Each job's wall and CPU seconds, by name, and whether they ran in worker processes (whose CPU time the
-    caller's own clock does not see)."""
+    """Each job's wall and CPU seconds, by name, and how many ran at once (more than one: in worker processes,
+    whose CPU time the caller's own clock does not see)."""
 
     times: dict[str, dict[str, float]]
-    in_workers: bool
+    at_once: int
+
+    @property
+    def in_workers(self) -> bool:
+        return self.at_once > 1
 
     @property
     def worker_cpu_seconds(self) -> float:
@@ -56,7 +60,7 @@ def run_side_by_side(jobs: Sequence[Job], processes: int) -> JobTimes:
     worker ``cpu_count // processes`` torch threads (at least one).
     """
     if processes <= 1 or len(jobs) <= 1:
-        return JobTimes({job.name: _timed(job.call) for job in jobs}, in_workers=False)
+        return JobTimes({job.name: _timed(job.call) for job in jobs}, at_once=1)
     workers = min(processes, len(jobs))
     threads = max(1, (os.cpu_count() or 1) // workers)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
@@ -79,7 +83,7 @@ def run_side_by_side(jobs: Sequence[Job], processes: int) -> JobTimes:
         finally:
             for bar in bars.values():
                 bar.close()
-    return JobTimes(times, in_workers=True)
+    return JobTimes(times, at_once=workers)
 
 
 def _collect(jobs: Sequence[Job], pending: dict, bars: dict[str, tqdm]) -> dict[str, dict[str, float]]:
