@@ -76,6 +76,7 @@ def write_run(folder: Path, tiles: torch.Tensor, profiles: pd.DataFrame, per_pro
                     "seed": seed,
                     "noise_index": j,
                     "path": path.as_posix(),
+                    "key": "",
                 }
             )
     pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(folder / MANIFEST, index=False)

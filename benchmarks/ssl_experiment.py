@@ -66,7 +66,7 @@ def synthetic_tiles(ws: Workspace, per_profile: int) -> int:
         profile, draw = profiles[i // per_profile], i % per_profile
         path = f"tiles/{profile}_{draw}.png"
         Image.fromarray(tile.permute(1, 2, 0).numpy()).save(folder / path)
-        rows.append([profile, profile, "", "bundle", tissue, "test", 0, draw, path])
+        rows.append([profile, profile, "", "bundle", tissue, "test", 0, draw, path, ""])
     pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(folder / MANIFEST, index=False)
     return len(rows)
 

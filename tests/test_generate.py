@@ -14,20 +14,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from rnagan.checkpoint import load_checkpoint, save_checkpoint, weights_fingerprint
 from rnagan.config import Config, preset
 from rnagan.demo.pipeline import build_cohort, training_tiles
 from rnagan.errors import CheckpointError, InputFileError
+from rnagan.evaluate.sizes import tiles_size
 from rnagan.expression.genes import GeneSpace
 from rnagan.expression.prepare import prepare_expression
 from rnagan.expression.transform import ExpressionScaler
 from rnagan.gan.train import train_gan
 from rnagan.generate import Perturbation, generate_tiles, load_profiles, perturb
-from rnagan.samples import read_manifest
+from rnagan.quiz.tiles import samples_run_tiles
+from rnagan.samples import STORE, manifest_tiles, read_manifest
 from rnagan.slides.folder import import_tiles
-from rnagan.slides.store import TileStore
+from rnagan.slides.store import TileStore, decode_tile
+from rnagan.slides.tilesets import StoreTiles
 from rnagan.vae.latent import load_vae
 from rnagan.vae.train import train_vae
 from rnagan.workspace import Workspace
@@ -69,7 +73,7 @@ def _pixels(path: str) -> np.ndarray:
 
 def test_cohort_samples_give_tiles_manifest_and_sheets(trained, tmp_path: Path) -> None:
     ws, cfg, _ = trained
-    manifest = generate_tiles(ws, cfg, split="test", out=tmp_path / "out", store=True, device="cpu")
+    manifest = generate_tiles(ws, cfg, split="test", out=tmp_path / "out", device="cpu")
     n_profiles = manifest["profile"].nunique()
     assert len(manifest) == 3 * n_profiles
     assert set(manifest["source"]) == {"cohort"} and set(manifest["split"]) == {"test"}
@@ -78,8 +82,44 @@ def test_cohort_samples_give_tiles_manifest_and_sheets(trained, tmp_path: Path) 
     read = read_manifest(tmp_path / "out")
     assert all(Path(p).is_file() for p in read["path"])
     assert len(list((tmp_path / "out" / "contact_sheets").glob("*.png"))) == n_profiles
-    with TileStore(tmp_path / "out" / "store.lmdb") as store:
-        assert len(store) == len(manifest)
+    assert set(manifest["key"]) == {""} and not (tmp_path / "out" / STORE).exists()
+
+
+def test_a_store_folder_holds_the_png_folders_tiles_whatever_the_shards(trained, tmp_path: Path) -> None:
+    """One profile a shard into a store gives, tile for tile, what one shard of PNG files gives, and every
+    reader (evaluation's sets, its size check, the quiz's tile list) reads it the same way."""
+    ws, cfg, _ = trained
+    edit = [f"{TP53}=+2"]
+    png = generate_tiles(ws, cfg, split="test", perturbations=edit, out=tmp_path / "png", device="cpu")
+    store_cfg = cfg.model_copy(deep=True)
+    store_cfg.generate.tile_format, store_cfg.generate.shard_profiles = "store", 1
+    stored = generate_tiles(ws, store_cfg, split="test", perturbations=edit, out=tmp_path / "store", device="cpu")
+    assert png["profile"].nunique() > 2 and not (tmp_path / "store" / "tiles").exists()
+    assert set(stored["path"]) == {""} and stored["key"].is_unique
+    pd.testing.assert_frame_equal(png.drop(columns=["path", "key"]), stored.drop(columns=["path", "key"]))
+    with TileStore(tmp_path / "store" / STORE) as store:
+        assert len(store) == len(stored)
+    sets = {kind: manifest_tiles(tmp_path / kind, read_manifest(tmp_path / kind), 32) for kind in ("png", "store")}
+    assert isinstance(sets["store"], StoreTiles)
+    torch.testing.assert_close(sets["png"][:], sets["store"][:], rtol=0, atol=0)
+    assert tiles_size(tmp_path / "store") == tiles_size(tmp_path / "png") == cfg.gan.image_size
+    for kind in ("png", "store"):  # a twin's panel sits beside its base in every shard
+        assert len(list((tmp_path / kind / "panels").glob("*.png"))) == png["base_profile"].nunique()
+    refs = {kind: samples_run_tiles(tmp_path / kind, "rnagan") for kind in ("png", "store")}
+    assert [r.store for r in refs["store"]] == [tmp_path / "store" / STORE] * len(refs["png"])
+    for a, b in zip(refs["png"], refs["store"], strict=True):
+        assert (a.tissue, a.parent) == (b.tissue, b.parent)
+        np.testing.assert_array_equal(decode_tile(a.read()), decode_tile(b.read()))
+
+
+def test_a_manifest_without_its_store_is_a_one_line_error(trained, tmp_path: Path) -> None:
+    ws, cfg, _ = trained
+    cfg = cfg.model_copy(deep=True)
+    cfg.generate.tile_format = "store"
+    generate_tiles(ws, cfg, split="test", out=tmp_path / "run", device="cpu")
+    shutil.rmtree(tmp_path / "run" / STORE)
+    with pytest.raises(InputFileError, match=r"store\.lmdb is missing"):
+        tiles_size(tmp_path / "run")
 
 
 def test_same_seed_same_tiles(trained, tmp_path: Path) -> None:

@@ -34,12 +34,12 @@ LAYERS: dict[str, int] = {
     "logs": 0,
     "runs": 0,
     "runtime": 0,
-    "samples": 0,
     "html": 0,
     "datasets": 0,
     # stages, lowest first
     "expression": 1,
     "slides": 1,
+    "samples": 2,  # folders of generated tiles, PNG files or a tile store: written by generate, read by the rest
     "vae": 2,
     "image": 2,  # the image stage reads tiles only; vae, image and spatial never import each other
     "pairing": 2,  # tiles paired with μ, read by both generator families (gan, flow)

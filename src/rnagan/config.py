@@ -240,6 +240,10 @@ class GenerateConfig(_Section):
     # same field pixel for pixel (antialiased resize); None keeps the drawn (or lifted) size
     tile_size: int | None = Field(None, ge=8)
     batch_size: int = Field(64, ge=1)
+    # "png": one file per tile, what any image tool opens; "store": one LMDB tile store (lz4, lossless), what a
+    # shared file system and a training loader need at a million tiles (every reader takes both)
+    tile_format: Literal["png", "store"] = "png"
+    shard_profiles: int = Field(64, ge=1)  # profiles drawn and written at a time: memory holds one shard's tiles
     seed: int = 0
     contact_sheet_tiles: int = Field(64, ge=1)
     # how a --perturb edit reaches μ (rnagan.vae.edits): "decoder" fits the μ whose decoded profile carries the
@@ -267,6 +271,7 @@ class EvaluateConfig(_Section):
     # so many more than fid_max_images; None: all
     fidelity_max_tiles: int | None = Field(5000, ge=2)
     umap_neighbors: int = Field(15, ge=2)
+    map_max_tiles: int | None = Field(1000, ge=2)  # points per set in the feature map (seeded draw); None: all
     embedding: Literal["umap", "pca"] = "umap"  # pca: no numba compile (~20 s), for the tests
     checkerboard_periods: list[int] = [2, 4, 8]  # pixel periods of ×2 upsampling stages (docs/evaluation.md)
     memorisation_quantile: float = Field(0.01, gt=0, lt=1)  # flag tiles nearer a train tile than this share of test

@@ -18,7 +18,10 @@ of each twin share their noise and differ by the edit alone. Output, under ``wor
 
     tiles/<profile>/<j>.png   manifest.csv   contact_sheets/<profile>.png   panels/<profile>.png
     directions.json           (with directions: each one's unit vector, spread, score and genes)
-    store.lmdb                (with store=True; keys "<profile>/<j>_0")
+    store.lmdb                (generate.tile_format "store": every tile, keys "<profile>/<j>_0", no tiles/)
+
+Profiles are drawn, lifted and written ``generate.shard_profiles`` at a time (each with its twins), so
+memory holds one shard's tiles whatever the run's size.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,14 +39,16 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from rnagan.checkpoint import META, weights_fingerprint
 from rnagan.config import Config, GenerateConfig
 from rnagan.directions import DirectionRequest, label, learn_directions
 from rnagan.errors import CheckpointError, InputFileError
 from rnagan.fileio import atomic_dir, resolve_dir, write_json_atomic
+from rnagan.logs import progress_bars
 from rnagan.runtime import autocast, pick_device
-from rnagan.samples import COVERAGE, DIRECTIONS, MANIFEST, MANIFEST_COLUMNS, sheet
+from rnagan.samples import COVERAGE, DIRECTIONS, MANIFEST, MANIFEST_COLUMNS, STORE, sheet
 from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.spatial.prepare import spaces_holding
@@ -240,7 +245,6 @@ def generate_tiles(
     directions: Sequence[str] = (),
     direction_genes: Mapping[str, Sequence[str]] | None = None,
     out: str | Path | None = None,
-    store: bool = False,
     device: str = "auto",
 ) -> pd.DataFrame:
     """Draw ``config.generate.tiles_per_profile`` tiles per profile with the GAN or flow ``run``; return the manifest.
@@ -255,8 +259,8 @@ def generate_tiles(
     ``"lung_aca=-2,0,2"``) one twin per dose, moved along a direction learned from the training samples
     (``direction_genes`` names extra gene sets). ``config.generate.image_stage`` lifts every tile to
     that image stage's scale (e.g. 64 → 256 px), ``config.generate.tile_size`` resizes it to the real tiles'
-    side (e.g. 224 px). Tiles go to ``out`` (default
-    ``samples/<run>/``) as PNG files with ``manifest.csv``; ``store=True`` also writes a tile store.
+    side (e.g. 224 px). Tiles go to ``out`` (default ``samples/<run>/``) with ``manifest.csv``, as PNG files or
+    into one tile store (``config.generate.tile_format``).
     """
     from rnagan.vae.latent import load_vae
 
@@ -278,16 +282,40 @@ def generate_tiles(
     info, mu = _latents_with_twins(profiles, parsed, vae, config.generate, where)
     info, mu = _with_direction_twins(info, mu, requests, learned)
     seeds = _noise_seeds(info, config.generate.seed)
-    tiles = _draw(generator, info, mu, seeds, config.generate, torch_device)
-    if config.generate.image_stage is not None:
-        tiles = _lift(tiles, config.generate, torch_device)
-    if config.generate.tile_size is not None:
-        tiles = resize_tiles(tiles, config.generate.tile_size)
     out = Path(out) if out is not None else workspace.samples_run(run)
     files = {COVERAGE: profiles.coverage, DIRECTIONS: {n: d.to_dict() for n, d in learned.items()} or None}
-    manifest = _write_folder(out, tiles, info, seeds, files, config.generate, store=store)
+    manifest = _draw_into(out, generator, info, mu, seeds, files, config.generate, torch_device)
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
+
+
+def _draw_into(
+    out: Path,
+    generator: TileGenerator | FlowTileGenerator,
+    info: pd.DataFrame,
+    mu: np.ndarray,
+    seeds: pd.Series,
+    files: Mapping[str, dict[str, Any] | None],
+    settings: GenerateConfig,
+    device: torch.device,
+) -> pd.DataFrame:
+    """Every row's tiles drawn, lifted and written into ``out`` (replaced whole) a shard at a time, with the JSON
+    ``files`` given; the manifest."""
+    lift = _lifter(settings, device)
+    with atomic_dir(out) as tmp, _FolderWriter(tmp, info.index, settings) as writer:
+        shown = progress_bars()
+        bar = tqdm(
+            total=len(info) * settings.tiles_per_profile, desc="generate", unit="tile", disable=None if shown else True
+        )
+        for shard in _shards(info, settings.shard_profiles):
+            tiles = lift(_draw(generator, info.iloc[shard], mu[shard], seeds.iloc[shard], settings, device))
+            writer.write(info.iloc[shard], seeds.iloc[shard], tiles)
+            bar.update(len(tiles))
+        bar.close()
+        for name, payload in files.items():
+            if payload is not None:
+                write_json_atomic(tmp / name, payload)
+        return writer.manifest(info.index)
 
 
 def load_run_generator(checkpoint: Path, config: Config, *, device: str) -> TileGenerator | FlowTileGenerator:
@@ -410,62 +438,80 @@ def _draw(
     return torch.cat([parts[name] for name in info.index])
 
 
-def _lift(tiles: torch.Tensor, settings: GenerateConfig, device: torch.device) -> torch.Tensor:
-    """The tiles at the image stage's scale (its upsampler sees each tile alone: no profile, no noise)."""
-    from rnagan.image.sample import load_upsampler, upsample_tiles
+def _lifter(settings: GenerateConfig, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What becomes of drawn tiles before they are written: lifted to the image stage's scale (its upsampler sees
+    each tile alone: no profile, no noise), then resized to ``settings.tile_size``; each step only when set."""
+    upsampler = None
+    if settings.image_stage is not None:
+        from rnagan.image.sample import load_upsampler, upsample_tiles
 
-    upsampler = load_upsampler(settings.image_stage, device=str(device))
-    lifted = upsample_tiles(upsampler, tiles, batch_size=settings.batch_size)
-    log.info("image stage %s: %d tiles lifted to %d px", settings.image_stage, len(tiles), lifted.shape[-1])
-    return lifted
+        upsampler = load_upsampler(settings.image_stage, device=str(device))
+        log.info("image stage %s lifts every tile", settings.image_stage)
+
+    def lift(tiles: torch.Tensor) -> torch.Tensor:
+        if upsampler is not None:
+            tiles = upsample_tiles(upsampler, tiles, batch_size=settings.batch_size)
+        return tiles if settings.tile_size is None else resize_tiles(tiles, settings.tile_size)
+
+    return lift
 
 
-def _write_folder(
-    out: Path,
-    tiles: torch.Tensor,
-    info: pd.DataFrame,
-    seeds: pd.Series,
-    files: Mapping[str, dict[str, Any] | None],
-    settings: GenerateConfig,
-    *,
-    store: bool,
-) -> pd.DataFrame:
-    """PNG tiles, contact sheets, perturbation panels, manifest (+ the JSON ``files`` given, store) into
-    ``out``, replaced whole."""
-    n = settings.tiles_per_profile
-    rows = []
-    with atomic_dir(out) as tmp:
-        slugs = _slugs(info.index)
+def _shards(info: pd.DataFrame, per_shard: int) -> Iterator[np.ndarray]:
+    """Row positions of ``per_shard`` base profiles at a time, each with its twins: a twin's panel needs its
+    base's tiles, and memory holds one shard's tiles, not the run's."""
+    bases = list(dict.fromkeys(info["base_profile"]))
+    for start in range(0, len(bases), per_shard):
+        yield np.flatnonzero(info["base_profile"].isin(bases[start : start + per_shard]).to_numpy())
+
+
+class _FolderWriter:
+    """A generated folder, written a shard at a time: its tiles (PNG files, or ``store.lmdb`` as
+    ``settings.tile_format`` says), each profile's contact sheet, each twin's panel, the manifest's rows."""
+
+    def __init__(self, root: Path, names: Sequence[str], settings: GenerateConfig) -> None:
+        self.root, self.settings, self.slugs = root, settings, _slugs(names)
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.store = TileStore(root / STORE, readonly=False) if settings.tile_format == "store" else None
+
+    def __enter__(self) -> _FolderWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def write(self, info: pd.DataFrame, seeds: pd.Series, tiles: torch.Tensor) -> None:
+        """One shard: ``tiles_per_profile`` tiles per row of ``info`` (profile-major), twins with their bases."""
+        n, slugs = self.settings.tiles_per_profile, self.slugs
+        if self.store is not None:
+            self.store.put_many(
+                (tile_key(slugs[name], j, 0), encode_tile(tiles[p * n + j].permute(1, 2, 0).numpy()))
+                for p, name in enumerate(info.index)
+                for j in range(n)
+            )
         for p, name in enumerate(info.index):
-            for j in range(n):
-                rel = Path("tiles") / slugs[name] / f"{j:04d}.png"
-                _save_png(tiles[p * n + j], tmp / rel)
-                rows.append(
-                    {
-                        "profile": name,
-                        **info.loc[name].to_dict(),
-                        "seed": int(seeds[name]),
-                        "noise_index": j,
-                        "path": rel.as_posix(),
-                    }
-                )
-            shown = tiles[p * n : p * n + min(n, settings.contact_sheet_tiles)]
-            _save_png(sheet(shown), tmp / "contact_sheets" / f"{slugs[name]}.png")
-            base = info.loc[name, "base_profile"]
+            self.rows[name] = [
+                self._tile(name, j, tiles[p * n + j], info.loc[name], int(seeds[name])) for j in range(n)
+            ]
+            shown = tiles[p * n : p * n + min(n, self.settings.contact_sheet_tiles)]
+            _save_png(sheet(shown), self.root / "contact_sheets" / f"{slugs[name]}.png")
             if info.loc[name, "perturbation"]:
-                b = info.index.get_loc(base)
+                b = info.index.get_loc(info.loc[name, "base_profile"])
                 pair = torch.cat([tiles[b * n : b * n + len(shown)], shown])
-                _save_png(sheet(pair, columns=len(shown)), tmp / "panels" / f"{slugs[name]}.png")
-        manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
-        manifest.to_csv(tmp / MANIFEST, index=False)
-        for name, payload in files.items():
-            if payload is not None:
-                write_json_atomic(tmp / name, payload)
-        if store:
-            with TileStore(tmp / "store.lmdb", readonly=False) as tile_store:
-                tile_store.put_many(
-                    (tile_key(slugs[name], j, 0), encode_tile(tiles[p * n + j].permute(1, 2, 0).numpy()))
-                    for p, name in enumerate(info.index)
-                    for j in range(n)
-                )
-    return manifest
+                _save_png(sheet(pair, columns=len(shown)), self.root / "panels" / f"{slugs[name]}.png")
+
+    def _tile(self, name: str, j: int, tile: torch.Tensor, info: pd.Series, seed: int) -> dict[str, Any]:
+        """Tile ``j`` of profile ``name``: its PNG file written (in a PNG folder), its manifest row."""
+        path = key = ""
+        if self.store is None:
+            path = f"tiles/{self.slugs[name]}/{j:04d}.png"
+            _save_png(tile, self.root / path)
+        else:
+            key = tile_key(self.slugs[name], j, 0)
+        return {"profile": name, **info.to_dict(), "seed": seed, "noise_index": j, "path": path, "key": key}
+
+    def manifest(self, order: Sequence[str]) -> pd.DataFrame:
+        """Every row written, profiles in ``order``; written as the folder's ``manifest.csv``."""
+        manifest = pd.DataFrame([row for name in order for row in self.rows[name]], columns=list(MANIFEST_COLUMNS))
+        manifest.to_csv(self.root / MANIFEST, index=False)
+        return manifest

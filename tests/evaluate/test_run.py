@@ -47,9 +47,11 @@ def test_evaluate_writes_metrics_and_a_self_contained_report(tmp_path: Path, inc
         run_cfg = cfg.model_copy(deep=True)
         run_cfg.gan.conditioning = conditioning
         train_gan(ws, run_cfg, run=run, device="cpu")
+        run_cfg.generate.tile_format = "store" if run == "rnagan" else "png"  # evaluation reads both kinds
         generate_tiles(
-            ws, cfg, run=run, split="test", perturbations=["TP53=+2"] if run == "rnagan" else (), device="cpu"
+            ws, run_cfg, run=run, split="test", perturbations=["TP53=+2"] if run == "rnagan" else (), device="cpu"
         )
+    assert not (ws.samples_run("rnagan") / "tiles").exists() and (ws.samples_run("rnagan") / "store.lmdb").is_dir()
 
     # plant a copy of a tile the baseline trained on among its generated tiles
     key = pd.read_csv(ws.gan_run("baseline") / "checkpoint" / "training_tiles.csv")["key"].iloc[0]

@@ -73,5 +73,5 @@ def _generated(folder: Path, size: int, rng: np.random.Generator, profiles_per_c
             path = Path("tiles") / f"{label}{p}.png"
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(_tile(label, size, rng).permute(1, 2, 0).numpy()).save(folder / path)
-            rows.append([f"g{label}{p}", f"g{label}{p}", "", "cohort", label, "test", 0, 0, path.as_posix()])
+            rows.append([f"g{label}{p}", f"g{label}{p}", "", "cohort", label, "test", 0, 0, path.as_posix(), ""])
     pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(folder / MANIFEST, index=False)

@@ -28,7 +28,7 @@ def test_a_samples_folder_gives_labelled_synthetic_tiles_without_perturbed_twins
     rows = []
     for i, (tissue, perturbation) in enumerate([("lung", ""), ("lung", ""), ("brain", ""), ("brain", "TP53+2")]):
         _png(tmp_path / f"tiles/p{i}/0.png", (10 * i, 0, 0))
-        rows.append([f"p{i}", f"p{i}", perturbation, "cohort", tissue, "test", 0, 0, f"tiles/p{i}/0.png"])
+        rows.append([f"p{i}", f"p{i}", perturbation, "cohort", tissue, "test", 0, 0, f"tiles/p{i}/0.png", ""])
     pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(tmp_path / MANIFEST, index=False)
     tiles = open_source(tmp_path, 32)
     assert tiles.tiles[:].shape == (3, 3, 32, 32) and tiles.tiles[:].dtype == torch.uint8

@@ -78,7 +78,14 @@ def generate(
         Path | None,
         typer.Option("--output", "-o", help="Output folder (default: WORKSPACE/samples/RUN); replaced whole."),
     ] = None,
-    store: Annotated[bool, typer.Option(help="Also write the tiles into OUTPUT/store.lmdb.")] = False,
+    tile_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="png: one file per tile; store: every tile in OUTPUT/store.lmdb (lossless lz4; for a million tiles "
+            "or a shared file system; every reader takes both) (default: generate.tile_format).",
+        ),
+    ] = None,
     image_stage: Annotated[
         str | None,
         typer.Option(
@@ -88,12 +95,14 @@ def generate(
     ] = None,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Write PNG tiles, manifest.csv and contact sheets (and perturbation panels) for each profile."""
+    """Write tiles (PNG files or a tile store), manifest.csv and contact sheets (and perturbation panels) for each
+    profile."""
     from rnagan.directions import parse_gene_sets
     from rnagan.generate import generate_tiles
 
     flags = [f"expression.input_scale={input_scale}"] if input_scale is not None else []
     flags += [f"generate.image_stage={image_stage}"] if image_stage is not None else []
+    flags += [f"generate.tile_format={tile_format}"] if tile_format is not None else []
     cfg = resolve_config(preset, config, [*(set_ or []), *flags], workspace=workspace, reads=("vae",))  # validated
     if n is not None:
         cfg.generate.tiles_per_profile = n
@@ -111,7 +120,6 @@ def generate(
         directions=direction or [],
         direction_genes=parse_gene_sets(direction_genes or []),
         out=out,
-        store=store,
         device=device,
     )
     typer.echo(f"{len(manifest)} tiles of {manifest['profile'].nunique()} profiles")

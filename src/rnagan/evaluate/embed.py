@@ -11,15 +11,19 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
+import scipy.linalg
 from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
 
 
 def pca_embedding(features: np.ndarray) -> np.ndarray:
-    """(N, d) → (N, 2): the first two principal components (zero-padded below 2 points)."""
-    centred = features - features.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    coords = centred @ vt[:2].T
-    return np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
+    """(N, d) → (N, 2): the first two principal components (zero-padded below 2 points), from the top two
+    eigenvectors of the d × d covariance: memory does not grow with N as a full SVD's does."""
+    centred = np.asarray(features, dtype=np.float64) - np.mean(features, axis=0)
+    d = centred.shape[1]
+    k = min(2, len(centred), d)
+    _, vectors = scipy.linalg.eigh(centred.T @ centred, subset_by_index=[d - k, d - 1])
+    coords = centred @ vectors[:, ::-1]  # largest component first
+    return np.pad(coords, ((0, 0), (0, 2 - k)))
 
 
 def embedding(features: np.ndarray, *, method: str = "umap", neighbors: int = 15, seed: int = 0) -> np.ndarray:
@@ -32,6 +36,19 @@ def embedding(features: np.ndarray, *, method: str = "umap", neighbors: int = 15
     return reducer.fit_transform(features)
 
 
+def drawn_sets(
+    sets: Mapping[str, tuple[np.ndarray, Sequence[str]]], max_per_set: int | None, seed: int
+) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Each set's rows (and tissues), a seeded draw of at most ``max_per_set`` in their order; all when None."""
+    out = {}
+    for name, (rows, tissues) in sets.items():
+        keep = np.arange(len(rows))
+        if max_per_set is not None and len(rows) > max_per_set:
+            keep = np.sort(np.random.default_rng(seed).choice(len(rows), max_per_set, replace=False))
+        out[name] = (rows[keep], [tissues[i] for i in keep])
+    return out
+
+
 def feature_map_figure(
     sets: Mapping[str, tuple[np.ndarray, Sequence[str]]],
     *,
@@ -39,8 +56,12 @@ def feature_map_figure(
     method: str = "umap",
     neighbors: int = 15,
     seed: int = 0,
+    max_per_set: int | None = None,
 ) -> bytes:
-    """PNG bytes: one panel per set; ``sets`` maps a name to (features (n, d), tissue per row)."""
+    """PNG bytes: one panel per set; ``sets`` maps a name to (features (n, d), tissue per row), each drawn down
+    to ``max_per_set`` rows (seeded) first: a scatter of more points reads no better, and the embedding's time
+    and memory grow with them."""
+    sets = drawn_sets(sets, max_per_set, seed)
     names = list(sets)
     stacked = np.concatenate([sets[name][0] for name in names])
     coords = embedding(stacked, method=method, neighbors=neighbors, seed=seed)

@@ -16,8 +16,9 @@ import numpy as np
 
 
 def _normalise(features: np.ndarray) -> np.ndarray:
-    feats = np.asarray(features, dtype=np.float64)
-    return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    feats = np.array(features, dtype=np.float64)  # a copy, divided in place: the queries are held once
+    feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    return feats
 
 
 def nearest_neighbours(

@@ -23,13 +23,12 @@ from PIL import Image
 
 from rnagan.config import Config
 from rnagan.errors import InputFileError
-from rnagan.evaluate.features import read_image
 from rnagan.evaluate.layout import layout_figure
 from rnagan.evaluate.paired import Probe, Targets, c2st_accuracy, measured_targets, permutation_p, set_scores, summarise
 from rnagan.evaluate.sizes import common_size, tiles_size
 from rnagan.evaluate.texture import stain_features
 from rnagan.fileio import write_bytes_atomic, write_json_atomic
-from rnagan.samples import read_manifest
+from rnagan.samples import manifest_tiles, read_manifest
 from rnagan.slides.dataset import read_tile_index
 from rnagan.slides.store import TileStore
 from rnagan.spatial.prepare import read_imported
@@ -139,10 +138,11 @@ def _generated_tiles(folder: Path, spots: set[str]) -> pd.DataFrame:
     manifest = manifest[manifest["profile"].astype(str).isin(spots)]
     if manifest.empty:
         raise InputFileError(f"{folder}: no generated tile of the held-out spots (generate them with --split test)")
+    tiles = manifest_tiles(folder, manifest, 0)  # read as drawn, not resized
     return pd.DataFrame(
         {
             "sample_id": manifest["profile"].astype(str).to_numpy(),
-            "tile": [read_image(path) for path in manifest["path"]],  # read_manifest made them absolute
+            "tile": [tiles.stored(i) for i in range(len(tiles))],
         }
     )
 

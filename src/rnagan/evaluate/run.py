@@ -33,7 +33,7 @@ import torch
 from rnagan.config import Config, EvaluateConfig
 from rnagan.errors import InputFileError
 from rnagan.evaluate import classify, embed, fid, memorisation, nuclei, realism, report
-from rnagan.evaluate.features import InceptionFeatures, read_image
+from rnagan.evaluate.features import InceptionFeatures
 from rnagan.evaluate.reference import RealSets, draw, fid_score, real_sets
 from rnagan.evaluate.results import (
     Checkerboard,
@@ -55,9 +55,9 @@ from rnagan.evaluate.sizes import evaluation_image_size
 from rnagan.evaluate.streamed import FeatureCache, Features, PixelMeasures
 from rnagan.fileio import write_text_atomic
 from rnagan.runtime import pick_device
-from rnagan.samples import has_manifest, read_manifest
+from rnagan.samples import has_manifest, manifest_tiles, read_manifest
 from rnagan.slides.dataset import read_tile_index
-from rnagan.slides.tilesets import FileTiles, StoreTiles
+from rnagan.slides.tilesets import StoreTiles, TileSet
 from rnagan.workspace import Workspace, read_samples
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def evaluate(
         for key, value in run_figures.items():
             figures[key][run] = value
     figures["umap"] = embed.feature_map_figure(
-        umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed
+        umap_sets, method=cfg.embedding, neighbors=cfg.umap_neighbors, seed=cfg.seed, max_per_set=cfg.map_max_tiles
     )
     result = EvaluationResult(
         settings=Settings(
@@ -135,7 +135,7 @@ def evaluate(
     return result
 
 
-def _hwc(tiles: FileTiles | StoreTiles) -> Iterator[np.ndarray]:
+def _hwc(tiles: TileSet) -> Iterator[np.ndarray]:
     """A tile set as (H, W, 3) uint8 arrays, one at a time."""
     for _, batch in tiles.chunks(64):
         yield from batch.permute(0, 2, 3, 1).numpy()
@@ -181,7 +181,7 @@ class _Measuring:
         cfg, folder = self.cfg, self.workspace.samples_run(run)
         manifest = read_manifest(folder)
         plain = draw(manifest[manifest["perturbation"] == ""].reset_index(drop=True), cfg.fid_max_images, cfg.seed)
-        tiles = self._tiles(run, plain["path"].tolist())
+        tiles = self._tiles(run, plain)
         features = Features.of(tiles, self.cache, cfg.feature_max_tiles, cfg.seed)
         kept = plain.iloc[features.kept]
         tissues = kept["tissue"].replace("", "unknown").tolist()
@@ -205,7 +205,7 @@ class _Measuring:
             memorisation=Memorisation(**memo.summary(cfg.memorisation_quantile), n_train=len(trained_on)),
             probe=probe,
             colour_control=colour,
-            conditioning=self._conditioning(manifest),
+            conditioning=self._conditioning(run, manifest),
             nuclei=self._nuclei(tiles),
         )
         figures = {
@@ -218,7 +218,7 @@ class _Measuring:
         }
         return result, (features.rows, tissues), figures
 
-    def _nuclei(self, tiles: FileTiles) -> NucleiScore | None:
+    def _nuclei(self, tiles: TileSet) -> NucleiScore | None:
         """The run's nuclei statistics against the real reference's, at the tiles' µm per pixel."""
         if self.cfg.tile_field_um is None:
             return None
@@ -229,15 +229,16 @@ class _Measuring:
         score = nuclei.nuclei_distance(self.real_nuclei, drawn, seed=self.cfg.seed)
         return NucleiScore(**{k: v for k, v in score.items() if k in NucleiScore.model_fields}, mpp=mpp)
 
-    def _tiles(self, run: str, paths: list[str]) -> FileTiles:
+    def _tiles(self, run: str, rows: pd.DataFrame) -> TileSet:
         """The run's drawn tiles; refused when they are not the size it was trained at (left by an older run)."""
-        found = read_image(paths[0]).shape[-1]
+        tiles = manifest_tiles(self.workspace.samples_run(run), rows, self.size)
+        found = tiles.stored(0).shape[-1]
         if found != self.size:
             raise InputFileError(
                 f"run {run}'s generated tiles are {found} px but it was trained at {self.size} px: "
                 f"regenerate them (`rnagan generate --run {run}`)"
             )
-        return FileTiles(paths, self.size)
+        return tiles
 
     def _distances(self, features: Features, tissues: list[str]) -> dict[str, Any]:
         """FID, its ratio to real-vs-real FID at the same n, KID, C2ST and diversity, against the real reference."""
@@ -269,13 +270,13 @@ class _Measuring:
         colour = self.real.colour.score(pixels.colour[features.kept][held_out], labels)
         return Classification.model_validate(probe), Classification.model_validate(colour)
 
-    def _conditioning(self, manifest: pd.DataFrame) -> Classification | None:
+    def _conditioning(self, run: str, manifest: pd.DataFrame) -> Classification | None:
         """The tissue classifier on up to ``fidelity_max_tiles`` tiles of held-out profiles; None without it."""
         held_out = manifest[(manifest["perturbation"] == "") & (manifest["split"] == self.real_split)]
         held_out = draw(held_out.reset_index(drop=True), self.cfg.fidelity_max_tiles, self.cfg.seed)
         if self.classifier is None or held_out.empty:
             return None
-        proba = self.classifier.predict_proba(FileTiles(held_out["path"].tolist(), self.size))
+        proba = self.classifier.predict_proba(manifest_tiles(self.workspace.samples_run(run), held_out, self.size))
         scores = classify.classification_metrics(held_out["tissue"], proba, self.classifier.classes)
         return Classification.model_validate(scores)
 

@@ -14,9 +14,8 @@ from pathlib import Path
 from rnagan.checkpoint import CONFIG
 from rnagan.config import config_from_yaml
 from rnagan.errors import CheckpointError, ConfigError, InputFileError
-from rnagan.evaluate.features import read_image
 from rnagan.fileio import resolve_dir
-from rnagan.samples import has_manifest, read_manifest
+from rnagan.samples import has_manifest, manifest_tiles, read_manifest
 from rnagan.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,8 @@ def run_image_size(workspace: Workspace, run: str) -> int:
 
 def tiles_size(folder: Path) -> int:
     """The size (px) of the generated tiles in ``folder`` (``rnagan generate`` writes one size per folder)."""
-    return int(read_image(read_manifest(folder)["path"].iloc[0]).shape[-1])
+    manifest = read_manifest(folder)
+    return int(manifest_tiles(folder, manifest.iloc[:1], 0).stored(0).shape[-1])
 
 
 def evaluation_image_size(workspace: Workspace, runs: Sequence[str], default: int) -> int:

@@ -25,9 +25,9 @@ from rnagan.config import Config, EvaluateConfig
 from rnagan.errors import InputFileError
 from rnagan.evaluate.classify import classification_metrics, train_classifier
 from rnagan.runtime import pick_device
-from rnagan.samples import read_manifest
+from rnagan.samples import manifest_tiles, read_manifest
 from rnagan.slides.dataset import read_tile_index
-from rnagan.slides.tilesets import FileTiles, StoreTiles, TileSet, take
+from rnagan.slides.tilesets import StoreTiles, TileSet, take
 from rnagan.workspace import Workspace, read_samples
 
 
@@ -110,11 +110,12 @@ def _store_tiles(workspace: Workspace, split: str, cfg: EvaluateConfig, limit: i
 
 
 def _generated_tiles(workspace: Workspace, run: str, cfg: EvaluateConfig) -> LabelledTiles:
-    """A run's generated tiles of unperturbed profiles, by path: nothing decoded yet."""
-    manifest: pd.DataFrame = read_manifest(workspace.samples_run(run))
+    """A run's generated tiles of unperturbed profiles, by path or store key: nothing decoded yet."""
+    folder = workspace.samples_run(run)
+    manifest: pd.DataFrame = read_manifest(folder)
     manifest = manifest[manifest["perturbation"] == ""]
     _require(len(manifest), run)
-    tiles = FileTiles([str(p) for p in manifest["path"]], cfg.classifier_image_size)
+    tiles = manifest_tiles(folder, manifest, cfg.classifier_image_size)
     return LabelledTiles(tiles, manifest["tissue"].tolist(), manifest["profile"].tolist())
 
 

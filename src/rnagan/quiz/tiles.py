@@ -21,6 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from rnagan.errors import InputFileError
+from rnagan.samples import STORE
 from rnagan.slides.store import TileStore, decode_tile
 from rnagan.workspace import Workspace
 
@@ -125,9 +126,11 @@ def samples_run_tiles(folder: Path, generator: str) -> list[TileRef]:
         raise InputFileError(f"{folder / 'manifest.csv'} lacks column(s) {', '.join(sorted(missing))}")
     plain = manifest[manifest["perturbation"] == ""]
     profiles = plain["base_profile"] if "base_profile" in plain.columns else plain["path"]
+    keyed = "key" in plain.columns and len(plain) > 0 and bool((plain["key"] != "").all())
+    store, origins = (folder / STORE, plain["key"]) if keyed else (None, [str(folder / p) for p in plain["path"]])
     return [
-        TileRef("synthetic", generator, tissue or UNKNOWN_TISSUE, str(folder / path), parent=f"profile:{profile}")
-        for tissue, path, profile in zip(plain["tissue"], plain["path"], profiles, strict=True)
+        TileRef("synthetic", generator, tissue or UNKNOWN_TISSUE, origin, store, parent=f"profile:{profile}")
+        for tissue, origin, profile in zip(plain["tissue"], origins, profiles, strict=True)
     ]
 
 

@@ -65,6 +65,10 @@ class TileSet(ABC):
             return torch.empty(0, 3, self.size, self.size, dtype=torch.uint8)
         return torch.stack([resize_tiles(tile, self.size) for tile in self._load(positions)])
 
+    def stored(self, position: int) -> torch.Tensor:
+        """The tile at ``position`` as stored, before any resizing: uint8 (3, H, W)."""
+        return self._load([position])[0]
+
     def positions(self, index: slice | Sequence[int] | np.ndarray | torch.Tensor) -> list[int]:
         """Integer positions of a slice, a boolean mask or a list of positions."""
         if isinstance(index, slice):

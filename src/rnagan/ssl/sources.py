@@ -27,7 +27,7 @@ import pandas as pd
 
 from rnagan.datasets.lc25000 import load_lc25000
 from rnagan.errors import InputFileError
-from rnagan.samples import has_manifest, read_manifest
+from rnagan.samples import has_manifest, manifest_tiles, read_manifest
 from rnagan.slides.dataset import read_tile_index
 from rnagan.slides.tilesets import Concat, FileTiles, StoreTiles, take
 from rnagan.slides.tilesets import TileSet as LazyTiles  # TileSet below is the labelled set
@@ -83,8 +83,8 @@ def read_samples_folder(folder: str | Path, size: int) -> TileSet:
     """Generated tiles of one run (``samples/<run>/``), labelled by their profile's tissue; perturbed ones left out."""
     manifest = read_manifest(folder)
     manifest = manifest[manifest["perturbation"] == ""]
-    files = FileTiles([str(p) for p in manifest["path"]], size)
-    return _tile_set(files, manifest["tissue"].tolist(), manifest["profile"].tolist(), "synthetic")
+    tiles = manifest_tiles(folder, manifest, size)
+    return _tile_set(tiles, manifest["tissue"].tolist(), manifest["profile"].tolist(), "synthetic")
 
 
 def read_workspace_tiles(workspace: Workspace, size: int, *, splits: Sequence[str] | None = None) -> TileSet:
