@@ -112,6 +112,29 @@ def test_a_store_folder_holds_the_png_folders_tiles_whatever_the_shards(trained,
         np.testing.assert_array_equal(decode_tile(a.read()), decode_tile(b.read()))
 
 
+@pytest.mark.parametrize("tile_format", ["store", "png"])
+def test_a_dask_cluster_draws_the_same_folder_as_one_process(trained, tmp_path: Path, tile_format: str) -> None:
+    """Shards of two profiles as tasks on a real LocalCluster (two worker processes, TCP): the same manifest and,
+    tile for tile, the same pixels as in one process; every store part merged and removed."""
+    from distributed import LocalCluster
+
+    ws, cfg, _ = trained
+    cfg = cfg.model_copy(deep=True)
+    cfg.generate.tile_format, cfg.generate.shard_profiles = tile_format, 2
+    edit = [f"{TP53}=+2"]
+    here = generate_tiles(ws, cfg, split="test", perturbations=edit, out=tmp_path / "here", device="cpu")
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as c:
+        cfg.generate.cluster = c.scheduler_address
+        there = generate_tiles(ws, cfg, split="test", perturbations=edit, out=tmp_path / "there", device="cpu")
+    assert here["base_profile"].nunique() > 2  # more than one shard
+    pd.testing.assert_frame_equal(here.drop(columns="path"), there.drop(columns="path"))
+    sets = [manifest_tiles(tmp_path / k, read_manifest(tmp_path / k), 32) for k in ("here", "there")]
+    torch.testing.assert_close(sets[0][:], sets[1][:], rtol=0, atol=0)
+    assert not (tmp_path / "there" / "parts").exists()
+    sheets = [sorted(p.name for p in (tmp_path / k).glob("*/*.png")) for k in ("here", "there")]
+    assert sheets[0] == sheets[1]
+
+
 def test_a_manifest_without_its_store_is_a_one_line_error(trained, tmp_path: Path) -> None:
     ws, cfg, _ = trained
     cfg = cfg.model_copy(deep=True)

@@ -244,6 +244,7 @@ class GenerateConfig(_Section):
     # shared file system and a training loader need at a million tiles (every reader takes both)
     tile_format: Literal["png", "store"] = "png"
     shard_profiles: int = Field(64, ge=1)  # profiles drawn and written at a time: memory holds one shard's tiles
+    cluster: str | None = None  # a Dask scheduler address (tcp://host:8786): one task a shard; None: this process
     seed: int = 0
     contact_sheet_tiles: int = Field(64, ge=1)
     # how a --perturb edit reaches μ (rnagan.vae.edits): "decoder" fits the μ whose decoded profile carries the

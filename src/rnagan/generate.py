@@ -30,7 +30,9 @@ import functools
 import json
 import logging
 import re
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -284,7 +286,8 @@ def generate_tiles(
     seeds = _noise_seeds(info, config.generate.seed)
     out = Path(out) if out is not None else workspace.samples_run(run)
     files = {COVERAGE: profiles.coverage, DIRECTIONS: {n: d.to_dict() for n, d in learned.items()} or None}
-    manifest = _draw_into(out, generator, info, mu, seeds, files, config.generate, torch_device)
+    checkpoint = workspace.gan_run(run) / "checkpoint"
+    manifest = _draw_into(out, generator, info, mu, seeds, files, config, torch_device, checkpoint)
     log.info("%d tiles of %d profiles (run %s) written to %s", len(manifest), len(info), run, out)
     return manifest
 
@@ -296,26 +299,98 @@ def _draw_into(
     mu: np.ndarray,
     seeds: pd.Series,
     files: Mapping[str, dict[str, Any] | None],
-    settings: GenerateConfig,
+    config: Config,
     device: torch.device,
+    checkpoint: Path,
 ) -> pd.DataFrame:
-    """Every row's tiles drawn, lifted and written into ``out`` (replaced whole) a shard at a time, with the JSON
-    ``files`` given; the manifest."""
-    lift = _lifter(settings, device)
-    with atomic_dir(out) as tmp, _FolderWriter(tmp, info.index, settings) as writer:
-        shown = progress_bars()
-        bar = tqdm(
-            total=len(info) * settings.tiles_per_profile, desc="generate", unit="tile", disable=None if shown else True
-        )
-        for shard in _shards(info, settings.shard_profiles):
-            tiles = lift(_draw(generator, info.iloc[shard], mu[shard], seeds.iloc[shard], settings, device))
-            writer.write(info.iloc[shard], seeds.iloc[shard], tiles)
-            bar.update(len(tiles))
+    """Every row's tiles drawn, lifted and written into ``out`` (replaced whole) a shard at a time, here or one
+    task a shard on ``config.generate.cluster``, with the JSON ``files`` given; the manifest."""
+    settings = config.generate
+    shards = list(_shards(info, settings.shard_profiles))
+    with atomic_dir(out) as tmp, _FolderWriter(tmp, _slugs(info.index), settings, tmp / STORE) as writer:
+        bar = tqdm(total=len(info) * settings.tiles_per_profile, desc="generate", unit="tile", disable=_bar_off())
+        if settings.cluster is None:
+            lift = _lifter(settings, device)
+            for shard in shards:
+                tiles = lift(_draw(generator, info.iloc[shard], mu[shard], seeds.iloc[shard], settings, device))
+                writer.write(info.iloc[shard], seeds.iloc[shard], tiles)
+                bar.update(len(tiles))
+        else:
+            for rows, part in _on_cluster(tmp, checkpoint, info, mu, seeds, config, writer.slugs, shards):
+                writer.add_part(rows, part)
+                bar.update(sum(len(r) for r in rows.values()))
         bar.close()
         for name, payload in files.items():
             if payload is not None:
                 write_json_atomic(tmp / name, payload)
         return writer.manifest(info.index)
+
+
+def _bar_off() -> bool | None:
+    return None if progress_bars() else True  # None: a bar on a terminal only
+
+
+def _on_cluster(
+    tmp: Path,
+    checkpoint: Path,
+    info: pd.DataFrame,
+    mu: np.ndarray,
+    seeds: pd.Series,
+    config: Config,
+    slugs: dict[str, str],
+    shards: list[np.ndarray],
+) -> Iterator[tuple[dict[str, list[dict[str, Any]]], Path]]:
+    """Each shard as one task on the Dask cluster, its manifest rows and store part as it finishes. A task writes
+    its PNG files into ``tmp``, or its tiles into a store part of its own (LMDB's lock does not hold across
+    machines) that the caller merges; a task run twice (its worker died) writes the same tiles under the same
+    names."""
+    from rnagan.executors import open_pool
+
+    parts = tmp / "parts"
+    parts.mkdir()
+    payload = config.model_dump_json()
+    with open_pool(1, config.generate.cluster, shared_paths=[tmp, checkpoint]) as pool:
+        log.info("generating %d shards on %s", len(shards), pool.where)
+        futures = {
+            pool.executor.submit(
+                _shard_task,
+                str(checkpoint),
+                payload,
+                info.iloc[shard],
+                mu[shard],
+                seeds.iloc[shard],
+                {name: slugs[name] for name in info.index[shard]},
+                str(tmp),
+                str(parts / f"shard-{i:06d}.lmdb"),
+            ): i
+            for i, shard in enumerate(shards)
+        }
+        for future in as_completed(futures):
+            part = parts / f"shard-{futures.pop(future):06d}.lmdb"  # popped: Dask recomputes a result it holds
+            yield future.result(), part
+            shutil.rmtree(part, ignore_errors=True)
+    parts.rmdir()
+
+
+def _shard_task(
+    checkpoint: str,
+    config_json: str,
+    info: pd.DataFrame,
+    mu: np.ndarray,
+    seeds: pd.Series,
+    slugs: dict[str, str],
+    root: str,
+    part: str,
+) -> dict[str, list[dict[str, Any]]]:
+    """One shard on a cluster worker: the run's generator loaded there, the tiles drawn, lifted and written as
+    in one process (the same noise seeds, so the same tiles); its manifest rows."""
+    config = Config.model_validate_json(config_json)
+    device = pick_device("auto")
+    generator = load_run_generator(Path(checkpoint), config, device=str(device))
+    tiles = _lifter(config.generate, device)(_draw(generator, info, mu, seeds, config.generate, device))
+    with _FolderWriter(Path(root), slugs, config.generate, Path(part)) as writer:
+        writer.write(info, seeds, tiles)
+    return writer.rows
 
 
 def load_run_generator(checkpoint: Path, config: Config, *, device: str) -> TileGenerator | FlowTileGenerator:
@@ -468,10 +543,10 @@ class _FolderWriter:
     """A generated folder, written a shard at a time: its tiles (PNG files, or ``store.lmdb`` as
     ``settings.tile_format`` says), each profile's contact sheet, each twin's panel, the manifest's rows."""
 
-    def __init__(self, root: Path, names: Sequence[str], settings: GenerateConfig) -> None:
-        self.root, self.settings, self.slugs = root, settings, _slugs(names)
+    def __init__(self, root: Path, slugs: dict[str, str], settings: GenerateConfig, store: Path) -> None:
+        self.root, self.settings, self.slugs = root, settings, slugs
         self.rows: dict[str, list[dict[str, Any]]] = {}
-        self.store = TileStore(root / STORE, readonly=False) if settings.tile_format == "store" else None
+        self.store = TileStore(store, readonly=False) if settings.tile_format == "store" else None
 
     def __enter__(self) -> _FolderWriter:
         return self
@@ -509,6 +584,13 @@ class _FolderWriter:
         else:
             key = tile_key(self.slugs[name], j, 0)
         return {"profile": name, **info.to_dict(), "seed": seed, "noise_index": j, "path": path, "key": key}
+
+    def add_part(self, rows: dict[str, list[dict[str, Any]]], part: Path) -> None:
+        """A shard written elsewhere: its manifest rows, and its store part's tiles copied into the store."""
+        self.rows.update(rows)
+        if self.store is not None:
+            with TileStore(part) as source:
+                self.store.put_many((key, source.get_bytes(key)) for key in source.keys(prefix=""))
 
     def manifest(self, order: Sequence[str]) -> pd.DataFrame:
         """Every row written, profiles in ``order``; written as the folder's ``manifest.csv``."""

@@ -86,6 +86,14 @@ def generate(
             "or a shared file system; every reader takes both) (default: generate.tile_format).",
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786) whose workers draw, one shard of profiles per task; they "
+            "must see WORKSPACE and OUTPUT at the same paths. Needs pip install 'rnagan[cluster]'. Default: "
+            "generate.cluster, else this process."
+        ),
+    ] = None,
     image_stage: Annotated[
         str | None,
         typer.Option(
@@ -103,6 +111,7 @@ def generate(
     flags = [f"expression.input_scale={input_scale}"] if input_scale is not None else []
     flags += [f"generate.image_stage={image_stage}"] if image_stage is not None else []
     flags += [f"generate.tile_format={tile_format}"] if tile_format is not None else []
+    flags += [f"generate.cluster={cluster}"] if cluster is not None else []
     cfg = resolve_config(preset, config, [*(set_ or []), *flags], workspace=workspace, reads=("vae",))  # validated
     if n is not None:
         cfg.generate.tiles_per_profile = n
