@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +137,46 @@ def test_a_dask_cluster_draws_the_same_folder_as_one_process(trained, tmp_path: 
     assert not (tmp_path / "there" / "parts").exists()
     sheets = [sorted(p.name for p in (tmp_path / k).glob("*/*.png")) for k in ("here", "there")]
     assert sheets[0] == sheets[1]
+
+
+def test_a_worker_killed_mid_run_loses_and_duplicates_no_tile(trained, tmp_path: Path) -> None:
+    """SIGKILL a busy worker once a shard is in: Dask runs its shard again elsewhere, and the store holds every
+    tile once, the same as one process drew."""
+    from distributed import Client, LocalCluster
+
+    ws, cfg, _ = trained
+    cfg = cfg.model_copy(deep=True)
+    cfg.generate.tile_format, cfg.generate.shard_profiles, cfg.generate.tiles_per_profile = "store", 1, 16
+    cfg.generate.image_stage = "bundled"  # a shard takes long enough to be caught running
+    here = generate_tiles(ws, cfg, out=tmp_path / "here", device="cpu")
+    killed: list[str] = []
+    with (
+        LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as c,
+        Client(c.scheduler_address) as observer,
+    ):
+        pids = observer.run(os.getpid)
+
+        def kill_a_busy_worker() -> None:
+            deadline = time.monotonic() + 120
+            while not killed and time.monotonic() < deadline:
+                busy = [worker for worker, tasks in observer.processing().items() if tasks and worker in pids]
+                if busy and list(tmp_path.glob(".there.*/contact_sheets/*.png")):  # a shard in, others running
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    killed.append(busy[0])
+                time.sleep(0.02)
+
+        killer = threading.Thread(target=kill_a_busy_worker)
+        killer.start()
+        cfg.generate.cluster = c.scheduler_address
+        there = generate_tiles(ws, cfg, out=tmp_path / "there", device="cpu")
+        killer.join()
+    assert killed, "no worker was caught running a shard"
+    pd.testing.assert_frame_equal(here, there)
+    with TileStore(tmp_path / "there" / STORE) as store:
+        keys = list(store.keys(prefix=""))
+    assert sorted(keys) == sorted(there["key"]) and len(keys) == len(set(keys)) == len(here)
+    sets = [manifest_tiles(tmp_path / k, read_manifest(tmp_path / k), 32) for k in ("here", "there")]
+    torch.testing.assert_close(sets[0][:], sets[1][:], rtol=0, atol=0)
 
 
 def test_a_manifest_without_its_store_is_a_one_line_error(trained, tmp_path: Path) -> None:
