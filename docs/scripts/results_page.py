@@ -516,6 +516,8 @@ def generator_families() -> list[str]:
             rows.append(
                 [
                     f"{int(steps):,}",
+                    str(budget["n"]),
+                    f"{budget['real']['fid_train_vs_test']} / {pct(budget['real']['probe_accuracy_test'])}",
                     family,
                     f"{f['train_seconds']:.0f}",
                     num(f["fid_ratio"]),
@@ -538,16 +540,18 @@ def generator_families() -> list[str]:
         "## Generator families: GAN and flow matching (`benchmarks/generator_families.py` → generator_families.json)",
         "",
         f"The lung demo's cohort (`{first['preset']}` preset), the same split and seeds for both, one tile for each of "
-        f"n = {first['n']} held-out profiles; FID ratio against real train vs real test (FID "
-        f"{first['real']['fid_train_vs_test']}); the frozen-feature probe reads "
-        f"{pct(first['real']['probe_accuracy_test'])} on real test tiles (chance 33.3 %). Each family trains the "
-        "same number of steps; its seconds are measured. "
-        f"Machine: {first['cpu_count']} CPUs, {first['threads']} torch thread, load average "
-        f"{first['load_average_before'][0]:.1f} at the start.",
+        "n held-out profiles; FID ratio: FID against the real test tiles over real train vs real test at the same n "
+        "(the real columns: that FID, and the frozen-feature probe's accuracy on real test tiles; chance 33.3 %). "
+        "Each family trains the same number of steps; its seconds are measured. "
+        f"Machine: {first['cpu_count']} CPUs, {first['threads']} torch thread per run, load average at the start "
+        + ", ".join(f"{b['load_average_before'][0]:.1f}" for b in d["budgets"].values())
+        + " (budgets in order).",
         "",
         *table(
             [
                 "steps",
+                "n",
+                "real: FID / probe",
                 "family",
                 "train s",
                 "FID ratio",
