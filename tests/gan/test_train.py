@@ -131,20 +131,28 @@ def run_worker(ws: Workspace, run: str, *overrides: str) -> subprocess.Popen:
     )
 
 
+def saved_step(checkpoint: Path) -> int:
+    """The step of the checkpoint on disk, -1 while none is; read as a resume would (a save may be mid-swap)."""
+    try:
+        return int(load_checkpoint(checkpoint).meta["step"])
+    except (CheckpointError, OSError, ValueError):
+        return -1
+
+
 def test_resume_after_kill_continues_with_identical_losses(toy_workspace: Workspace) -> None:
     common = ["gan.log_every=1", "gan.checkpoint_every=4", "gan.sample_every=1000"]
     full = run_worker(toy_workspace, "uninterrupted", "gan.steps=30", *common)
     assert full.wait(timeout=300) == 0, full.stderr.read().decode()
 
     victim = run_worker(toy_workspace, "killed", "gan.steps=1000", *common)
-    meta = toy_workspace.gan_run("killed") / "checkpoint" / "meta.json"
+    checkpoint = toy_workspace.gan_run("killed") / "checkpoint"
     deadline = time.monotonic() + 120
-    while not (meta.is_file() and json.loads(meta.read_text())["step"] >= 8):
+    while saved_step(checkpoint) < 8:
         assert victim.poll() is None and time.monotonic() < deadline, "the run ended before its checkpoint"
         time.sleep(0.02)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
-    resumed_from = load_checkpoint(meta.parent).meta["step"]
+    resumed_from = load_checkpoint(checkpoint).meta["step"]
     assert resumed_from < 30
 
     resumed = run_worker(toy_workspace, "killed", "--resume", "gan.steps=30", *common)
