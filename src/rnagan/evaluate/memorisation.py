@@ -14,9 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+QUERY_BLOCK = 1024  # query rows compared at once: memory of a comparison is this × a reference chunk
 
-def _normalise(features: np.ndarray) -> np.ndarray:
-    feats = np.array(features, dtype=np.float64)  # a copy, divided in place: the queries are held once
+
+def _unit_rows(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, in float64 (a new array: the caller's rows are left as they are)."""
+    feats = np.array(features, dtype=np.float64)
     feats /= np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     return feats
 
@@ -27,18 +30,22 @@ def nearest_neighbours(
     """Cosine distance to, and index of, the nearest reference row for every query row.
 
     ``references`` is one array or an iterable of row chunks (indices then count across chunks), so a
-    training set of any size is searched with one chunk in memory at a time.
+    training set of any size is searched with one chunk in memory at a time; queries are compared
+    ``QUERY_BLOCK`` rows at a time, so memory does not grow with their number beyond the queries themselves.
     """
-    q = _normalise(queries)
-    best = np.full(len(q), -np.inf)
-    indices = np.zeros(len(q), dtype=np.int64)
+    best = np.full(len(queries), -np.inf)
+    indices = np.zeros(len(queries), dtype=np.int64)
     offset = 0
     for chunk in [references] if isinstance(references, np.ndarray) else references:
-        similarity = q @ _normalise(chunk).T  # (queries, chunk rows)
-        local = similarity.argmax(axis=1)
-        value = similarity[np.arange(len(q)), local]
-        better = value > best
-        best[better], indices[better] = value[better], local[better] + offset
+        unit_chunk = _unit_rows(chunk)
+        for start in range(0, len(queries), QUERY_BLOCK):
+            block = slice(start, start + QUERY_BLOCK)
+            similarity = _unit_rows(queries[block]) @ unit_chunk.T  # (block rows, chunk rows)
+            local = similarity.argmax(axis=1)
+            value = similarity[np.arange(len(local)), local]
+            better = value > best[block]
+            best[block] = np.where(better, value, best[block])
+            indices[block] = np.where(better, local + offset, indices[block])
         offset += len(chunk)
     if offset == 0:
         raise ValueError("no reference rows to search")

@@ -33,6 +33,8 @@ from rnagan.slides.augment import resize_tiles
 from rnagan.slides.store import TileStore
 
 Index = int | slice | Sequence[int] | np.ndarray | torch.Tensor
+DECODE_BLOCK = 64  # tiles held at their stored size at once: a 512-tile batch of 256 px tiles read at 64 px
+# would otherwise hold 100 MB of pixels it is about to shrink
 
 
 def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
@@ -63,7 +65,8 @@ class TileSet(ABC):
         positions = self.positions(index)
         if not positions:
             return torch.empty(0, 3, self.size, self.size, dtype=torch.uint8)
-        return torch.stack([resize_tiles(tile, self.size) for tile in self._load(positions)])
+        blocks = (positions[start : start + DECODE_BLOCK] for start in range(0, len(positions), DECODE_BLOCK))
+        return torch.stack([resize_tiles(tile, self.size) for block in blocks for tile in self._load(block)])
 
     def stored(self, position: int) -> torch.Tensor:
         """The tile at ``position`` as stored, before any resizing: uint8 (3, H, W)."""
