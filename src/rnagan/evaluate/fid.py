@@ -179,12 +179,11 @@ def kernel_inception_distance(
     features1: np.ndarray, features2: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
     """KID mean and standard deviation over ``subsets`` random subsets (without replacement)."""
-    x = np.asarray(features1, dtype=np.float64)
-    y = np.asarray(features2, dtype=np.float64)
+    x, y = np.asarray(features1), np.asarray(features2)
     size = min(subset_size, len(x), len(y))
     rng = np.random.default_rng(seed)
-    values = [
-        mmd2_unbiased(x[rng.choice(len(x), size, replace=False)], y[rng.choice(len(y), size, replace=False)])
-        for _ in range(subsets)
-    ]
+    values = []
+    for _ in range(subsets):  # each subset drawn, then widened to float64: no float64 copy of every row
+        xs = x[rng.choice(len(x), size, replace=False)].astype(np.float64)
+        values.append(mmd2_unbiased(xs, y[rng.choice(len(y), size, replace=False)].astype(np.float64)))
     return float(np.mean(values)), float(np.std(values))

@@ -26,6 +26,8 @@ from sklearn.preprocessing import StandardScaler
 
 from rnagan.evaluate.classify import classification_metrics
 
+SCORE_BLOCK = 1024  # rows scored at once
+
 
 @dataclass
 class LinearProbe:
@@ -42,8 +44,12 @@ class LinearProbe:
 
     def score(self, features: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
         """Accuracy, macro F1, AUC and per-class accuracy of the probe on (features, labels)."""
-        proba = self.pipeline.predict_proba(np.asarray(features, dtype=np.float64))
-        return classification_metrics(list(labels), proba, self.classes)
+        rows = np.asarray(features)
+        blocks = [
+            self.pipeline.predict_proba(rows[start : start + SCORE_BLOCK].astype(np.float64))
+            for start in range(0, len(rows), SCORE_BLOCK)
+        ]  # row by row the same probabilities, without a float64 copy of every row and another once scaled
+        return classification_metrics(list(labels), np.concatenate(blocks), self.classes)
 
 
 def colour_features(tiles: torch.Tensor) -> np.ndarray:
