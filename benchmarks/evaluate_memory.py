@@ -3,13 +3,14 @@
 For each cohort size (default 1k, 10k, 50k, 100k tiles) a workspace is built from the bundled LC25000 lung
 tiles (64 px, upsampled to the 256 px that ``rnagan tile`` stores, flipped and rotated so no two
 tiles are alike): a tile store, a tile index, a samples table (50 tiles per sample, two tissues,
-70 % train / 30 % test by sample) and one run whose generated tiles are the test tiles' count of
-64 px files, with its checkpoint's list of training tiles. Then, each in a fresh process:
+70 % train / 30 % test by sample) and one run whose generated tile store holds as many 64 px tiles as
+the cohort (the test tiles, flipped and turned in turn), with its checkpoint's list of training tiles.
+Then, each in a fresh process:
 
 - **evaluate**: :func:`rnagan.evaluate.run.evaluate` at 64 px with every cap lifted (``fid_max_images``,
   ``fidelity_max_tiles`` None), so every tile is read; ``evaluate.feature_max_tiles`` at its default;
-- **baseline**: what the evaluation held before it streamed: every test and train tile decoded and
-  resized at once, plus their features (read from the cache the evaluate step just wrote).
+- **baseline**: what the evaluation held before it streamed: every test, train and generated tile
+  decoded and resized at once, plus their features (read from the cache the evaluate step just wrote).
 
 Peak RSS (``ru_maxrss``) and peak anonymous memory (``RssAnon``, sampled every 10 ms: RSS also counts the
 store's memory-mapped pages, which the kernel reclaims at will) of each, their ratios, and the growth from
@@ -127,20 +128,24 @@ def build_workspace(root: Path, n: int) -> Workspace:
     run = ws.samples_run("rnagan")
     run.mkdir(parents=True, exist_ok=True)
     small = StoreTiles(ws.tile_store, test["key"].tolist(), EVALUATED)
-    keys = [tile_key(f"t{i:06d}", 0, 0) for i in range(len(test))]
-    with TileStore(run / STORE, readonly=False) as generated:  # "generated": the test tiles at 64 px, flipped
-        for positions, batch in small.chunks(CHUNK):
-            generated.put_many(
-                (keys[i], encode_tile(tile.permute(1, 2, 0).numpy()))
-                for i, tile in zip(positions, batch.flip(-1), strict=True)
-            )
+    keys = [tile_key(f"t{i:06d}", 0, 0) for i in range(n)]
+    source = np.arange(n) % len(test)  # generated tile i: test tile i mod len(test), in turn i // len(test)
+    with TileStore(run / STORE, readonly=False) as generated:
+        for turn in range(-(-n // len(test))):
+            for positions, batch in small.chunks(CHUNK):
+                turned = torch.rot90(batch.flip(-1) if turn % 8 >= 4 else batch, turn % 4, dims=(-2, -1))
+                generated.put_many(
+                    (keys[turn * len(test) + i], encode_tile(tile.permute(1, 2, 0).numpy()))
+                    for i, tile in zip(positions, turned, strict=True)
+                    if turn * len(test) + i < n
+                )
     pd.DataFrame(
         {
-            "profile": test["sample_id"].to_numpy(),
-            "base_profile": test["sample_id"].to_numpy(),
+            "profile": test["sample_id"].to_numpy()[source],
+            "base_profile": test["sample_id"].to_numpy()[source],
             "perturbation": "",
             "source": "benchmark",
-            "tissue": test["tissue"].to_numpy(),
+            "tissue": test["tissue"].to_numpy()[source],
             "split": "test",
             "seed": 0,
             "noise_index": 0,
@@ -175,7 +180,7 @@ def child_evaluate(workspace: Path, weights: Path, classifier_tiles: int) -> dic
 
 
 def child_baseline(workspace: Path) -> dict:
-    """Every test and train tile decoded at 64 px at once, and their features, as evaluation held them."""
+    """Every test, train and generated tile decoded at 64 px at once, and their features, as evaluation held them."""
     ws = Workspace(workspace)
     table = real_tiles(ws)
     start = time.perf_counter()
@@ -183,6 +188,8 @@ def child_baseline(workspace: Path) -> dict:
         StoreTiles(ws.tile_store, table.loc[table["split"] == s, "key"].tolist(), EVALUATED)[:]
         for s in ("test", "train")
     ]
+    run = ws.samples_run("rnagan")
+    held.append(StoreTiles(run / STORE, pd.read_csv(run / "manifest.csv")["key"].tolist(), EVALUATED)[:])
     features = np.concatenate([np.load(p) for p in sorted((ws.reports / "cache").glob("*.npy"))])
     return {"seconds": time.perf_counter() - start, "tiles": sum(len(h) for h in held), "features": len(features)}
 

@@ -333,14 +333,26 @@ def train_gan() -> list[str]:
 def evaluate_memory() -> list[str]:
     d = read("evaluate_memory.json")
     runs = d["results"]
+
+    def peaks(side: str) -> str:
+        return "; ".join(
+            f"{r['tiles']:,} tiles {r[side]['peak_anonymous_mb']:,.0f} / {r[side]['peak_rss_mb']:,.0f}" for r in runs
+        )
+
     return [
         "`evaluate_memory.py` → evaluate_memory.json",
-        f"peak RSS (MB) of `rnagan evaluate`, caps lifted, tiles stored at {d['stored_px']} px",
-        "; ".join(f"{r['tiles']:,} tiles {r['evaluate']['peak_rss_mb']:,.0f}" for r in runs),
-        "every tile and feature held at once: "
-        + "; ".join(f"{r['tiles']:,} tiles {r['baseline']['peak_rss_mb']:,.0f}" for r in runs),
-        "; ".join(f"{r['evaluate']['n_generated']:,} generated" for r in runs),
-        machine(d),
+        f"peak anonymous / peak RSS (MB) of `rnagan evaluate`, caps lifted, tiles stored at {d['stored_px']} px, "
+        f"generated tiles in a {d['generated_format']}, feature rows capped at {d['feature_max_tiles']:,} a set; "
+        f"growth {runs[0]['tiles']:,} → {runs[-1]['tiles']:,}: anonymous {d['growth_anonymous']:.2f}×, "
+        f"RSS {d['growth_rss']:.2f}×",
+        peaks("evaluate"),
+        "every tile and feature held at once: " + peaks("baseline"),
+        "; ".join(
+            f"{r['evaluate']['n_test']:,} test, {r['evaluate']['n_train']:,} train, "
+            f"{r['evaluate']['n_generated']:,} generated"
+            for r in runs
+        ),
+        f"{machine(d)}; anonymous memory sampled every {d['anonymous_sampling_ms']} ms",
     ]
 
 
