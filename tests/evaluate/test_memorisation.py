@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -56,3 +57,14 @@ def test_streamed_chunks_find_the_same_neighbours_with_global_indices() -> None:
     assert nearest_neighbours(refs[[101]], (refs[i : i + 10] for i in range(0, 103, 10)))[1].tolist() == [101]
     with pytest.raises(ValueError, match="no reference"):
         nearest_neighbours(queries, iter([]))
+
+
+def test_query_blocks_find_the_same_neighbours_as_one_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(2)
+    refs, queries = rng.normal(size=(60, 8)), rng.normal(size=(45, 8))
+    unit = lambda rows: rows / np.linalg.norm(rows, axis=1, keepdims=True)  # noqa: E731
+    similarity = unit(queries) @ unit(refs).T
+    monkeypatch.setattr(sys.modules[nearest_neighbours.__module__], "QUERY_BLOCK", 7)  # 7 blocks, the last of 3 rows
+    distances, index = nearest_neighbours(queries, (refs[i : i + 25] for i in range(0, 60, 25)))
+    np.testing.assert_array_equal(index, similarity.argmax(axis=1))
+    np.testing.assert_allclose(distances, 1.0 - similarity.max(axis=1), atol=1e-12)

@@ -7,6 +7,7 @@ that it measures more would be false.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +52,23 @@ def test_probes_agree_on_real_tiles_and_only_colour_names_a_colour_fake(
     fake_labels = [c for c in classes for _ in range(8)]
     assert colour.score(colour_features(fakes), fake_labels)["accuracy"] >= 0.9  # the stain is right
     assert frozen.score(inception.features_of_batch(fakes), fake_labels)["accuracy"] <= 0.65  # the tissue is not
+
+
+@pytest.mark.parametrize("block", [1, 7])
+def test_scoring_in_blocks_gives_the_whole_sets_figures(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    labels = np.array(["a", "b", "c"])[rng.integers(0, 3, 90)]
+    rows = (rng.normal(size=(90, 5)) + (labels[:, None] == "a")).astype(np.float32)
+    probe = LinearProbe.fit(rows[:60], labels[:60])
+    whole = probe.score(rows[60:], labels[60:])
+    monkeypatch.setattr(sys.modules[LinearProbe.__module__], "SCORE_BLOCK", block)
+    assert _flat(probe.score(rows[60:], labels[60:])) == pytest.approx(_flat(whole))
+
+
+def _flat(figures: dict | list, prefix: str = "") -> dict[str, float]:
+    """Nested figures as {"a/b/0": value}, for one approximate comparison."""
+    out: dict[str, float] = {}
+    for key, value in figures.items() if isinstance(figures, dict) else enumerate(figures):
+        nested = isinstance(value, dict | list)
+        out.update(_flat(value, f"{prefix}{key}/") if nested else {f"{prefix}{key}": value})
+    return out
