@@ -27,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from rnagan.evaluate.classify import classification_metrics
 
 SCORE_BLOCK = 1024  # rows scored at once
+COLOUR_BLOCK = 64  # tiles widened to float at once
 
 
 @dataclass
@@ -54,5 +55,8 @@ class LinearProbe:
 
 def colour_features(tiles: torch.Tensor) -> np.ndarray:
     """uint8 (N, 3, H, W) → (N, 6): per-channel mean and standard deviation, in [0, 1]."""
-    x = tiles.float().flatten(2) / 255.0
-    return torch.cat([x.mean(2), x.std(2)], dim=1).numpy()
+    blocks = []
+    for block in tiles.split(COLOUR_BLOCK):  # float copies of a few MB, not of a whole 512-tile chunk
+        sd, mean = torch.std_mean(block.float().flatten(2), dim=2)
+        blocks.append(torch.cat([mean, sd], dim=1) / 255.0)
+    return torch.cat(blocks).numpy()
