@@ -50,7 +50,7 @@ from rnagan.config import load_config, preset
 from rnagan.datasets.lc25000 import lc25000_dir
 from rnagan.evaluate.features import FEATURE_DIM, list_images
 from rnagan.evaluate.run import evaluate, real_tiles
-from rnagan.samples import STORE
+from rnagan.samples import STORE, manifest_tiles, read_manifest
 from rnagan.slides.store import TileStore, encode_tile, tile_key
 from rnagan.slides.tilesets import StoreTiles
 from rnagan.workspace import Workspace
@@ -189,7 +189,7 @@ def child_baseline(workspace: Path) -> dict:
         for s in ("test", "train")
     ]
     run = ws.samples_run("rnagan")
-    held.append(StoreTiles(run / STORE, pd.read_csv(run / "manifest.csv")["key"].tolist(), EVALUATED)[:])
+    held.append(manifest_tiles(run, read_manifest(run), EVALUATED)[:])
     features = np.concatenate([np.load(p) for p in sorted((ws.reports / "cache").glob("*.npy"))])
     return {"seconds": time.perf_counter() - start, "tiles": sum(len(h) for h in held), "features": len(features)}
 
